@@ -1,0 +1,165 @@
+"""The fast engine: fused-gate NumPy kernels for rnn, lstm and gru.
+
+Everything that runs a model (``loss_and_grads``, the CLI's sequence-level forward and
+backward, gradcheck, train, sweep, bench) goes through here. The literal notebook code
+in `rnncli.notebook` is the reference it is tested against.
+
+Why it is fast (see the performance issue): one fused gate GEMM per step on contiguous
+time-major buffers ``(T, G*n_a, m)``; the input projection, the output layer, the weight
+gradients and ``dx`` hoisted out of the time loop as bulk GEMMs; in-place ufuncs with
+``out=`` in the loop; backward coefficients computed in bulk before the loop.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Mapping
+
+import numpy as np
+
+from rnncli import loss as losses
+from rnncli.engine import gru, lstm, rnn
+from rnncli.engine.layout import (
+    CELLS,
+    OUTPUT_NAMES,
+    PARAM_NAMES,
+    Packed,
+    check_cell,
+    n_gates,
+    pack,
+    size,
+    unpack,
+)
+
+__all__ = [
+    "CELLS",
+    "OUTPUT_NAMES",
+    "PARAM_NAMES",
+    "Packed",
+    "backward",
+    "forward",
+    "from_time_major",
+    "hidden",
+    "loss_and_grads",
+    "loss_and_grads_packed",
+    "n_gates",
+    "pack",
+    "size",
+    "to_time_major",
+    "unpack",
+]
+
+KERNELS: dict[str, ModuleType] = {"rnn": rnn, "lstm": lstm, "gru": gru}
+
+
+def to_time_major(x: np.ndarray) -> np.ndarray:
+    """(n, m, T) notebook layout -> contiguous (T, n, m)."""
+    return np.ascontiguousarray(np.moveaxis(x, 2, 0))
+
+
+def from_time_major(X: np.ndarray) -> np.ndarray:
+    """(T, n, m) -> contiguous (n, m, T) notebook layout."""
+    return np.ascontiguousarray(np.moveaxis(X, 0, 2))
+
+
+def forward(p: Packed, X: np.ndarray, a0: np.ndarray) -> Any:
+    """Run the sequence. X: (T, n_x, m) time-major, a0: (n_a, m). Returns the cell's cache."""
+    return KERNELS[p.cell].forward(p, X, a0)
+
+
+def hidden(p: Packed, cache: Any) -> np.ndarray:
+    """The hidden states a_1..a_T of a forward cache: (T, n_a, m)."""
+    return KERNELS[p.cell].hidden(cache)
+
+
+def backward(
+    p: Packed, cache: Any, dA: np.ndarray, grads: Packed | None = None, need_dx: bool = True
+) -> tuple[Packed, np.ndarray | None, np.ndarray]:
+    """Back-propagate dA: (T, n_a, m) through time. Returns (grads, dX, da0).
+
+    Writes the recurrent blocks of `grads` (Wa, Wx, b); its output layer is left as is.
+    """
+    if grads is None:
+        grads = p.zeros_like()
+    dX, da0 = KERNELS[p.cell].backward(p, cache, dA, grads, need_dx)
+    return grads, dX, da0
+
+
+def loss_and_grads_packed(
+    p: Packed,
+    X: np.ndarray,
+    targets: np.ndarray,
+    a0: np.ndarray,
+    loss: str = "xent",
+    grads: Packed | None = None,
+    need_dx: bool = False,
+) -> tuple[float, Packed, np.ndarray | None, np.ndarray]:
+    """Loss and gradients on fused parameters and time-major data, without checks.
+
+    X: (T, n_x, m); targets: (T, m) ints for ``xent`` or (n_y, m) for ``mse_last``.
+    Returns (loss, grads, dX or None, da0). This is the training hot path.
+    """
+    kernel = KERNELS[p.cell]
+    cache = kernel.forward(p, X, a0)
+    H = kernel.hidden(cache)
+    out = losses.xent if loss == "xent" else losses.mse_last
+    value, dWy, dby, dH = out(p.Wy, p.by, H, targets)
+    if grads is None:
+        grads = p.zeros_like()
+    grads.Wy[...] = dWy
+    grads.by[...] = dby
+    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx)
+    return value, grads, dX, da0
+
+
+def check_inputs(p: Packed, x: np.ndarray, a0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate x: (n_x, m, T_x) and a0: (n_a, m) against the parameters."""
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[0] != p.n_x:
+        raise ValueError(f"x has shape {x.shape}, expected (n_x={p.n_x}, m, T_x)")
+    if x.dtype != p.dtype:
+        raise ValueError(f"x has dtype {x.dtype} but the parameters are {p.dtype}")
+    if min(x.shape) < 1:
+        raise ValueError(f"x has shape {x.shape}: m and T_x must be at least 1")
+    m = x.shape[1]
+    if a0 is None:
+        a0 = np.zeros((p.n_a, m), dtype=p.dtype)
+    a0 = np.asarray(a0)
+    if a0.shape != (p.n_a, m):
+        raise ValueError(f"a0 has shape {a0.shape}, expected (n_a, m) = {(p.n_a, m)}")
+    return x, a0.astype(p.dtype, copy=False)
+
+
+def loss_and_grads(
+    cell: str,
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    targets: np.ndarray,
+    a0: np.ndarray | None = None,
+    loss: str = "xent",
+) -> tuple[float, dict[str, np.ndarray]]:
+    """Loss and every gradient of the model: recurrent cell, output layer and loss.
+
+    cell: "rnn" | "lstm" | "gru"; params: notebook names (``Wax, Waa, ba, Wya, by`` or
+    ``Wf, bf, ..., Wy, by`` or ``Wz, bz, ..., Wy, by``); x: (n_x, m, T_x); a0: (n_a, m),
+    zeros by default; targets: (m, T_x) class indices for ``loss="xent"`` (negative =
+    ignored) or (n_y, m) reals for ``loss="mse_last"`` (see `rnncli.loss`).
+
+    Returns (loss, grads) where grads holds ``d`` + every parameter name (``dWf``,
+    ``dWy``, ``dby``, ...), ``dx`` (n_x, m, T_x) and ``da0`` (n_a, m).
+    """
+    check_cell(cell)
+    p = pack(cell, params)
+    x, a0 = check_inputs(p, x, a0)
+    _, m, T_x = x.shape
+    targets = losses.check_targets(loss, targets, p.n_y, m, T_x)
+    if loss == "xent":
+        targets = np.ascontiguousarray(targets.T)  # time-major (T, m)
+    else:
+        targets = targets.astype(p.dtype, copy=False)
+    value, g, dX, da0 = loss_and_grads_packed(p, to_time_major(x), targets, a0, loss, need_dx=True)
+    grads = unpack(g, prefix="d")
+    assert dX is not None
+    grads["dx"] = from_time_major(dX)
+    grads["da0"] = da0
+    return value, grads

@@ -1,0 +1,172 @@
+"""Fused parameter layout: notebook names at the boundary, one flat vector inside.
+
+Every cell is written internally as G gate blocks of n_a rows each::
+
+    Z_t = Wa @ a_{t-1} + Wx @ x_t + b        Z_t: (G*n_a, m)
+
+with the notebook's per-gate matrices ``W (n_a, n_a+n_x)`` (acting on ``[a_prev; xt]``)
+split into their recurrent columns (into ``Wa``) and input columns (into ``Wx``) and
+stacked gate by gate. The gate order is chosen so that blocks needing the same
+treatment are contiguous:
+
+    rnn   G=1  (a)            Wa = Waa, Wx = Wax, b = ba
+    lstm  G=4  (o, f, i, g)   sigmoid on rows [0, 3n_a), tanh on [3n_a, 4n_a);
+                              the cell-state-driven blocks f, i, g are rows [n_a, 4n_a)
+    gru   G=3  (z, r, h)      Wa's h rows act on r*a_prev, not on a_prev
+
+All parameters live in one flat vector ``flat`` and the blocks above (and the output
+layer ``Wy (n_y, n_a)``, ``by (n_y, 1)``) are views into it, so an optimiser updates
+the whole model with a few vectorised calls and training never re-packs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+CELLS = ("rnn", "lstm", "gru")
+
+#: Notebook parameter names per cell, in the order gradients are reported.
+PARAM_NAMES: dict[str, tuple[str, ...]] = {
+    "rnn": ("Wax", "Waa", "ba", "Wya", "by"),
+    "lstm": ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo", "Wy", "by"),
+    "gru": ("Wz", "bz", "Wr", "br", "Wh", "bh", "Wy", "by"),
+}
+
+#: Internal gate order: (weight name, bias name) of the notebook per fused block.
+GATES: dict[str, tuple[tuple[str, str], ...]] = {
+    "rnn": (("Waa", "ba"),),  # rnn keeps Wax/Waa apart; handled in pack/unpack
+    "lstm": (("Wo", "bo"), ("Wf", "bf"), ("Wi", "bi"), ("Wc", "bc")),
+    "gru": (("Wz", "bz"), ("Wr", "br"), ("Wh", "bh")),
+}
+
+OUTPUT_NAMES = {"rnn": "Wya", "lstm": "Wy", "gru": "Wy"}
+
+
+def check_cell(cell: str) -> None:
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}: expected one of {', '.join(CELLS)}")
+
+
+@dataclass
+class Packed:
+    """A model's parameters (or their gradients) as one flat vector plus named views.
+
+    Wa: (G*n_a, n_a)   Wx: (G*n_a, n_x)   b: (G*n_a, 1)   Wy: (n_y, n_a)   by: (n_y, 1)
+    """
+
+    cell: str
+    n_x: int
+    n_a: int
+    n_y: int
+    flat: np.ndarray
+
+    def __post_init__(self) -> None:
+        g, n_a, n_x, n_y = n_gates(self.cell), self.n_a, self.n_x, self.n_y
+        shapes = [(g * n_a, n_a), (g * n_a, n_x), (g * n_a, 1), (n_y, n_a), (n_y, 1)]
+        views = []
+        start = 0
+        for shape in shapes:
+            size = shape[0] * shape[1]
+            views.append(self.flat[start : start + size].reshape(shape))
+            start += size
+        if start != self.flat.size:
+            raise ValueError(f"flat vector has {self.flat.size} entries, layout needs {start}")
+        self.Wa, self.Wx, self.b, self.Wy, self.by = views
+
+    @classmethod
+    def zeros(cls, cell: str, n_x: int, n_a: int, n_y: int, dtype: np.dtype) -> Packed:
+        return cls(cell, n_x, n_a, n_y, np.zeros(size(cell, n_x, n_a, n_y), dtype=dtype))
+
+    def zeros_like(self) -> Packed:
+        return Packed(self.cell, self.n_x, self.n_a, self.n_y, np.zeros_like(self.flat))
+
+    def copy(self) -> Packed:
+        return Packed(self.cell, self.n_x, self.n_a, self.n_y, self.flat.copy())
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.flat.dtype
+
+
+def n_gates(cell: str) -> int:
+    check_cell(cell)
+    return {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+
+
+def size(cell: str, n_x: int, n_a: int, n_y: int) -> int:
+    """Number of scalar parameters of a model."""
+    g = n_gates(cell)
+    return g * n_a * (n_a + n_x + 1) + n_y * (n_a + 1)
+
+
+def infer_dims(cell: str, params: Mapping[str, np.ndarray]) -> tuple[int, int, int]:
+    """(n_x, n_a, n_y) from a notebook-named parameter dict, checking every shape."""
+    check_cell(cell)
+    missing = [k for k in PARAM_NAMES[cell] if k not in params]
+    if missing:
+        raise ValueError(f"{cell} parameters are missing {', '.join(missing)}")
+    out = OUTPUT_NAMES[cell]
+    n_y, n_a = np.shape(params[out])
+    if cell == "rnn":
+        n_x = np.shape(params["Wax"])[1]
+        expected = {"Wax": (n_a, n_x), "Waa": (n_a, n_a), "ba": (n_a, 1)}
+    else:
+        n_x = np.shape(params[GATES[cell][0][0]])[1] - n_a
+        expected = {}
+        for w, b in GATES[cell]:
+            expected[w] = (n_a, n_a + n_x)
+            expected[b] = (n_a, 1)
+    expected[out] = (n_y, n_a)
+    expected["by"] = (n_y, 1)
+    for name, shape in expected.items():
+        if np.shape(params[name]) != shape:
+            raise ValueError(
+                f"{name} has shape {np.shape(params[name])}, expected {shape} "
+                f"(n_x={n_x}, n_a={n_a}, n_y={n_y})"
+            )
+    if n_x < 1:
+        raise ValueError(f"{GATES[cell][0][0]} must have more than n_a={n_a} columns")
+    return n_x, n_a, n_y
+
+
+def pack(cell: str, params: Mapping[str, np.ndarray], dtype: np.dtype | None = None) -> Packed:
+    """Copy notebook-named parameters into a fused `Packed` model."""
+    n_x, n_a, n_y = infer_dims(cell, params)
+    if dtype is None:
+        dtype = np.result_type(*(np.asarray(params[k]).dtype for k in PARAM_NAMES[cell]))
+    p = Packed.zeros(cell, n_x, n_a, n_y, np.dtype(dtype))
+    if cell == "rnn":
+        p.Wa[...] = params["Waa"]
+        p.Wx[...] = params["Wax"]
+        p.b[...] = params["ba"]
+    else:
+        for k, (w, b) in enumerate(GATES[cell]):
+            rows = slice(k * n_a, (k + 1) * n_a)
+            W = np.asarray(params[w])
+            p.Wa[rows] = W[:, :n_a]
+            p.Wx[rows] = W[:, n_a:]
+            p.b[rows] = params[b]
+    p.Wy[...] = params[OUTPUT_NAMES[cell]]
+    p.by[...] = params["by"]
+    return p
+
+
+def unpack(p: Packed, prefix: str = "") -> dict[str, np.ndarray]:
+    """Notebook-named copies of a `Packed` model; ``prefix="d"`` names gradients."""
+    n_a = p.n_a
+    out: dict[str, np.ndarray] = {}
+    if p.cell == "rnn":
+        out["Wax"] = p.Wx.copy()
+        out["Waa"] = p.Wa.copy()
+        out["ba"] = p.b.copy()
+    else:
+        for k, (w, b) in enumerate(GATES[p.cell]):
+            rows = slice(k * n_a, (k + 1) * n_a)
+            out[w] = np.concatenate([p.Wa[rows], p.Wx[rows]], axis=1)
+            out[b] = p.b[rows].copy()
+    out[OUTPUT_NAMES[p.cell]] = p.Wy.copy()
+    out["by"] = p.by.copy()
+    return {prefix + k: out[k] for k in PARAM_NAMES[p.cell]}

@@ -1,0 +1,242 @@
+"""The embedded Reber grammar (Hochreiter & Schmidhuber 1997, experiment 1).
+
+The inner (plain) Reber grammar is the finite automaton below; every state with two
+outgoing edges takes each with probability 1/2::
+
+    state 0 --B--> 1
+    state 1 --T--> 2      state 1 --P--> 3
+    state 2 --S--> 2      state 2 --X--> 4
+    state 3 --T--> 3      state 3 --V--> 5
+    state 4 --X--> 3      state 4 --S--> 6
+    state 5 --P--> 4      state 5 --V--> 6
+    state 6 --E--> end
+
+giving strings such as ``BTSSXXTVVE``, ``BPVVE`` and ``BTXSE`` (shortest: 5 symbols).
+
+The embedded grammar wraps one inner string as ``B o <inner> o E`` with the outer
+letter ``o`` drawn from {T, P} with probability 1/2, e.g. ``BTBPVVETE``. Everything is
+predictable from the prefix except at the branch points, and the second ``o`` can only
+be predicted by remembering the first one across the whole inner string.
+
+Lengths: an embedded string has at least 9 symbols, so the two outer letters are at
+least 6 steps apart (``len(s) - 3`` in general). The loops ``S*`` and ``T*`` make the
+inner string unbounded in principle (geometric tails); lengths are not capped here.
+
+Network data follow the notebook layout ``x: (n_x, m, T_x)``: the input at step t is
+the one-hot of ``s[t]`` and the target is the index of ``s[t + 1]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from rnncli.errors import InputError
+
+SYMBOLS = "BTPSXVE"
+"""The 7 symbols; a symbol's index is its position in this string."""
+
+N_SYMBOLS = len(SYMBOLS)
+INDEX = {c: i for i, c in enumerate(SYMBOLS)}
+MIN_LENGTH = 9
+"""Length of the shortest embedded Reber strings (e.g. ``BTBTXSETE``)."""
+
+# Inner Reber automaton: state -> ((symbol, next state), ...); state 6 emits E and ends.
+_END = -1
+_REBER: dict[int, tuple[tuple[str, int], ...]] = {
+    0: (("B", 1),),
+    1: (("T", 2), ("P", 3)),
+    2: (("S", 2), ("X", 4)),
+    3: (("T", 3), ("V", 5)),
+    4: (("X", 3), ("S", 6)),
+    5: (("P", 4), ("V", 6)),
+    6: (("E", _END),),
+}
+
+# Parser state of the embedded grammar: (phase, outer letter, inner state).
+_State = tuple[str, str, int]
+_START: _State = ("start", "", 0)
+
+
+# --------------------------------------------------------------------------- grammar
+
+
+def _allowed(state: _State) -> frozenset[str]:
+    """Symbols the embedded grammar allows next in `state` (empty once finished/dead)."""
+    phase, outer, inner = state
+    if phase == "start":
+        return frozenset("B")
+    if phase == "outer":
+        return frozenset("TP")
+    if phase == "inner":
+        return frozenset(sym for sym, _ in _REBER[inner])
+    if phase == "close":
+        return frozenset(outer)
+    if phase == "final":
+        return frozenset("E")
+    return frozenset()  # "done" or "dead"
+
+
+def _step(state: _State, symbol: str) -> _State:
+    """The state after reading `symbol`; ``("dead", "", 0)`` if it is not allowed."""
+    if symbol not in _allowed(state):
+        return ("dead", "", 0)
+    phase, outer, inner = state
+    if phase == "start":
+        return ("outer", "", 0)
+    if phase == "outer":
+        return ("inner", symbol, 0)
+    if phase == "inner":
+        nxt = dict(_REBER[inner])[symbol]
+        return ("close", outer, 0) if nxt == _END else ("inner", outer, nxt)
+    if phase == "close":
+        return ("final", outer, 0)
+    return ("done", outer, 0)  # phase == "final", symbol == "E"
+
+
+def allowed_next(s: str) -> list[frozenset[str]]:
+    """For each i in 0..len(s)-2, the symbols allowed at position i+1 after ``s[:i+1]``.
+
+    The grammar is deterministic-state, so each set depends only on the prefix. After
+    a prefix that already left the grammar the set is empty (nothing is legal).
+    Returns a list of ``len(s) - 1`` frozensets.
+    """
+    state = _START
+    out: list[frozenset[str]] = []
+    for symbol in s[:-1]:
+        state = _step(state, symbol)
+        out.append(_allowed(state))
+    return out
+
+
+def accepts(s: str) -> bool:
+    """Whether `s` is a complete embedded Reber string."""
+    state = _START
+    for symbol in s:
+        state = _step(state, symbol)
+        if state[0] == "dead":
+            return False
+    return state[0] == "done"
+
+
+# ------------------------------------------------------------------------ generation
+
+
+def _inner(rng: np.random.Generator) -> str:
+    """One plain Reber string, each branch taken with probability 1/2."""
+    out: list[str] = []
+    state = 0
+    while state != _END:
+        edges = _REBER[state]
+        symbol, state = edges[int(rng.integers(len(edges)))] if len(edges) > 1 else edges[0]
+        out.append(symbol)
+    return "".join(out)
+
+
+def generate(rng: np.random.Generator, n: int) -> list[str]:
+    """`n` embedded Reber strings drawn with `rng` (each of length >= 9)."""
+    if n < 0:
+        raise InputError(f"reber: number of strings must be >= 0, got {n}")
+    out = []
+    for _ in range(n):
+        outer = "TP"[int(rng.integers(2))]
+        out.append("B" + outer + _inner(rng) + outer + "E")
+    return out
+
+
+# -------------------------------------------------------------------------- encoding
+
+
+def _indices(s: str) -> np.ndarray:
+    """Symbol indices of `s`, int64 (len(s),); ValueError on a foreign symbol."""
+    try:
+        return np.fromiter((INDEX[c] for c in s), dtype=np.int64, count=len(s))
+    except KeyError as err:
+        raise ValueError(f"reber: symbol {err.args[0]!r} in {s!r} is not in {SYMBOLS!r}") from None
+
+
+def _check_strings(strings: Sequence[str]) -> int:
+    """Validate a batch; returns T_max = longest length - 1."""
+    if len(strings) == 0:
+        raise ValueError("reber: need at least one string")
+    shortest = min(len(s) for s in strings)
+    if shortest < 2:
+        raise ValueError("reber: every string needs at least 2 symbols (one input, one target)")
+    return max(len(s) for s in strings) - 1
+
+
+def encode(strings: Sequence[str], dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """One-hot inputs and next-symbol targets for a batch of strings.
+
+    Returns ``x: (7, m, T_max)`` with ``x[:, j, t]`` the one-hot of ``strings[j][t]``
+    for t < len - 1, and ``targets: (m, T_max)`` int64 holding the index of
+    ``strings[j][t + 1]``. ``T_max = max(len(s)) - 1``; shorter strings are padded with
+    x = 0 and target = -1 (the loss ignores targets < 0).
+    """
+    t_max = _check_strings(strings)
+    m = len(strings)
+    x = np.zeros((N_SYMBOLS, m, t_max), dtype=dtype)
+    targets = np.full((m, t_max), -1, dtype=np.int64)
+    for j, s in enumerate(strings):
+        idx = _indices(s)
+        steps = len(s) - 1
+        x[idx[:-1], j, np.arange(steps)] = 1
+        targets[j, :steps] = idx[1:]
+    return x, targets
+
+
+# ------------------------------------------------------------------------ evaluation
+
+
+def legal_mask(strings: Sequence[str]) -> np.ndarray:
+    """Legality of every prediction, bool ``(m, T_max, 7)`` aligned with `encode`.
+
+    ``mask[j, t, k]`` is True iff symbol k may follow ``strings[j][:t + 1]``; padded
+    steps are all False. Compute it once for a fixed evaluation set and pass it to
+    `evaluate`.
+    """
+    t_max = _check_strings(strings)
+    mask = np.zeros((len(strings), t_max, N_SYMBOLS), dtype=bool)
+    for j, s in enumerate(strings):
+        for t, allowed in enumerate(allowed_next(s)):
+            mask[j, t, [INDEX[c] for c in allowed]] = True
+    return mask
+
+
+def evaluate(
+    pred: np.ndarray, strings: Sequence[str], mask: np.ndarray | None = None
+) -> dict[str, float]:
+    """Score next-symbol predictions on embedded Reber strings.
+
+    `pred: (m, T_max)` holds integer (argmax) predictions aligned with `encode`'s
+    targets; values at padded steps are ignored. `mask` is ``legal_mask(strings)``,
+    computed here if not given. Returns
+
+    - ``legal_acc``: fraction of non-padded steps whose prediction the grammar allows;
+    - ``outer_acc``: fraction of strings predicted exactly at the step whose target is
+      the closing outer letter (``s[-2]``, the one needing long-term memory).
+    """
+    if mask is None:
+        mask = legal_mask(strings)
+    pred = np.asarray(pred)
+    m, t_max = len(strings), mask.shape[1]
+    if mask.shape != (m, t_max, N_SYMBOLS):
+        raise ValueError(f"reber: mask shape {mask.shape} does not fit {m} strings")
+    if pred.shape != (m, t_max):
+        raise ValueError(f"reber: pred shape {pred.shape}, expected {(m, t_max)}")
+
+    lengths = np.array([len(s) for s in strings])
+    if lengths.min() < 3:
+        raise ValueError("reber: evaluate needs strings of at least 3 symbols")
+    valid = np.arange(t_max)[None, :] < (lengths[:, None] - 1)  # (m, T_max)
+    in_range = (pred >= 0) & (pred < N_SYMBOLS)
+    chosen = np.clip(pred, 0, N_SYMBOLS - 1).astype(np.int64)
+    legal = in_range & np.take_along_axis(mask, chosen[..., None], axis=2)[..., 0]
+    legal_acc = float(legal[valid].mean())
+
+    outer_step = lengths - 3  # target index t = len - 3 is s[len - 2]
+    outer_true = np.array([INDEX.get(s[-2], -1) for s in strings])
+    outer_acc = float(np.mean(pred[np.arange(m), outer_step] == outer_true))
+    return {"legal_acc": legal_acc, "outer_acc": outer_acc}
