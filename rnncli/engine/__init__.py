@@ -12,8 +12,9 @@ gradients and ``dx`` hoisted out of the time loop as bulk GEMMs; in-place ufuncs
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -21,8 +21,8 @@ the whole model with a few vectorised calls and training never re-packs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
