@@ -200,7 +200,7 @@ def backward(cfg: Any) -> Pass:
         assert dX is not None
         run.grads = {"dx": engine.from_time_major(dX), "da0": da0, **named}
     if not from_loss:
-        run.inputs.pop("targets")
+        run.inputs.pop("targets", None)
     else:
         for k in ("da", "da_next", "dc_next"):
             run.inputs.pop(k, None)
