@@ -38,6 +38,7 @@ __all__ = [
     "PARAM_NAMES",
     "Packed",
     "backward",
+    "final_state",
     "forward",
     "from_time_major",
     "hidden",
@@ -63,9 +64,17 @@ def from_time_major(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(X, 0, 2))
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray) -> Any:
-    """Run the sequence. X: (T, n_x, m) time-major, a0: (n_a, m). Returns the cell's cache."""
-    return KERNELS[p.cell].forward(p, X, a0)
+def forward(p: Packed, X: np.ndarray, a0: np.ndarray, c0: np.ndarray | None = None) -> Any:
+    """Run the sequence. X: (T, n_x, m) time-major, a0 (and the LSTM's c0): (n_a, m).
+
+    Returns the cell's cache. c0 defaults to zeros and is ignored by rnn and gru.
+    """
+    return KERNELS[p.cell].forward(p, X, a0, c0)
+
+
+def final_state(p: Packed, cache: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """The last hidden state a_T and (LSTM only, else None) cell state c_T, as copies."""
+    return KERNELS[p.cell].final_state(cache)
 
 
 def hidden(p: Packed, cache: Any) -> np.ndarray:

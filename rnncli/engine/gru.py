@@ -28,7 +28,8 @@ class Cache:
     RA: np.ndarray  # (T, n_a, m) r * a_{t-1}
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray) -> Cache:
+def forward(p: Packed, X: np.ndarray, a0: np.ndarray, c0: np.ndarray | None = None) -> Cache:
+    """c0 is accepted for a uniform signature and ignored (no cell state)."""
     T, _, m = X.shape
     n = p.n_a
     Z = np.matmul(p.Wx, X)  # input projection for all steps at once: (T, 3n, m)
@@ -94,6 +95,11 @@ def backward(
     grads.b[:, 0] = dZ.sum(axis=(0, 2))
     dX = np.matmul(p.Wx.T, dZ) if need_dx else None
     return dX, da
+
+
+def final_state(cache: Cache) -> tuple[np.ndarray, np.ndarray | None]:
+    """(a_T, None), a copy."""
+    return cache.A[-1].copy(), None
 
 
 def hidden(cache: Cache) -> np.ndarray:

@@ -27,7 +27,8 @@ class Cache:
     TC: np.ndarray  # (T, n_a, m) tanh(c_t)
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray) -> Cache:
+def forward(p: Packed, X: np.ndarray, a0: np.ndarray, c0: np.ndarray | None = None) -> Cache:
+    """c0 defaults to zeros, as in the notebook (the text task carries it across chunks)."""
     T, _, m = X.shape
     n = p.n_a
     Z = np.matmul(p.Wx, X)  # input projection for all steps at once: (T, 4n, m)
@@ -36,7 +37,7 @@ def forward(p: Packed, X: np.ndarray, a0: np.ndarray) -> Cache:
     C = np.empty_like(A)
     TC = np.empty((T, n, m), dtype=X.dtype)
     A[0] = a0
-    C[0] = 0
+    C[0] = 0 if c0 is None else c0
     rec = np.empty((4 * n, m), dtype=X.dtype)
     ig = rec[:n]  # scratch for i * g, reusing rec once it has been added to Z_t
     Wa = p.Wa
@@ -94,6 +95,11 @@ def backward(
     grads.b[:, 0] = dZ.sum(axis=(0, 2))
     dX = np.matmul(p.Wx.T, dZ) if need_dx else None
     return dX, da
+
+
+def final_state(cache: Cache) -> tuple[np.ndarray, np.ndarray | None]:
+    """(a_T, c_T), copies."""
+    return cache.A[-1].copy(), cache.C[-1].copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:
