@@ -50,6 +50,10 @@ NOTEBOOK_CELLS = (
     "lstm_backward",
 )
 
+#: Defaults of the training commands (train, sweep), below the task defaults: a model to
+#: train starts from a scaled init, while forward/backward draw N(0, 1) like the notebook.
+TRAINING_DEFAULTS: dict[str, Any] = {"init": {"scheme": "xavier"}}
+
 #: Per-task defaults, merged above the built-in defaults and below everything the user gives.
 #: Placeholder values: the lead tunes them.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -582,11 +586,14 @@ def load_config(
     path: str | Path | None = None,
     flags: Mapping[str, Any] | None = None,
     overrides: Sequence[str] = (),
+    training: bool = False,
 ) -> Config:
     """Merge defaults, task defaults, a YAML file, shortcut flags and ``key=value`` overrides.
 
-    ``flags`` maps dotted keys to values (None values are ignored). Raises InputError with a
-    one-line message for any problem.
+    ``flags`` maps dotted keys to values (None values are ignored). With ``training``
+    (train and sweep), `TRAINING_DEFAULTS` and the selected task's `TASK_DEFAULTS` sit
+    between the built-in defaults and the user's layers. Raises InputError with a one-line
+    message for any problem.
     """
     layers: list[tuple[dict[str, Any], str]] = []
     if path is not None:
@@ -601,7 +608,7 @@ def load_config(
     for layer, source in layers:  # unknown keys first, so the task lookup is safe
         _check_layer(layer, source, user_prov)
     task = _selected_task(layers)
-    task_layer = TASK_DEFAULTS.get(task, {})
+    task_layer = _deep_merge(TRAINING_DEFAULTS, TASK_DEFAULTS.get(task, {})) if training else {}
     prov: dict[KeyPath, str] = {}
     _check_layer(task_layer, f"task defaults for {task!r}", prov)
     prov.update(user_prov)

@@ -290,6 +290,17 @@ class Run:
         run.write_json("run.json", info)
         return run
 
+    @classmethod
+    def reopen(cls, path: str | Path, argv: Sequence[str] = ()) -> Run:
+        """Continue an existing run folder (``train --resume``): status back to running."""
+        path = Path(path)
+        info = cls.load_json(path)
+        info["status"] = "running"
+        info.setdefault("resumed", []).append({"time": _now_iso(), "argv": list(argv)})
+        run = cls(path=path, info=info)
+        run.write_json("run.json", info)
+        return run
+
     def finish(self, status: str, **extra: Any) -> Path:
         """Rewrite ``run.json`` with the final status, end time, duration and ``extra``."""
         self.info.update(

@@ -65,7 +65,7 @@ def test_precedence(tmp_path: Path) -> None:
     flags = {"train.hidden": 50, "seed": 3, "cell": None}
     over = ["train.hidden=60"]
 
-    cfg = load_config(path, flags, over)
+    cfg = load_config(path, flags, over, training=True)
     assert cfg.train.hidden == 60  # override beats everything
     assert cfg.seed == 3  # flag beats file
     assert cfg.train.bptt == 7  # file beats defaults
@@ -78,13 +78,21 @@ def test_precedence(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("task_defaults")
 def test_task_defaults_follow_the_task_the_user_selects(tmp_path: Path) -> None:
-    assert load_config().train.hidden == 16
-    assert load_config(overrides=["train.task=adding"]).train.hidden == 32
-    assert load_config(flags={"train.task": "adding"}).train.steps == 3000
+    assert load_config(training=True).train.hidden == 16
+    assert load_config(overrides=["train.task=adding"], training=True).train.hidden == 32
+    assert load_config(flags={"train.task": "adding"}, training=True).train.steps == 3000
     path = write(tmp_path, "train: {task: adding, steps: 10}\n")
-    assert load_config(path).train.steps == 10  # the file beats task defaults
+    assert load_config(path, training=True).train.steps == 10  # the file beats task defaults
     # the highest layer picks the task: the override says reber, so no adding defaults
-    assert load_config(path, overrides=["train.task=reber"]).train.hidden == 16
+    assert load_config(path, overrides=["train.task=reber"], training=True).train.hidden == 16
+
+
+@pytest.mark.usefixtures("task_defaults")
+def test_training_defaults_apply_to_training_commands_only() -> None:
+    assert load_config(overrides=["train.task=adding"]).train.hidden == 16
+    assert load_config().init.scheme == "normal"  # forward/backward draw like the notebook
+    assert load_config(training=True).init.scheme == "xavier"
+    assert load_config(overrides=["init.scheme=orthogonal"], training=True).init.scheme == "orthogonal"
 
 
 def test_task_defaults_table_is_valid() -> None:
