@@ -23,8 +23,7 @@ from rnncli.errors import CheckFailed, InputError
 from rnncli.runs import Run, to_json
 
 app = typer.Typer(
-    name="rnncli",
-    help="Recurrent neural networks from scratch in NumPy: forward, backward, gradcheck, train.",
+    name="rnncli",  # the help text is _root's docstring (with examples)
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,14 +38,19 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file.", show_default=False)
 ]
 CellOpt = Annotated[
-    str | None, typer.Option("--cell", help="rnn, lstm or gru (shortcut for cell=...).", show_default=False)
+    str | None,
+    typer.Option("--cell", help="rnn, lstm or gru (shortcut for cell=...).", show_default=False),
 ]
 SeedOpt = Annotated[
-    int | None, typer.Option("--seed", help="Root random seed (shortcut for seed=...).", show_default=False)
+    int | None,
+    typer.Option("--seed", help="Root random seed (shortcut for seed=...).", show_default=False),
 ]
 Overrides = Annotated[
     list[str] | None,
-    typer.Argument(help="Dotted key=value overrides, e.g. dims.n_a=64 backward.upstream=loss.", show_default=False),
+    typer.Argument(
+        help="Dotted key=value overrides, e.g. dims.n_a=64 backward.upstream=loss.",
+        show_default=False,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Root folder for run folders.")]
@@ -63,7 +67,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Recurrent neural networks from scratch in NumPy.
@@ -119,7 +126,9 @@ def _show_config(cfg: Config) -> None:
 def _start_run(
     cfg: Config, command: str, out: Path, flags: dict[str, Any], overrides: list[str] | None
 ) -> Run:
-    return Run.start(out, command, cfg.cell, to_dict(cfg), overrides or [], sys.argv, cfg.seed, flags)
+    return Run.start(
+        out, command, cfg.cell, to_dict(cfg), overrides or [], sys.argv, cfg.seed, flags
+    )
 
 
 def _emit_json(doc: dict[str, Any]) -> None:
@@ -214,7 +223,16 @@ def forward(
 
       rnncli forward --cell gru level=cell dims.m=4 --json
     """
-    _inspect("forward", config, _flags(cell=cell, seed=seed), overrides, json_out, out, no_save, show_config)
+    _inspect(
+        "forward",
+        config,
+        _flags(cell=cell, seed=seed),
+        overrides,
+        json_out,
+        out,
+        no_save,
+        show_config,
+    )
 
 
 @app.command()
@@ -240,7 +258,176 @@ def backward(
 
       rnncli backward --config configs/seed/lstm_cell_backward.yaml
     """
-    _inspect("backward", config, _flags(cell=cell, seed=seed), overrides, json_out, out, no_save, show_config)
+    _inspect(
+        "backward",
+        config,
+        _flags(cell=cell, seed=seed),
+        overrides,
+        json_out,
+        out,
+        no_save,
+        show_config,
+    )
+
+
+# ----------------------------------------------------------------------------- train / sample
+
+
+def _summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
+    rows = {k: v for k, v in summary.items() if k not in ("final", "message") and v is not None}
+    rows.update({k: v for k, v in summary["final"].items()})
+    return rows
+
+
+@app.command()
+@guard
+def train(
+    overrides: Overrides = None,
+    config: ConfigOpt = None,
+    cell: CellOpt = None,
+    seed: SeedOpt = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="reber, adding or text (train.task).", show_default=False),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Text file for --task text (train.data).", show_default=False),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue RUN_DIR from its checkpoint.", show_default=False),
+    ] = None,
+    json_out: JsonOpt = False,
+    out: OutOpt = Path("outputs"),
+    no_save: NoSaveOpt = False,
+    show_config: ShowOpt = False,
+) -> None:
+    """Train a model on a sequence task until solved or train.steps.
+
+    Tasks: reber (embedded Reber grammar, the default), adding (the adding problem,
+    MSE at the last step), text (a character model on --data FILE).
+
+    Examples:
+
+      rnncli train
+
+      rnncli train --task adding --cell rnn
+
+      rnncli train --task text --data notes.txt train.steps=2000
+
+      rnncli train --resume outputs/2026-11-29/10-00-00-train-lstm
+    """
+    from rnncli.train import artifacts, prepare
+    from rnncli.train import train as run_training
+    from rnncli.train.progress import PlainReporter, RichReporter
+
+    flags = _flags(
+        cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
+    )
+    if resume is not None:
+        if flags or overrides or config is not None or no_save:
+            raise InputError(
+                "--resume continues a run with its saved config: give no config, flags or overrides"
+            )
+        if not (resume / "config.yaml").is_file():
+            raise InputError(f"{resume}: not a run folder (no config.yaml)")
+        if not (resume / "checkpoint.npz").is_file() or not (resume / "run.json").is_file():
+            # checked before Run.reopen marks the folder as running again
+            raise InputError(f"{resume}: not a train run with a checkpoint to resume from")
+        cfg = load_config(resume / "config.yaml", training=True)
+    else:
+        cfg = load_config(config, flags, overrides or [], training=True)
+    if show_config:
+        return _show_config(cfg)
+    problem = prepare(cfg)  # bad task input fails here, before any folder exists
+    run: Run | None
+    if resume is not None:
+        run = Run.reopen(resume, sys.argv)
+    elif no_save:
+        run = None
+    else:
+        run = _start_run(cfg, "train", out, flags, overrides)
+        run.write_json(
+            "task.json",
+            {"task": problem.name, "n_x": problem.n_x, "n_y": problem.n_y, **problem.meta},
+        )
+    err_console = report.console(stderr=True)
+    reporter: Any = None
+    if not json_out:
+        reporter = RichReporter(err_console) if sys.stderr.isatty() else PlainReporter()
+    result = run_training(cfg, run, reporter, resume=resume is not None, problem=problem)
+    summary = result.summary()
+    summary["cell"] = cfg.cell
+    summary["run_dir"] = str(run.path) if run else None
+    if run is not None:
+        if result.status == "completed":
+            artifacts.write_results(result, run, cfg.train.temperature, err_console.print)
+        run.finish(result.status, summary=summary)
+    if json_out:
+        _emit_json({**summary, "config": to_dict(cfg)})
+    else:
+        report.console().print(report.key_values("train summary", _summary_rows(summary)))
+    if result.status == "diverged":
+        raise CheckFailed(result.message)
+    if result.status == "interrupted":
+        _err(result.message + (f"; resume with: rnncli train --resume {run.path}" if run else ""))
+        raise typer.Exit(130)
+
+
+@app.command()
+@guard
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A train run folder (reber or text).")],
+    n: Annotated[
+        int, typer.Option("--n", min=1, help="Strings (reber) or characters (text).")
+    ] = 10,
+    temperature: Annotated[
+        float, typer.Option("--temperature", min=1e-6, help="Softmax temperature.")
+    ] = 1.0,
+    prime: Annotated[
+        str | None, typer.Option("--prime", help="Text to start from (text models).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sample from a trained model; for reber, also the fraction the grammar accepts.
+
+    Examples:
+
+      rnncli sample outputs/2026-11-29/10-00-00-train-lstm --n 20
+
+      rnncli sample RUN_DIR --prime "The " --n 300 --temperature 0.8
+    """
+    from rnncli.engine import Packed
+    from rnncli.tasks.text import Vocab
+    from rnncli.train import checkpoint, sampling
+
+    if not (run_dir / "config.yaml").is_file() or not (run_dir / "task.json").is_file():
+        raise InputError(f"{run_dir}: not a train run folder (needs config.yaml and task.json)")
+    cfg = load_config(run_dir / "config.yaml", training=True)
+    task = json.loads((run_dir / "task.json").read_text())
+    if task["task"] not in ("reber", "text"):
+        raise InputError(
+            f"{run_dir}: sampling needs a reber or text model, this one is {task['task']}"
+        )
+    state = checkpoint.load(run_dir / checkpoint.NAME)
+    p = Packed(cfg.cell, task["n_x"], cfg.train.hidden, task["n_y"], state.theta)
+    rng = np.random.default_rng(seed)
+    if task["task"] == "reber":
+        result = sampling.sample_reber(p, n, temperature, rng)
+    else:
+        vocab = Vocab.from_list(task["vocab"])
+        result = sampling.sample_text(p, vocab, n, temperature, prime or vocab.to_list()[0], rng)
+    if json_out:
+        return _emit_json(result)
+    con = report.console()
+    if task["task"] == "reber":
+        for s, ok in zip(result["samples"], result["accepted"], strict=True):
+            con.print(f"{s}  {'[green]ok[/]' if ok else '[red]not in grammar[/]'}")
+        con.print(f"accepted by the grammar: {result['accept_rate']:.1%}")
+    else:
+        con.print(result["text"], markup=False)
 
 
 def main() -> None:

@@ -169,11 +169,11 @@ class Train(BaseModel):
 
     model_config = _STRICT
     task: Literal["reber", "adding", "text"] = "reber"
-    steps: int = Field(default=2000, gt=0)
-    batch: int = Field(default=16, gt=0)
+    steps: int = Field(default=5000, gt=0)
+    batch: int = Field(default=4, gt=0)
     hidden: int = Field(default=16, gt=0)
     optimizer: Literal["sgd", "adagrad", "adam"] = "adam"
-    lr: float = Field(default=0.01, gt=0)
+    lr: float = Field(default=0.02, gt=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)
     schedule: Literal["constant", "step"] = "constant"
     decay: float = Field(default=0.5, gt=0)
@@ -181,7 +181,7 @@ class Train(BaseModel):
     clip: float = Field(default=5.0, ge=0)
     bptt: int = Field(default=50, gt=0)
     T: int = Field(default=100, gt=0)
-    eval_every: int = Field(default=50, gt=0)
+    eval_every: int = Field(default=5, gt=0)
     eval_size: int = Field(default=256, ge=1)
     checkpoint_every: int = Field(default=200, gt=0)
     data: str | None = None

@@ -82,7 +82,11 @@ def _notebook_draws(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
             "dims.n_y": n_y, "dims.m": x.shape[1]}  # fmt: skip
     if level == "sequence":
         want["dims.T_x"] = x.shape[2]
-    have = {"cell": cfg.cell, "level": cfg.level, **{f"dims.{k}": v for k, v in dict(cfg.dims).items()}}
+    have = {
+        "cell": cfg.cell,
+        "level": cfg.level,
+        **{f"dims.{k}": v for k, v in dict(cfg.dims).items()},
+    }
     for key, value in want.items():
         if have[key] != value:
             raise InputError(
@@ -103,7 +107,9 @@ def build(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         return _notebook_draws(cfg)
     d, dtype = cfg.dims, np.dtype(cfg.dtype)
     g_params, g_inputs, g_upstream = _streams(cfg.seed)
-    params = init_params(cfg.cell, d.n_x, d.n_a, d.n_y, g_params, cfg.init.scheme, cfg.init.scale, dtype)
+    params = init_params(
+        cfg.cell, d.n_x, d.n_a, d.n_y, g_params, cfg.init.scheme, cfg.init.scale, dtype
+    )
 
     def randn(rng: np.random.Generator, *shape: int) -> np.ndarray:
         return rng.standard_normal(shape).astype(dtype)
@@ -138,14 +144,19 @@ def _cell_forward(cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.
     return Pass(inputs, params, outputs, cache=cache)
 
 
-def _sequence_forward(cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> Pass:
+def _sequence_forward(
+    cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
+) -> Pass:
     p = engine.pack(cfg.cell, params)
     x, a0 = engine.check_inputs(p, inputs["x"], inputs["a0"])
     cache = engine.forward(p, engine.to_time_major(x), a0)
     H = engine.hidden(p, cache)
     y = softmax(losses.logits(p.Wy, p.by, H).transpose(1, 0, 2))  # (n_y, T, m) per column
     names = OUTPUT_NAMES[(cfg.cell, "sequence")]
-    outputs = {names[0]: engine.from_time_major(H), names[1]: np.ascontiguousarray(y.transpose(0, 2, 1))}
+    outputs = {
+        names[0]: engine.from_time_major(H),
+        names[1]: np.ascontiguousarray(y.transpose(0, 2, 1)),
+    }
     if cfg.cell == "lstm":
         outputs["c"] = engine.from_time_major(cache.C[1:])
     buffers = {f"cache.{k}": v for k, v in vars(cache).items() if isinstance(v, np.ndarray)}
@@ -193,8 +204,8 @@ def backward(cfg: Any) -> Pass:
         run.loss, run.grads = loss, grads
     else:
         p, cache = run.engine_state
-        grads, dX, da0 = engine.backward(p, cache, engine.to_time_major(run.inputs["da"]))
-        named = engine.unpack(grads, prefix="d")
+        packed, dX, da0 = engine.backward(p, cache, engine.to_time_major(run.inputs["da"]))
+        named = engine.unpack(packed, prefix="d")
         for k in ("d" + engine.OUTPUT_NAMES[cfg.cell], "dby"):  # no output layer in this pass
             named.pop(k)
         assert dX is not None

@@ -9,7 +9,7 @@ against it, and ``rnncli bench`` times the engine against it.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

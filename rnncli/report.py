@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -16,9 +17,11 @@ def console(stderr: bool = False) -> Console:
     """A console that writes plain text when piped or when NO_COLOR is set."""
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
+    plain = bool(os.environ.get("NO_COLOR")) or not tty
     return Console(
         file=stream,
-        no_color=bool(os.environ.get("NO_COLOR")) or not tty,
+        no_color=plain,
+        color_system=None if plain else "auto",  # no_color alone still emits bold/italic
         highlight=False,
         width=None if tty else 200,
         force_terminal=False if not tty else None,
@@ -90,7 +93,7 @@ def samples_table(values: Mapping[str, Any]) -> Table:
     t.add_column("expression")
     t.add_column("value")
     for expr, value in values.items():
-        t.add_row(expr, format_value(value))
+        t.add_row(escape(expr), escape(format_value(value)))  # gradients[dWax] is not markup
     return t
 
 
@@ -100,5 +103,5 @@ def key_values(title: str, rows: Mapping[str, Any]) -> Table:
     t.add_column("key", style="bold")
     t.add_column("value")
     for k, v in rows.items():
-        t.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+        t.add_row(escape(k), f"{v:.6g}" if isinstance(v, float) else escape(str(v)))
     return t

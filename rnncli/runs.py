@@ -69,14 +69,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Atomically replace ``path`` with ``text`` (UTF-8)."""
-    data = text.encode("utf-8")
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Atomically replace ``path`` with ``data``."""
 
     def write(fh: IO[bytes]) -> None:
         fh.write(data)
 
     return _atomic_write(path, write)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Atomically replace ``path`` with ``text`` (UTF-8)."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def jsonable(obj: Any) -> Any:
@@ -273,6 +277,26 @@ class Run:
         """Create the folder and write ``config.yaml``, ``overrides.yaml`` and ``run.json``."""
         t0 = time.monotonic()
         path = new_run_dir(root, command, cell, now)
+        run = cls.start_at(path, command, cell, config_dict, overrides, argv, seed, flags)
+        run._t0 = t0
+        return run
+
+    @classmethod
+    def start_at(
+        cls,
+        path: str | Path,
+        command: str,
+        cell: str,
+        config_dict: Mapping[str, Any],
+        overrides: Sequence[str],
+        argv: Sequence[str],
+        seed: int,
+        flags: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """Like :meth:`start`, but in exactly ``path`` (created if missing; e.g. a sweep job)."""
+        t0 = time.monotonic()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path / "config.yaml", _yaml_text(config_dict))
         given = {"overrides": list(overrides), "flags": dict(flags or {})}
         write_text_atomic(path / "overrides.yaml", _yaml_text(given))

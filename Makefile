@@ -1,0 +1,33 @@
+# Two commands on a fresh clone (Python >= 3.10):
+#   make demo   install into .venv and run the main job (rnncli train)
+#   make test   install into .venv with the dev extras and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[plot]'
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[plot,dask,dev]'
+	touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/rnncli train
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check rnncli tests benchmarks
+	$(BIN)/mypy rnncli
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

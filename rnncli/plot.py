@@ -1,0 +1,62 @@
+"""Training curves: a PNG when matplotlib is installed (the ``[plot]`` extra), else a
+small text plot for the terminal."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def have_matplotlib() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def save_loss_plot(history: Sequence[dict[str, Any]], metric: str, path: Path) -> None:
+    """Training loss and the task metric against sequences seen, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnncli.runs import write_bytes_atomic
+
+    seqs = [r["sequences"] for r in history]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    ax.plot(seqs, [r["loss"] for r in history], color="tab:blue", label="training loss")
+    ax.set_xlabel("sequences")
+    ax.set_ylabel("training loss", color="tab:blue")
+    if history and metric in history[0]:
+        ax2 = ax.twinx()
+        ax2.plot(seqs, [r[metric] for r in history], color="tab:orange", label=metric)
+        ax2.set_ylabel(metric, color="tab:orange")
+    ax.set_title("rnncli train")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def text_plot(values: Sequence[float], width: int = 60, height: int = 8) -> str:
+    """A small block-character plot of a series (resampled to `width` columns)."""
+    if not values:
+        return ""
+    y = np.asarray(values, dtype=float)
+    y = y[np.isfinite(y)]
+    if y.size == 0:
+        return ""
+    cols = np.interp(np.linspace(0, y.size - 1, min(width, y.size)), np.arange(y.size), y)
+    lo, hi = float(cols.min()), float(cols.max())
+    span = hi - lo or 1.0
+    levels = np.round((cols - lo) / span * (height - 1)).astype(int)
+    rows = []
+    for level in range(height - 1, -1, -1):
+        label = f"{lo + span * level / (height - 1):>9.4g} │"
+        rows.append(label + "".join("█" if v >= level else " " for v in levels))
+    rows.append(" " * 10 + "└" + "─" * len(cols))
+    return "\n".join(rows)

@@ -1,0 +1,89 @@
+"""Checkpoints: everything a run needs to continue bit for bit, in a plain .npz.
+
+Holds the flat parameter vector, the optimiser state, the training data stream's RNG
+state (as JSON text), counters, and the carried hidden state of the text task. Written
+atomically and read with ``allow_pickle=False``: no object arrays, ever.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from rnncli.errors import InputError
+from rnncli.runs import save_npz_atomic
+
+NAME = "checkpoint.npz"
+
+
+@dataclass
+class TrainState:
+    """The mutable state of a training run between two updates."""
+
+    step: int
+    sequences: int
+    theta: np.ndarray  # flat parameters (engine layout)
+    opt_t: int
+    opt_state: dict[str, np.ndarray]
+    rng_state: Mapping[str, Any]  # numpy bit generator state
+    stream_state: int  # text position
+    loss_sum: float  # training loss accumulated since the last evaluation
+    loss_count: int
+    solved_sequences: int  # -1 while unsolved
+    wall_s: float  # training time so far, over all sessions
+    carry_a: np.ndarray | None = None  # text: hidden state carried into the next chunk
+    carry_c: np.ndarray | None = None
+
+
+def save(path: Path, s: TrainState) -> None:
+    arrays: dict[str, np.ndarray] = {
+        "theta": s.theta,
+        "counters": np.array(
+            [s.step, s.sequences, s.opt_t, s.stream_state, s.loss_count, s.solved_sequences],
+            dtype=np.int64,
+        ),
+        "floats": np.array([s.loss_sum, s.wall_s], dtype=np.float64),
+        "rng_state": np.array(json.dumps(s.rng_state)),
+    }
+    for name, value in s.opt_state.items():
+        arrays["opt_" + name] = value
+    if s.carry_a is not None:
+        arrays["carry_a"] = s.carry_a
+    if s.carry_c is not None:
+        arrays["carry_c"] = s.carry_c
+    save_npz_atomic(path, arrays)
+
+
+def load(path: Path) -> TrainState:
+    if not path.is_file():
+        raise InputError(f"{path}: no checkpoint to resume from")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable checkpoint ({err})") from None
+    try:
+        step, sequences, opt_t, stream, count, solved = (int(v) for v in data["counters"])
+        loss_sum, wall_s = (float(v) for v in data["floats"])
+        return TrainState(
+            step=step,
+            sequences=sequences,
+            theta=data["theta"],
+            opt_t=opt_t,
+            opt_state={k[4:]: v for k, v in data.items() if k.startswith("opt_")},
+            rng_state=json.loads(str(data["rng_state"])),
+            stream_state=stream,
+            loss_sum=loss_sum,
+            loss_count=count,
+            solved_sequences=solved,
+            wall_s=wall_s,
+            carry_a=data.get("carry_a"),
+            carry_c=data.get("carry_c"),
+        )
+    except (KeyError, ValueError) as err:
+        raise InputError(f"{path}: checkpoint is missing or has bad entries ({err})") from None
