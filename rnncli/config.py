@@ -57,9 +57,33 @@ TRAINING_DEFAULTS: dict[str, Any] = {"init": {"scheme": "xavier"}}
 #: Per-task defaults, merged above the built-in defaults and below everything the user gives.
 #: Placeholder values: the lead tunes them.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    # the built-in train defaults are reber's (measured: 10/10 lstm seeds solve)
     "reber": {},
-    "adding": {"train": {"hidden": 32, "steps": 3000}},
-    "text": {"train": {"hidden": 100, "bptt": 25, "T": 25, "optimizer": "adagrad", "lr": 0.1}},
+    # T=100: lstm solves (MSE < 0.04) within ~600 steps; rnn stays at the 0.667 baseline
+    "adding": {
+        "train": {
+            "hidden": 32,
+            "batch": 32,
+            "lr": 0.01,
+            "clip": 1.0,
+            "steps": 2500,
+            "eval_every": 50,
+            "eval_size": 512,
+            "checkpoint_every": 250,
+        }
+    },
+    "text": {
+        "train": {
+            "hidden": 64,
+            "batch": 16,
+            "bptt": 50,
+            "lr": 0.005,
+            "steps": 1000,
+            "eval_every": 50,
+            "eval_size": 64,
+            "checkpoint_every": 100,
+        }
+    },
 }
 
 _STRICT = ConfigDict(extra="forbid", strict=True)

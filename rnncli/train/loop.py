@@ -77,7 +77,7 @@ class Result:
             "task": self.problem.name,
             "steps": self.state.step,
             "sequences": self.state.sequences,
-            "solved": self.solved,
+            "solved": self.solved if self.problem.has_goal else None,
             "sequences_to_solve": self.state.solved_sequences if self.solved else None,
             "metric": self.problem.metric,
             "final": metrics,
@@ -235,7 +235,7 @@ def train(
                 state.carry_a, state.carry_c = engine.final_state(p, cache)
             state.step += 1
             state.sequences += m
-            state.loss_sum += value
+            state.loss_sum += problem.reported_loss(value, b.X.shape[0])
             state.loss_count += 1
             state.wall_s = wall0 + time.perf_counter() - t_start
 

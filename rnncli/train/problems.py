@@ -45,8 +45,14 @@ class Problem:
     def evaluate(self, p: Packed) -> dict[str, float]:
         raise NotImplementedError
 
+    has_goal = True  # False: no "solved" criterion (text), train to train.steps
+
     def solved(self, metrics: dict[str, float]) -> bool:
         return False
+
+    def reported_loss(self, value: float, steps: int) -> float:
+        """The training loss as metrics.jsonl records it (per sequence by default)."""
+        return value
 
     def stream_state(self) -> int:
         """Position of a data stream that is not driven by the rng (text), for resume."""
@@ -153,6 +159,12 @@ class Text(Problem):
             count += targets.size
             a0, c0 = engine.final_state(p, cache)
         return {"val_loss": total / count}
+
+    has_goal = False
+
+    def reported_loss(self, value: float, steps: int) -> float:
+        """Per character, comparable with val_loss."""
+        return value / steps
 
     def stream_state(self) -> int:
         return self.stream.state()
