@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,6 @@ from rnncli.runs import Run, to_json
 
 app = typer.Typer(
     name="rnncli",  # the help text is _root's docstring (with examples)
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -64,8 +64,9 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -85,6 +86,9 @@ def _root(
 
       rnncli train
     """
+    if ctx.invoked_subcommand is None:  # a bare `rnncli` prints help and exits 0
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
 
 
 def _err(message: str) -> None:
@@ -355,7 +359,8 @@ def train(
     err_console = report.console(stderr=True)
     reporter: Any = None
     if not json_out:
-        reporter = RichReporter(err_console) if sys.stderr.isatty() else PlainReporter()
+        live = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+        reporter = RichReporter(err_console) if live else PlainReporter()
     result = run_training(cfg, run, reporter, resume=resume is not None, problem=problem)
     summary = result.summary()
     summary["cell"] = cfg.cell

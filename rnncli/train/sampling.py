@@ -46,16 +46,19 @@ def draw(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> np
 def sample_reber(
     p: Packed, n: int, temperature: float, rng: np.random.Generator, max_len: int = 100
 ) -> dict[str, Any]:
-    """n strings started from B, each until E (or max_len); with the grammar's verdict."""
+    """n strings started from B, each until its second E (the embedded string's closing
+    E; the first one ends the inner string) or max_len; with the grammar's verdict."""
     step = Stepper(p, n)
     symbols = np.full(n, reber.INDEX["B"])
     out = [["B"] for _ in range(n)]
     done = np.zeros(n, dtype=bool)
+    ends = np.zeros(n, dtype=int)
     for _ in range(max_len - 1):
         symbols = draw(step(symbols), temperature, rng)
         for i in np.flatnonzero(~done):
             out[i].append(reber.SYMBOLS[symbols[i]])
-        done |= symbols == reber.INDEX["E"]
+        ends += (symbols == reber.INDEX["E"]) & ~done
+        done |= ends >= 2
         if done.all():
             break
     strings = ["".join(s) for s in out]
