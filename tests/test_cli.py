@@ -84,7 +84,7 @@ def test_console_script_and_python_m(tmp_path: Path) -> None:
 
 def test_bare_rnncli_prints_help() -> None:
     result = invoke([])
-    assert result.exit_code == 0  # click's no_args_is_help
+    assert result.exit_code == 0
     text = result.stdout + result.stderr
     assert "Usage" in text
     for command in ("forward", "backward", "train", "sample"):
