@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import typer
+import yaml
 
 from rnncli import __version__, passes, report, samples
 from rnncli.config import Config, check_memory, dump_yaml, load_config, to_dict
@@ -352,10 +353,7 @@ def train(
         run = None
     else:
         run = _start_run(cfg, "train", out, flags, overrides)
-        run.write_json(
-            "task.json",
-            {"task": problem.name, "n_x": problem.n_x, "n_y": problem.n_y, **problem.meta},
-        )
+        artifacts.write_task(run, problem)
     err_console = report.console(stderr=True)
     reporter: Any = None
     if not json_out:
@@ -433,6 +431,99 @@ def sample(
         con.print(f"accepted by the grammar: {result['accept_rate']:.1%}")
     else:
         con.print(result["text"], markup=False)
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+@app.command()
+@guard
+def sweep(
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="key=v1,v2 grid axes (comma lists) and key=value fixed overrides.",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    cell: CellOpt = None,
+    seed: SeedOpt = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="reber, adding or text (train.task).", show_default=False),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Text file for --task text.", show_default=False),
+    ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--seeds", help="Replicates: ranges and lists, e.g. 0-9 or 0,3,5-7.", show_default=False
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Jobs at once (default: cores, or the cluster's threads).",
+            show_default=False,
+        ),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask", help="Run on a Dask scheduler, e.g. tcp://127.0.0.1:8786.", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The sweep folder (rerun with the same --out to resume).",
+            show_default=False,
+        ),
+    ] = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed job.")
+    ] = False,
+    json_out: JsonOpt = False,
+    show_config: ShowOpt = False,
+) -> None:
+    """Train a grid of configs x seeds on all local cores, or on a Dask cluster.
+
+    Each job is an ordinary train run with its own run folder under
+    outputs/sweeps/<date>/<time>-<name>/<job-id>/; summary.csv aggregates over seeds.
+
+    Examples:
+
+      rnncli sweep --task reber cell=rnn,lstm --seeds 0-1
+
+      rnncli sweep --config configs/sweeps/adding-lstm-vs-rnn.yaml --out outputs/sweeps/adding
+
+      rnncli sweep --config configs/sweeps/reber-cells.yaml --dask tcp://127.0.0.1:8786
+    """
+    from rnncli import sweep as sw
+
+    flags = _flags(
+        cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
+    )
+    plan = sw.plan_sweep(config, flags, overrides or [], seeds=seeds)
+    if show_config:
+        resolved = {**plan.base_config, "sweep": {"grid": plan.grid, "seeds": plan.seeds}}
+        sys.stdout.write(yaml.safe_dump(resolved, sort_keys=False))
+        return
+    result = sw.run_sweep(
+        plan, out=out, workers=workers, dask=dask, fail_fast=fail_fast,
+        reporter=sw.make_reporter(json_out, report.console(stderr=True)), argv=sys.argv,
+    )  # fmt: skip
+    if json_out:
+        _emit_json(result.to_json())
+    else:
+        sw.render(result, report.console())
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def main() -> None:
