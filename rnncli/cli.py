@@ -275,6 +275,81 @@ def backward(
     )
 
 
+# ----------------------------------------------------------------------------- gradcheck
+
+
+@app.command()
+@guard
+def gradcheck(
+    overrides: Overrides = None,
+    config: ConfigOpt = None,
+    cell: Annotated[
+        str | None,
+        typer.Option(
+            "--cell",
+            help="Check only these cells (rnn, lstm, gru; comma list).",
+            show_default=False,
+        ),
+    ] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level", help="Check only these levels (cell, sequence, model).", show_default=False
+        ),
+    ] = None,
+    seed: SeedOpt = None,
+    json_out: JsonOpt = False,
+    out: OutOpt = Path("outputs"),
+    no_save: NoSaveOpt = False,
+    show_config: ShowOpt = False,
+) -> None:
+    """Verify every gradient against central differences; exit 1 if any fails.
+
+    Levels: cell (the notebook's *_cell_backward), sequence (the notebook's *_backward),
+    model (loss_and_grads on the engine, cross-entropy and mse_last). With no options
+    every cell type is checked at every level.
+
+    Examples:
+
+      rnncli gradcheck
+
+      rnncli gradcheck --cell lstm --level sequence dims.T_x=12
+
+      rnncli gradcheck gradcheck.mode=fast dims.n_a=64 --json
+    """
+    from rnncli import gradcheck as gc
+
+    cfg = _load(config, _flags(seed=seed), overrides)
+    if show_config:
+        return _show_config(cfg)
+    err_console = report.console(stderr=True)
+    progress = None
+    if sys.stderr.isatty() and not json_out:  # a transient status line on a terminal only
+        progress = lambda label: err_console.print(f"checking {label}…", end="\r")  # noqa: E731
+    result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress)
+    doc = result.to_json()
+    run_dir = None
+    if not no_save:
+        run = Run.start(
+            out, "gradcheck", cell or "all", to_dict(cfg), overrides or [], sys.argv, cfg.seed
+        )
+        run.write_json("gradcheck.json", doc)
+        run.finish(
+            "completed" if result.ok else "failed", passed=result.passed, failed=result.failed
+        )
+        run_dir = str(run.path)
+    if json_out:
+        _emit_json({**doc, "config": to_dict(cfg), "run_dir": run_dir})
+    else:
+        gc.render(result, report.console())
+        if run_dir:
+            err_console.print(f"run folder: {run_dir}")
+    if not result.ok:
+        names = ", ".join(f"{r.cell} {r.level} {r.name}" for r in result.failures()[:6])
+        more = f" and {result.failed - 6} more" if result.failed > 6 else ""
+        raise CheckFailed(f"gradcheck failed: {names}{more}")
+
+
 # ----------------------------------------------------------------------------- train / sample
 
 
