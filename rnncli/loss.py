@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.engine.workspace import Workspace
+
 LOSSES = ("xent", "mse_last")
 
 
@@ -28,28 +30,67 @@ def xent(
     H: (T, n_a, m) hidden states a_1..a_T; targets: (T, m) ints, < 0 = ignore.
     Returns (loss, dWy (n_y, n_a), dby (n_y, 1), dH (T, n_a, m)).
     """
-    T, _, m = H.shape
-    logits = np.matmul(Wy, H)  # (T, n_y, m)
-    logits += by
-    logits -= logits.max(axis=1, keepdims=True)  # stable: the largest logit is 0
-    P = np.exp(logits)
-    total = P.sum(axis=1, keepdims=True)
-    P /= total  # softmax over the classes (axis 1 here, axis 0 per step)
-    valid = targets >= 0
-    tt, ii = np.nonzero(valid)
-    cls = targets[tt, ii]
+    T, n_a, m = H.shape
+    dWy = np.empty_like(Wy, dtype=H.dtype)
+    dby = np.empty((Wy.shape[0], 1), dtype=H.dtype)
+    dH = np.empty_like(H)
+    value = xent_into(Wy, by, H.transpose(1, 0, 2), targets, dWy, dby, dH)
+    return value, dWy, dby, dH
+
+
+def xent_into(
+    Wy: np.ndarray,
+    by: np.ndarray,
+    Hf: np.ndarray,
+    targets: np.ndarray,
+    dWy: np.ndarray,
+    dby: np.ndarray,
+    dH: np.ndarray,
+    ws: Workspace | None = None,
+) -> float:
+    """`xent` writing its gradients into dWy (n_y, n_a), dby (n_y, 1), dH (T, n_a, m).
+
+    Hf: the hidden states feature-major, (n_a, T, m); the engine passes a view that
+    reshapes to an (n_a, T*m) matrix without a copy, so the output layer and its
+    gradients are one GEMM each. Temporaries come from `ws`. Returns the loss.
+    """
+    ws = Workspace() if ws is None else ws
+    n_a, T, m = Hf.shape
+    n_y, N = Wy.shape[0], T * m
+    dt = dH.dtype
+    H2 = Hf.reshape(n_a, N)  # column t*m + i is example i at step t
+    tgt = targets.reshape(N)
+    L = ws.get("logits", (n_y, N), dt)
+    np.matmul(Wy, H2, out=L)
+    L += by
+    top = ws.get("colmax", (N,), dt)
+    np.maximum.reduce(L, axis=0, out=top)  # (the ufunc methods skip np.max's wrapper)
+    L -= top  # stable: the largest logit of each column is 0
+    P = ws.get("probs", (n_y, N), dt)
+    np.exp(L, out=P)
+    total = np.dot(ws.ones(n_y, dt), P, out=top)  # sum over the classes
+    P /= total  # softmax
+    if np.minimum.reduce(tgt) >= 0:
+        cols = ws.constant(f"arange:{N}", lambda: np.arange(N))
+        valid = None
+    else:
+        valid = tgt >= 0
+        cols = np.flatnonzero(valid)
+        tgt = tgt[cols]
+        total = total[cols]
     # log ŷ[target] = shifted logit - log(sum exp): finite even when ŷ underflows
-    logp = logits[tt, cls, ii] - np.log(total[tt, 0, ii])
-    loss = -float(logp.sum()) / m
-    dlogits = P  # dL/dlogits = (ŷ - onehot) / m on valid steps, 0 on padding
-    dlogits[tt, cls, ii] -= 1
-    if not valid.all():
-        dlogits *= valid[:, None, :]
-    dlogits /= m
-    dWy = np.tensordot(dlogits, H, axes=([0, 2], [0, 2]))  # Σ_t dlogits_t a_t^T
-    dby = dlogits.sum(axis=(0, 2))[:, None]
-    dH = np.matmul(Wy.T, dlogits)
-    return loss, dWy, dby, dH
+    logp = L[tgt, cols]
+    logp -= np.log(total)
+    value = 0.0 - float(np.add.reduce(logp)) / m  # (0.0 - : no -0.0 when all is padding)
+    dL = P  # dL/dlogits = (ŷ - onehot) / m on valid steps, 0 on padding
+    dL[tgt, cols] -= 1
+    if valid is not None:
+        dL *= valid
+    dL /= m
+    np.matmul(dL, H2.T, out=dWy)  # sum_t dlogits_t a_t^T
+    np.dot(dL, ws.ones(N, dt), out=dby[:, 0])  # sum_t dlogits_t over examples
+    np.matmul(Wy.T, dL.reshape(n_y, T, m).transpose(1, 0, 2), out=dH)  # Wy^T dlogits_t
+    return value
 
 
 def mse_last(
@@ -60,17 +101,33 @@ def mse_last(
     H: (T, n_a, m); targets: (n_y, m). Returns (loss, dWy, dby, dH (T, n_a, m)),
     where dH is zero except at the last step.
     """
-    a_last = H[-1]
+    dWy = np.empty_like(Wy, dtype=H.dtype)
+    dby = np.empty((Wy.shape[0], 1), dtype=H.dtype)
+    dH = np.empty_like(H)
+    value = mse_last_into(Wy, by, H[-1], targets, dWy, dby, dH)
+    return value, dWy, dby, dH
+
+
+def mse_last_into(
+    Wy: np.ndarray,
+    by: np.ndarray,
+    a_last: np.ndarray,
+    targets: np.ndarray,
+    dWy: np.ndarray,
+    dby: np.ndarray,
+    dH: np.ndarray,
+) -> float:
+    """`mse_last` on a_last = a_T: (n_a, m), writing dWy, dby and dH (T, n_a, m) in place."""
     err = np.matmul(Wy, a_last)
     err += by
     err -= targets  # ŷ - y: (n_y, m)
-    loss = float(np.mean(err**2))
-    dy = err * (2 / err.size)  # dL/dŷ
-    dWy = dy @ a_last.T
-    dby = dy.sum(axis=1, keepdims=True)
-    dH = np.zeros_like(H)
-    dH[-1] = Wy.T @ dy
-    return loss, dWy, dby, dH
+    value = float(np.mean(err**2))
+    err *= 2 / err.size  # dL/dŷ
+    np.matmul(err, a_last.T, out=dWy)
+    np.sum(err, axis=1, out=dby[:, 0])
+    dH[:-1] = 0
+    np.matmul(Wy.T, err, out=dH[-1])
+    return value
 
 
 def logits(Wy: np.ndarray, by: np.ndarray, H: np.ndarray) -> np.ndarray:

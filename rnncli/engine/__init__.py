@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rnncli import loss as losses
-from rnncli.engine import gru, lstm, rnn
+from rnncli.engine import gru, lstm, rnn, workspace
 from rnncli.engine.layout import (
     CELLS,
     OUTPUT_NAMES,
@@ -31,15 +31,18 @@ from rnncli.engine.layout import (
     size,
     unpack,
 )
+from rnncli.engine.workspace import Workspace
 
 __all__ = [
     "CELLS",
+    "Workspace",
     "OUTPUT_NAMES",
     "PARAM_NAMES",
     "Packed",
     "backward",
     "final_state",
     "forward",
+    "final_state",
     "from_time_major",
     "hidden",
     "loss_and_grads",
@@ -56,25 +59,30 @@ KERNELS: dict[str, ModuleType] = {"rnn": rnn, "lstm": lstm, "gru": gru}
 
 def to_time_major(x: np.ndarray) -> np.ndarray:
     """(n, m, T) notebook layout -> contiguous (T, n, m)."""
-    return np.ascontiguousarray(np.moveaxis(x, 2, 0))
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
 def from_time_major(X: np.ndarray) -> np.ndarray:
     """(T, n, m) -> contiguous (n, m, T) notebook layout."""
-    return np.ascontiguousarray(np.moveaxis(X, 0, 2))
+    return np.ascontiguousarray(X.transpose(1, 2, 0))
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray, c0: np.ndarray | None = None) -> Any:
-    """Run the sequence. X: (T, n_x, m) time-major, a0 (and the LSTM's c0): (n_a, m).
+def forward(
+    p: Packed,
+    X: np.ndarray,
+    a0: np.ndarray,
+    c0: np.ndarray | None = None,
+    ws: Workspace | None = None,
+) -> Any:
+    """Run the sequence. X: (T, n_x, m) time-major, a0: (n_a, m); c0: (n_a, m), the
+    LSTM's initial cell state (zeros if None; ignored by rnn and gru).
 
-    Returns the cell's cache. c0 defaults to zeros and is ignored by rnn and gru.
+    Returns the cell's cache. With a `Workspace` its buffers are reused by the next
+    call on that workspace; without one they are fresh.
     """
-    return KERNELS[p.cell].forward(p, X, a0, c0)
-
-
-def final_state(p: Packed, cache: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """The last hidden state a_T and (LSTM only, else None) cell state c_T, as copies."""
-    return KERNELS[p.cell].final_state(cache)
+    if p.cell == "lstm":
+        return lstm.forward(p, X, a0, c0, ws)
+    return KERNELS[p.cell].forward(p, X, a0, ws)
 
 
 def hidden(p: Packed, cache: Any) -> np.ndarray:
@@ -82,8 +90,19 @@ def hidden(p: Packed, cache: Any) -> np.ndarray:
     return KERNELS[p.cell].hidden(cache)
 
 
+def final_state(p: Packed, cache: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Copies of the last hidden state a_T and (LSTM only, else None) cell state c_T."""
+    c = cache.C[-1].copy() if p.cell == "lstm" else None
+    return cache.A[-1].copy(), c
+
+
 def backward(
-    p: Packed, cache: Any, dA: np.ndarray, grads: Packed | None = None, need_dx: bool = True
+    p: Packed,
+    cache: Any,
+    dA: np.ndarray,
+    grads: Packed | None = None,
+    need_dx: bool = True,
+    ws: Workspace | None = None,
 ) -> tuple[Packed, np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time. Returns (grads, dX, da0).
 
@@ -91,7 +110,7 @@ def backward(
     """
     if grads is None:
         grads = p.zeros_like()
-    dX, da0 = KERNELS[p.cell].backward(p, cache, dA, grads, need_dx)
+    dX, da0 = KERNELS[p.cell].backward(p, cache, dA, grads, need_dx, ws)
     return grads, dX, da0
 
 
@@ -107,18 +126,24 @@ def loss_and_grads_packed(
     """Loss and gradients on fused parameters and time-major data, without checks.
 
     X: (T, n_x, m); targets: (T, m) ints for ``xent`` or (n_y, m) for ``mse_last``.
-    Returns (loss, grads, dX or None, da0). This is the training hot path.
+    Returns (loss, grads, dX or None, da0). This is the training hot path: every
+    temporary lives in a per-shape `Workspace`, and the returned arrays are fresh
+    (or the caller's `grads`).
     """
+    T, _, m = X.shape
+    n = p.n_a
+    ws = workspace.cached((p.cell, p.n_x, n, p.n_y, T, m, X.dtype.str))
     kernel = KERNELS[p.cell]
-    cache = kernel.forward(p, X, a0)
-    H = kernel.hidden(cache)
-    out = losses.xent if loss == "xent" else losses.mse_last
-    value, dWy, dby, dH = out(p.Wy, p.by, H, targets)
+    cache = kernel.forward(p, X, a0, ws=ws)
     if grads is None:
-        grads = p.zeros_like()
-    grads.Wy[...] = dWy
-    grads.by[...] = dby
-    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx)
+        grads = Packed(p.cell, p.n_x, n, p.n_y, np.empty_like(p.flat))  # all overwritten
+    dH = ws.get("dH", (T, n, m), X.dtype)
+    At = workspace.feature_major(ws, "At", cache.A)  # (n, T+1, m): a_0..a_T
+    if loss == "xent":
+        value = losses.xent_into(p.Wy, p.by, At[:, 1:], targets, grads.Wy, grads.by, dH, ws)
+    else:
+        value = losses.mse_last_into(p.Wy, p.by, cache.A[-1], targets, grads.Wy, grads.by, dH)
+    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx, ws, At)
     return value, grads, dX, da0
 
 

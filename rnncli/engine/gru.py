@@ -8,7 +8,8 @@ Per step, with gate blocks (z, r, h) of ``Wa``, ``Wx`` and ``b``::
     a_t = z * h + (1 - z) * a_{t-1}
 
 Shapes: X: (T, n_x, m), Z: (T, 3 n_a, m) (pre-activations, overwritten by z, r, h),
-A: (T+1, n_a, m), RA = r * a_{t-1}: (T, n_a, m).
+A: (T+1, n_a, m), RA = r * a_{t-1}: (T, n_a, m). Thirteen NumPy calls per step forward,
+eight backward.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.layout import Packed
+from rnncli.engine.workspace import Workspace, feature_major
 
 
 @dataclass
@@ -28,78 +30,113 @@ class Cache:
     RA: np.ndarray  # (T, n_a, m) r * a_{t-1}
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray, c0: np.ndarray | None = None) -> Cache:
-    """c0 is accepted for a uniform signature and ignored (no cell state)."""
+def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
+    """X: (T, n_x, m), a0: (n_a, m)."""
+    ws = Workspace() if ws is None else ws
     T, _, m = X.shape
-    n = p.n_a
-    Z = np.matmul(p.Wx, X)  # input projection for all steps at once: (T, 3n, m)
+    n, dt = p.n_a, X.dtype
+    Z = ws.get("Z", (T, 3 * n, m), dt)
+    np.matmul(p.Wx, X, out=Z)  # input projection for all steps at once
     Z += p.b
-    A = np.empty((T + 1, n, m), dtype=X.dtype)
-    RA = np.empty((T, n, m), dtype=X.dtype)
+    A = ws.get("A", (T + 1, n, m), dt)
+    RA = ws.get("RA", (T, n, m), dt)
     A[0] = a0
-    rec = np.empty((2 * n, m), dtype=X.dtype)
+    rec = ws.get("rec", (2 * n, m), dt)
+    rec_h = rec[:n]
+
+    def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
+        z = Z[t]
+        return A[t], A[t + 1], z[: 2 * n], z[:n], z[n : 2 * n], z[2 * n :], RA[t]
+
+    steps = ws.views("gru.forward", (Z, A, RA), lambda: [step(t) for t in range(T)])
     Wzr, Wh = p.Wa[: 2 * n], p.Wa[2 * n :]
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
-        for t in range(T):
-            zt, a_prev, a = Z[t], A[t], A[t + 1]
-            s = zt[: 2 * n]  # z, r: sigmoid = 1 / (1 + exp(-pre))
-            np.matmul(Wzr, a_prev, out=rec)
-            s += rec
-            np.negative(s, out=s)
+        for a_prev, a, s, zg, r, h, ra in steps:
+            np.dot(Wzr, a_prev, out=rec)
+            s += rec  # z, r pre-activations
+            np.negative(s, out=s)  # sigmoid = 1 / (1 + exp(-pre))
             np.exp(s, out=s)
             s += 1
             np.reciprocal(s, out=s)
-            np.multiply(zt[n : 2 * n], a_prev, out=RA[t])  # r * a_prev
-            h = zt[2 * n :]
-            np.matmul(Wh, RA[t], out=rec[:n])
-            h += rec[:n]
+            np.multiply(r, a_prev, out=ra)  # r * a_prev
+            np.dot(Wh, ra, out=rec_h)
+            h += rec_h
             np.tanh(h, out=h)
             np.subtract(h, a_prev, out=a)  # a = a_prev + z * (h - a_prev)
-            a *= zt[:n]
+            a *= zg
             a += a_prev
     return Cache(X, A, Z, RA)
 
 
 def backward(
-    p: Packed, cache: Cache, dA: np.ndarray, grads: Packed, need_dx: bool = True
+    p: Packed,
+    cache: Cache,
+    dA: np.ndarray,
+    grads: Packed,
+    need_dx: bool = True,
+    ws: Workspace | None = None,
+    At: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Back-propagate dA through time; write dWa, dWx, db into `grads`; return (dX, da0)."""
+    """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
+
+    At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
+    Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh arrays.
+    """
+    ws = Workspace() if ws is None else ws
     X, A, Z, RA = cache.X, cache.A, cache.Z, cache.RA
     T, n, m = dA.shape
+    dt = dA.dtype
     Zg, R, H = Z[:, :n], Z[:, n : 2 * n], Z[:, 2 * n :]
     A_prev = A[:-1]
-    # Step-independent factors, computed in bulk before the loop:
-    Kz = (H - A_prev) * Zg * (1 - Zg)  # d pre_z / da_t
-    Kh = Zg * (1 - H**2)  # d pre_h / da_t
-    Kr = A_prev * R * (1 - R)  # d pre_r / d(r * a_prev)
-    OMZ = 1 - Zg  # da_{t-1} / da_t, direct path
-    dZ = np.empty_like(Z)
-    da = np.zeros((n, m), dtype=dA.dtype)  # gradient carried into a_{t-1}
-    dra = np.empty((n, m), dtype=dA.dtype)
-    rec = np.empty((n, m), dtype=dA.dtype)
+    # Step-independent factors, in bulk before the loop:
+    Kzh = ws.get("Kzh", (T, 2, n, m), dt)  # da_t -> d pre_z, d pre_h
+    Kd = ws.get("Kd", (T, 2, n, m), dt)  # da_t -> da_{t-1} directly, d(r a_prev) -> da_{t-1}
+    Kr = ws.get("Kr", (T, n, m), dt)  # d(r a_prev) -> d pre_r
+    np.subtract(1, Zg, out=Kd[:, 0])  # a_t = z h + (1 - z) a_{t-1}
+    Kd[:, 1] = R  # r a_{t-1}
+    np.subtract(H, A_prev, out=Kzh[:, 0])
+    Kzh[:, 0] *= Zg
+    Kzh[:, 0] *= Kd[:, 0]  # (h - a_prev) z (1 - z)
+    np.multiply(H, H, out=Kzh[:, 1])
+    np.subtract(1, Kzh[:, 1], out=Kzh[:, 1])
+    Kzh[:, 1] *= Zg  # z (1 - h^2)
+    np.subtract(1, R, out=Kr)
+    Kr *= R
+    Kr *= A_prev  # a_prev r (1 - r)
+    dZ = ws.get("dZ", (T, 3 * n, m), dt)  # pre-activation gradients z, r, h
+    dZ3 = dZ.reshape(T, 3, n, m)
+    U = ws.get("U", (2, n, m), dt)  # U[0]: gradient carried into a_{t-1}; U[1]: d(r a_prev)
+    da, dra = U[0], U[1]
+    rec = ws.get("rec_b", (n, m), dt)
+    da.fill(0)
+
+    def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
+        return dA[t], Kzh[t], dZ3[t, ::2], dZ3[t, 2], Kr[t], dZ3[t, 1], Kd[t], dZ[t, : 2 * n]
+
+    steps = ws.views("gru.backward", (dA, Kzh, Kr, Kd, dZ), lambda: [step(t) for t in range(T)])
     WzrT, WhT = p.Wa[: 2 * n].T, p.Wa[2 * n :].T
-    for t in range(T - 1, -1, -1):
-        da += dA[t]  # total gradient on a_t
-        np.multiply(da, Kz[t], out=dZ[t, :n])  # d pre_z
-        np.multiply(da, Kh[t], out=dZ[t, 2 * n :])  # d pre_h
-        np.matmul(WhT, dZ[t, 2 * n :], out=dra)  # d (r * a_prev)
-        np.multiply(dra, Kr[t], out=dZ[t, n : 2 * n])  # d pre_r
-        da *= OMZ[t]  # into a_{t-1}: direct path (1 - z)
-        dra *= R[t]  # ... through r * a_prev
-        da += dra
-        np.matmul(WzrT, dZ[t, : 2 * n], out=rec)  # ... through the z and r gates
+    for dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr in reversed(steps):
+        da += dA_t  # total gradient on a_t
+        np.multiply(da, Kzh_t, out=dZzh)  # d pre_z, d pre_h
+        np.dot(WhT, dZh, out=dra)  # d (r * a_prev)
+        np.multiply(dra, Kr_t, out=dZr)  # d pre_r
+        U *= Kd_t  # into a_{t-1}: direct path (1 - z), and through r * a_prev
+        np.add(da, dra, out=da)
+        np.dot(WzrT, dZzr, out=rec)  # ... and through the z and r gates
         da += rec
-    grads.Wa[: 2 * n] = np.tensordot(dZ[:, : 2 * n], A_prev, axes=([0, 2], [0, 2]))
-    grads.Wa[2 * n :] = np.tensordot(dZ[:, 2 * n :], RA, axes=([0, 2], [0, 2]))
-    grads.Wx[...] = np.tensordot(dZ, X, axes=([0, 2], [0, 2]))
-    grads.b[:, 0] = dZ.sum(axis=(0, 2))
-    dX = np.matmul(p.Wx.T, dZ) if need_dx else None
-    return dX, da
-
-
-def final_state(cache: Cache) -> tuple[np.ndarray, np.ndarray | None]:
-    """(a_T, None), a copy."""
-    return cache.A[-1].copy(), None
+    # Weight gradients as sums over steps and examples: one GEMM each.
+    dZ2 = feature_major(ws, "dZt", dZ).reshape(3 * n, T * m)
+    if At is None:
+        At = feature_major(ws, "At", A)
+    RAt = feature_major(ws, "RAt", RA)
+    N = T * m
+    np.matmul(dZ2[: 2 * n], At[:, :T].reshape(n, N).T, out=grads.Wa[: 2 * n])  # z, r rows
+    np.matmul(dZ2[2 * n :], RAt.reshape(n, N).T, out=grads.Wa[2 * n :])  # h acts on r a_prev
+    Xt = feature_major(ws, "Xt", X)
+    np.matmul(dZ2, Xt.reshape(p.n_x, N).T, out=grads.Wx)  # sum_t dz_t x_t^T
+    np.dot(dZ2, ws.ones(T * m, dt), out=grads.b[:, 0])  # sum_t dz_t over examples
+    dX = np.matmul(p.Wx.T, dZ) if need_dx else None  # dx_t = Wx^T dz_t
+    return dX, da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

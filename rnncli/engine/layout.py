@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -102,53 +103,83 @@ def size(cell: str, n_x: int, n_a: int, n_y: int) -> int:
     return g * n_a * (n_a + n_x + 1) + n_y * (n_a + 1)
 
 
+def _mode(values: list[int]) -> int:
+    """The most common value (the first seen among equally common ones)."""
+    return max(values, key=values.count)
+
+
+@lru_cache(maxsize=64)
+def expected_shapes(cell: str, n_x: int, n_a: int, n_y: int) -> dict[str, tuple[int, int]]:
+    """Every notebook parameter's shape (do not modify the returned dict)."""
+    if cell == "rnn":
+        shapes = {"Wax": (n_a, n_x), "Waa": (n_a, n_a), "ba": (n_a, 1)}
+    else:
+        shapes = {}
+        for w, b in GATES[cell]:
+            shapes[w] = (n_a, n_a + n_x)
+            shapes[b] = (n_a, 1)
+    shapes[OUTPUT_NAMES[cell]] = (n_y, n_a)
+    shapes["by"] = (n_y, 1)
+    return shapes
+
+
 def infer_dims(cell: str, params: Mapping[str, np.ndarray]) -> tuple[int, int, int]:
     """(n_x, n_a, n_y) from a notebook-named parameter dict, checking every shape."""
     check_cell(cell)
     missing = [k for k in PARAM_NAMES[cell] if k not in params]
     if missing:
         raise ValueError(f"{cell} parameters are missing {', '.join(missing)}")
+    shapes = {}
+    for name in PARAM_NAMES[cell]:
+        value = params[name]
+        shape = value.shape if isinstance(value, np.ndarray) else np.shape(value)
+        if len(shape) != 2:
+            raise ValueError(f"{name} has shape {shape}: expected a matrix")
+        shapes[name] = shape
     out = OUTPUT_NAMES[cell]
-    n_y, n_a = np.shape(params[out])
+    n_y = shapes[out][0]
     if cell == "rnn":
-        n_x = np.shape(params["Wax"])[1]
-        expected = {"Wax": (n_a, n_x), "Waa": (n_a, n_a), "ba": (n_a, 1)}
+        n_a, n_x = shapes["Wax"]
     else:
-        n_x = np.shape(params[GATES[cell][0][0]])[1] - n_a
-        expected = {}
-        for w, b in GATES[cell]:
-            expected[w] = (n_a, n_a + n_x)
-            expected[b] = (n_a, 1)
-    expected[out] = (n_y, n_a)
-    expected["by"] = (n_y, 1)
-    for name, shape in expected.items():
-        if np.shape(params[name]) != shape:
+        n_a, n_cols = shapes[GATES[cell][0][0]]
+        n_x = n_cols - n_a
+    if shapes == expected_shapes(cell, n_x, n_a, n_y) and n_x >= 1:
+        return n_x, n_a, n_y
+    # Something is off. Read each size from every array that carries it and take the
+    # most common value, so that the error names the array that is off.
+    if cell == "rnn":
+        n_a = _mode([shapes["Waa"][0], shapes["Waa"][1], shapes["Wax"][0], shapes["ba"][0]])
+    else:
+        gates = GATES[cell]
+        n_a = _mode([shapes[w][0] for w, _ in gates] + [shapes[b][0] for _, b in gates])
+        n_x = _mode([shapes[w][1] - n_a for w, _ in gates])
+    for name, shape in expected_shapes(cell, n_x, n_a, n_y).items():
+        if shapes[name] != shape:
             raise ValueError(
-                f"{name} has shape {np.shape(params[name])}, expected {shape} "
+                f"{name} has shape {shapes[name]}, expected {shape} "
                 f"(n_x={n_x}, n_a={n_a}, n_y={n_y})"
             )
-    if n_x < 1:
-        raise ValueError(f"{GATES[cell][0][0]} must have more than n_a={n_a} columns")
-    return n_x, n_a, n_y
+    raise ValueError(f"{GATES[cell][0][0]} must have more than n_a={n_a} columns")
 
 
 def pack(cell: str, params: Mapping[str, np.ndarray], dtype: np.dtype | None = None) -> Packed:
     """Copy notebook-named parameters into a fused `Packed` model."""
     n_x, n_a, n_y = infer_dims(cell, params)
     if dtype is None:
-        dtype = np.result_type(*(np.asarray(params[k]).dtype for k in PARAM_NAMES[cell]))
-    p = Packed.zeros(cell, n_x, n_a, n_y, np.dtype(dtype))
+        values = [params[k] for k in PARAM_NAMES[cell]]
+        dtype = np.result_type(
+            *[v.dtype if isinstance(v, np.ndarray) else np.asarray(v) for v in values]
+        )
+    p = Packed(cell, n_x, n_a, n_y, np.empty(size(cell, n_x, n_a, n_y), dtype=dtype))
     if cell == "rnn":
         p.Wa[...] = params["Waa"]
         p.Wx[...] = params["Wax"]
         p.b[...] = params["ba"]
-    else:
-        for k, (w, b) in enumerate(GATES[cell]):
-            rows = slice(k * n_a, (k + 1) * n_a)
-            W = np.asarray(params[w])
-            p.Wa[rows] = W[:, :n_a]
-            p.Wx[rows] = W[:, n_a:]
-            p.b[rows] = params[b]
+    else:  # stack the gates' [recurrent | input] matrices, then split the columns
+        W = np.concatenate([params[w] for w, _ in GATES[cell]])
+        p.Wa[...] = W[:, :n_a]
+        p.Wx[...] = W[:, n_a:]
+        p.b[...] = np.concatenate([params[b] for _, b in GATES[cell]])
     p.Wy[...] = params[OUTPUT_NAMES[cell]]
     p.by[...] = params["by"]
     return p
@@ -162,11 +193,13 @@ def unpack(p: Packed, prefix: str = "") -> dict[str, np.ndarray]:
         out["Wax"] = p.Wx.copy()
         out["Waa"] = p.Wa.copy()
         out["ba"] = p.b.copy()
-    else:
-        for k, (w, b) in enumerate(GATES[p.cell]):
+    else:  # one copy of all gates' [recurrent | input] matrices, handed out by rows
+        W = np.concatenate([p.Wa, p.Wx], axis=1)
+        b = p.b.copy()
+        for k, (w, bias) in enumerate(GATES[p.cell]):
             rows = slice(k * n_a, (k + 1) * n_a)
-            out[w] = np.concatenate([p.Wa[rows], p.Wx[rows]], axis=1)
-            out[b] = p.b[rows].copy()
+            out[w] = W[rows]
+            out[bias] = b[rows]
     out[OUTPUT_NAMES[p.cell]] = p.Wy.copy()
     out["by"] = p.by.copy()
     return {prefix + k: out[k] for k in PARAM_NAMES[p.cell]}

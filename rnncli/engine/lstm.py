@@ -5,8 +5,9 @@ Per step, with ``Z_t = Wa a_{t-1} + Wx x_t + b`` split into gate blocks (o, f, i
     o, f, i = sigmoid(Z_t[o, f, i])     g = tanh(Z_t[g])          (g is the notebook's cct)
     c_t = f * c_{t-1} + i * g           a_t = o * tanh(c_t)
 
-c_0 = 0 as in the notebook. Shapes: X: (T, n_x, m), Z: (T, 4 n_a, m) (pre-activations,
-overwritten by the gate values), A, C: (T+1, n_a, m), TC = tanh(C[1:]): (T, n_a, m).
+c_0 = 0 as in the notebook unless given. Shapes: X: (T, n_x, m), Z: (T, 4 n_a, m)
+(pre-activations, overwritten by the gate values), A, C: (T+1, n_a, m),
+TC = tanh(C[1:]): (T, n_a, m). Twelve NumPy calls per step forward, seven backward.
 """
 
 from __future__ import annotations
@@ -16,90 +17,130 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.layout import Packed
+from rnncli.engine.workspace import Workspace, feature_major
 
 
 @dataclass
 class Cache:
     X: np.ndarray  # (T, n_x, m)
     A: np.ndarray  # (T+1, n_a, m), A[0] = a0
-    C: np.ndarray  # (T+1, n_a, m), C[0] = 0
+    C: np.ndarray  # (T+1, n_a, m), C[0] = c0
     Z: np.ndarray  # (T, 4 n_a, m) gate values o, f, i, g
     TC: np.ndarray  # (T, n_a, m) tanh(c_t)
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray, c0: np.ndarray | None = None) -> Cache:
-    """c0 defaults to zeros, as in the notebook (the text task carries it across chunks)."""
+def forward(
+    p: Packed,
+    X: np.ndarray,
+    a0: np.ndarray,
+    c0: np.ndarray | None = None,
+    ws: Workspace | None = None,
+) -> Cache:
+    """X: (T, n_x, m), a0 and c0: (n_a, m) (c0 = 0 if None)."""
+    ws = Workspace() if ws is None else ws
     T, _, m = X.shape
-    n = p.n_a
-    Z = np.matmul(p.Wx, X)  # input projection for all steps at once: (T, 4n, m)
+    n, dt = p.n_a, X.dtype
+    Z = ws.get("Z", (T, 4 * n, m), dt)
+    np.matmul(p.Wx, X, out=Z)  # input projection for all steps at once
     Z += p.b
-    A = np.empty((T + 1, n, m), dtype=X.dtype)
-    C = np.empty_like(A)
-    TC = np.empty((T, n, m), dtype=X.dtype)
+    A = ws.get("A", (T + 1, n, m), dt)
+    C = ws.get("C", (T + 1, n, m), dt)
+    TC = ws.get("TC", (T, n, m), dt)
     A[0] = a0
     C[0] = 0 if c0 is None else c0
-    rec = np.empty((4 * n, m), dtype=X.dtype)
+    rec = ws.get("rec", (4 * n, m), dt)
     ig = rec[:n]  # scratch for i * g, reusing rec once it has been added to Z_t
+
+    def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
+        z = Z[t]
+        o, f, i, g = z[:n], z[n : 2 * n], z[2 * n : 3 * n], z[3 * n :]
+        return A[t], z, z[: 3 * n], g, f, C[t], C[t + 1], i, TC[t], o, A[t + 1]
+
+    steps = ws.views("lstm.forward", (Z, A, C, TC), lambda: [step(t) for t in range(T)])
     Wa = p.Wa
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
-        for t in range(T):
-            z = Z[t]
-            np.matmul(Wa, A[t], out=rec)
-            z += rec
-            s = z[: 3 * n]  # o, f, i: sigmoid = 1 / (1 + exp(-z))
-            np.negative(s, out=s)
+        for a_prev, z, s, g, f, c_prev, c, i, tc, o, a in steps:
+            np.dot(Wa, a_prev, out=rec)
+            z += rec  # Z_t = Wa a_{t-1} + (Wx x_t + b)
+            np.negative(s, out=s)  # o, f, i: sigmoid = 1 / (1 + exp(-z))
             np.exp(s, out=s)
             s += 1
             np.reciprocal(s, out=s)
-            g = z[3 * n :]
             np.tanh(g, out=g)
-            c = C[t + 1]
-            np.multiply(z[n : 2 * n], C[t], out=c)  # f * c_prev
-            np.multiply(z[2 * n : 3 * n], g, out=ig)  # i * g
+            np.multiply(f, c_prev, out=c)  # c = f * c_prev + i * g
+            np.multiply(i, g, out=ig)
             c += ig
-            np.tanh(c, out=TC[t])
-            np.multiply(z[:n], TC[t], out=A[t + 1])  # o * tanh(c)
+            np.tanh(c, out=tc)
+            np.multiply(o, tc, out=a)  # a = o * tanh(c)
     return Cache(X, A, C, Z, TC)
 
 
 def backward(
-    p: Packed, cache: Cache, dA: np.ndarray, grads: Packed, need_dx: bool = True
+    p: Packed,
+    cache: Cache,
+    dA: np.ndarray,
+    grads: Packed,
+    need_dx: bool = True,
+    ws: Workspace | None = None,
+    At: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Back-propagate dA through time; write dWa, dWx, db into `grads`; return (dX, da0)."""
+    """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
+
+    At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
+    Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh arrays.
+    """
+    ws = Workspace() if ws is None else ws
     X, A, C, Z, TC = cache.X, cache.A, cache.C, cache.Z, cache.TC
     T, n, m = dA.shape
-    O, F, I, G = Z[:, :n], Z[:, n : 2 * n], Z[:, 2 * n : 3 * n], Z[:, 3 * n :]
-    # Step-independent factors, computed in bulk before the loop:
-    Kc = O * (1 - TC**2)  # dc_t/da_t through a = o * tanh(c)
-    Ko = TC * O * (1 - O)  # d pre_o / da_t
-    K3 = np.empty((T, 3, n, m), dtype=dA.dtype)  # d pre_{f,i,g} / dc_t
-    np.multiply(C[:-1], F * (1 - F), out=K3[:, 0])  # c_prev * f'
-    np.multiply(G, I * (1 - I), out=K3[:, 1])  # g * i'
-    np.multiply(I, 1 - G**2, out=K3[:, 2])  # i * g'
-    dZ = np.empty_like(Z)  # pre-activation gradients, same block order as Z
-    dZ3 = dZ[:, n:].reshape(T, 3, n, m)  # the f, i, g blocks as one (3, n, m) view
-    da = np.zeros((n, m), dtype=dA.dtype)  # gradient carried into a_{t-1}
-    dc = np.zeros((n, m), dtype=dA.dtype)  # gradient carried into c_{t-1}
-    dct = np.empty((n, m), dtype=dA.dtype)
+    dt = dA.dtype
+    Z4 = Z.reshape(T, 4, n, m)  # gate values o, f, i, g
+    O, F, I, G = Z4[:, 0], Z4[:, 1], Z4[:, 2], Z4[:, 3]
+    # Step-independent factors, in bulk before the loop. K[:, k] maps the gradient on
+    # a_t (for o) or on c_t (for f, i, g) to the gradient on gate k's pre-activation.
+    K = ws.get("K", (T, 4, n, m), dt)
+    np.subtract(1, Z4[:, :3], out=K[:, :3])
+    K[:, :3] *= Z4[:, :3]  # sigmoid' = s (1 - s) for o, f, i
+    K[:, 0] *= TC  # a_t = o tanh(c_t)
+    K[:, 1] *= C[:-1]  # c_t = f c_{t-1} + ...
+    K[:, 2] *= G  # c_t = ... + i g
+    np.multiply(G, G, out=K[:, 3])
+    np.subtract(1, K[:, 3], out=K[:, 3])
+    K[:, 3] *= I  # ... + i g, g = tanh: tanh' = 1 - g^2
+    Kc = ws.get("Kc", (T, n, m), dt)  # dc_t / da_t = o tanh'(c_t)
+    np.multiply(TC, TC, out=Kc)
+    np.subtract(1, Kc, out=Kc)
+    Kc *= O
+    dZ = ws.get("dZ", (T, 4 * n, m), dt)  # pre-activation gradients, same block order as Z
+    dZ4 = dZ.reshape(T, 4, n, m)
+    da = ws.get("da", (n, m), dt)  # gradient carried into a_{t-1}
+    dc = ws.get("dc", (n, m), dt)  # gradient carried into c_{t-1}
+    dct = ws.get("dct", (n, m), dt)  # total gradient on c_t
+    da.fill(0)
+    dc.fill(0)
+
+    def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
+        return dA[t], K[t, 0], dZ4[t, 0], Kc[t], K[t, 1:], dZ4[t, 1:], F[t], dZ[t]
+
+    steps = ws.views("lstm.backward", (dA, K, Kc, dZ, Z), lambda: [step(t) for t in range(T)])
     WaT = p.Wa.T
-    for t in range(T - 1, -1, -1):
-        da += dA[t]  # total gradient on a_t
-        np.multiply(da, Ko[t], out=dZ[t, :n])  # d pre_o
-        np.multiply(da, Kc[t], out=dct)
-        dct += dc  # total gradient on c_t
-        np.multiply(K3[t], dct, out=dZ3[t])  # d pre_f, d pre_i, d pre_g
-        np.multiply(dct, F[t], out=dc)  # into c_{t-1}
-        np.matmul(WaT, dZ[t], out=da)  # into a_{t-1}
-    grads.Wa[...] = np.tensordot(dZ, A[:-1], axes=([0, 2], [0, 2]))
-    grads.Wx[...] = np.tensordot(dZ, X, axes=([0, 2], [0, 2]))
-    grads.b[:, 0] = dZ.sum(axis=(0, 2))
-    dX = np.matmul(p.Wx.T, dZ) if need_dx else None
-    return dX, da
-
-
-def final_state(cache: Cache) -> tuple[np.ndarray, np.ndarray | None]:
-    """(a_T, c_T), copies."""
-    return cache.A[-1].copy(), cache.C[-1].copy()
+    for dA_t, Ko, dZo, Kc_t, Kfig, dZfig, f, dZ_t in reversed(steps):
+        da += dA_t  # total gradient on a_t
+        np.multiply(da, Ko, out=dZo)  # d pre_o
+        np.multiply(da, Kc_t, out=dct)  # into c_t through a_t ...
+        dct += dc  # ... and from c_{t+1}
+        np.multiply(Kfig, dct, out=dZfig)  # d pre_f, d pre_i, d pre_g
+        np.multiply(dct, f, out=dc)  # into c_{t-1}
+        np.dot(WaT, dZ_t, out=da)  # into a_{t-1}
+    # Weight gradients as sums over steps and examples: one GEMM each.
+    dZ2 = feature_major(ws, "dZt", dZ).reshape(4 * n, T * m)
+    if At is None:
+        At = feature_major(ws, "At", A)
+    np.matmul(dZ2, At[:, :T].reshape(n, T * m).T, out=grads.Wa)  # sum_t dz_t a_{t-1}^T
+    Xt = feature_major(ws, "Xt", X)
+    np.matmul(dZ2, Xt.reshape(p.n_x, T * m).T, out=grads.Wx)  # sum_t dz_t x_t^T
+    np.dot(dZ2, ws.ones(T * m, dt), out=grads.b[:, 0])  # sum_t dz_t over examples
+    dX = np.matmul(p.Wx.T, dZ) if need_dx else None  # dx_t = Wx^T dz_t
+    return dX, da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

@@ -3,7 +3,9 @@
     a_t = tanh(Waa a_{t-1} + Wax x_t + ba)
 
 Shapes (time-major, feature-major per step): X: (T, n_x, m), A: (T+1, n_a, m) with
-A[0] = a0, dA: (T, n_a, m) the upstream gradient on each a_t.
+A[0] = a0, dA: (T, n_a, m) the upstream gradient on each a_t. Three NumPy calls per step
+forward (GEMM, add, tanh) and three backward (add, multiply, GEMM); everything else is
+a bulk call over all steps.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.layout import Packed
+from rnncli.engine.workspace import Workspace, feature_major
 
 
 @dataclass
@@ -21,46 +24,64 @@ class Cache:
     A: np.ndarray  # (T+1, n_a, m), A[0] = a0
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray, c0: np.ndarray | None = None) -> Cache:
-    """c0 is accepted for a uniform signature and ignored (no cell state)."""
+def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
+    """X: (T, n_x, m), a0: (n_a, m). Buffers come from `ws` (fresh ones without it)."""
+    ws = Workspace() if ws is None else ws
     T, _, m = X.shape
-    Z = np.matmul(p.Wx, X)  # input projection for all steps at once: (T, n_a, m)
-    Z += p.b
-    A = np.empty((T + 1, p.n_a, m), dtype=X.dtype)
+    A = ws.get("A", (T + 1, p.n_a, m), X.dtype)
     A[0] = a0
+    Z = A[1:]  # each a_t's slot first holds its input projection Wx x_t + b
+    np.matmul(p.Wx, X, out=Z)  # for all steps at once
+    Z += p.b
+    rec = ws.get("rec", (p.n_a, m), X.dtype)
+    steps = ws.views("rnn.forward", (A,), lambda: [(A[t], A[t + 1]) for t in range(T)])
     Wa = p.Wa
-    for t in range(T):
-        a = A[t + 1]
-        np.matmul(Wa, A[t], out=a)
-        a += Z[t]
+    for a_prev, a in steps:
+        np.dot(Wa, a_prev, out=rec)
+        a += rec  # Wa a_{t-1} + (Wx x_t + b)
         np.tanh(a, out=a)
     return Cache(X, A)
 
 
 def backward(
-    p: Packed, cache: Cache, dA: np.ndarray, grads: Packed, need_dx: bool = True
+    p: Packed,
+    cache: Cache,
+    dA: np.ndarray,
+    grads: Packed,
+    need_dx: bool = True,
+    ws: Workspace | None = None,
+    At: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Back-propagate dA through time; write dWa, dWx, db into `grads`; return (dX, da0)."""
+    """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
+
+    At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
+    Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh arrays.
+    """
+    ws = Workspace() if ws is None else ws
     X, A = cache.X, cache.A
-    T, n_a, m = dA.shape
-    dZ = 1 - A[1:] ** 2  # tanh'(z_t), then overwritten in place by dz_t
-    da = np.zeros((n_a, m), dtype=dA.dtype)  # gradient carried into a_{t-1}
+    T, n, m = dA.shape
+    dt = dA.dtype
+    dZ = ws.get("dZ", (T, n, m), dt)
+    np.multiply(A[1:], A[1:], out=dZ)
+    np.subtract(1, dZ, out=dZ)  # tanh'(z_t) = 1 - a_t^2, then overwritten by dz_t
+    da = ws.get("da", (n, m), dt)  # gradient carried into a_{t-1}
+    da.fill(0)
+    steps = ws.views("rnn.backward", (dA, dZ), lambda: [(dA[t], dZ[t]) for t in range(T)])
     WaT = p.Wa.T
-    for t in range(T - 1, -1, -1):
-        dz = dZ[t]
-        da += dA[t]  # total gradient on a_t: from above plus from step t+1
+    for dA_t, dz in reversed(steps):
+        da += dA_t  # total gradient on a_t: from above plus from step t+1
         dz *= da  # through tanh
-        np.matmul(WaT, dz, out=da)  # into a_{t-1}
-    grads.Wa[...] = np.tensordot(dZ, A[:-1], axes=([0, 2], [0, 2]))  # sum_t dz_t a_{t-1}^T
-    grads.Wx[...] = np.tensordot(dZ, X, axes=([0, 2], [0, 2]))  # sum_t dz_t x_t^T
-    grads.b[:, 0] = dZ.sum(axis=(0, 2))
-    dX = np.matmul(p.Wx.T, dZ) if need_dx else None
-    return dX, da
-
-
-def final_state(cache: Cache) -> tuple[np.ndarray, np.ndarray | None]:
-    """(a_T, None), a copy."""
-    return cache.A[-1].copy(), None
+        np.dot(WaT, dz, out=da)  # into a_{t-1}
+    # Weight gradients as sums over steps and examples: one GEMM each.
+    dZ2 = feature_major(ws, "dZt", dZ).reshape(n, T * m)
+    if At is None:
+        At = feature_major(ws, "At", A)
+    np.matmul(dZ2, At[:, :T].reshape(n, T * m).T, out=grads.Wa)  # sum_t dz_t a_{t-1}^T
+    Xt = feature_major(ws, "Xt", X)
+    np.matmul(dZ2, Xt.reshape(p.n_x, T * m).T, out=grads.Wx)  # sum_t dz_t x_t^T
+    np.dot(dZ2, ws.ones(T * m, dt), out=grads.b[:, 0])  # sum_t dz_t over examples
+    dX = np.matmul(p.Wx.T, dZ) if need_dx else None  # dx_t = Wx^T dz_t
+    return dX, da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:
