@@ -71,7 +71,7 @@ def xent_into(
     total = np.dot(ws.ones(n_y, dt), P, out=top)  # sum over the classes
     P /= total  # softmax
     if np.minimum.reduce(tgt) >= 0:
-        cols = ws.constant(f"arange:{N}", lambda: np.arange(N))
+        cols = ws.constant(("arange", N), lambda: np.arange(N))
         valid = None
     else:
         valid = tgt >= 0
@@ -145,10 +145,11 @@ def check_targets(loss: str, targets: np.ndarray, n_y: int, m: int, T_x: int) ->
     if loss == "xent":
         if targets.shape != (m, T_x):
             raise ValueError(f"targets has shape {targets.shape}, expected (m, T_x) = {(m, T_x)}")
-        if not np.issubdtype(targets.dtype, np.integer):
+        if targets.dtype.kind not in "iu":
             raise ValueError(f"targets must be integer class indices, got dtype {targets.dtype}")
-        if targets.size and targets.max() >= n_y:
-            raise ValueError(f"targets has class {targets.max()} but n_y = {n_y}")
+        top = np.maximum.reduce(targets, axis=None)
+        if top >= n_y:
+            raise ValueError(f"targets has class {top} but n_y = {n_y}")
     elif targets.shape != (n_y, m):
         raise ValueError(f"targets has shape {targets.shape}, expected (n_y, m) = {(n_y, m)}")
     return targets

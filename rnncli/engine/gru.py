@@ -80,7 +80,8 @@ def backward(
     """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
 
     At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
-    Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh arrays.
+    Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
+    of a new (n_x, T, m) array).
     """
     ws = Workspace() if ws is None else ws
     X, A, Z, RA = cache.X, cache.A, cache.Z, cache.RA
@@ -135,7 +136,9 @@ def backward(
     Xt = feature_major(ws, "Xt", X)
     np.matmul(dZ2, Xt.reshape(p.n_x, N).T, out=grads.Wx)  # sum_t dz_t x_t^T
     np.dot(dZ2, ws.ones(T * m, dt), out=grads.b[:, 0])  # sum_t dz_t over examples
-    dX = np.matmul(p.Wx.T, dZ) if need_dx else None  # dx_t = Wx^T dz_t
+    dX = None
+    if need_dx:  # dx_t = Wx^T dz_t, as one GEMM; handed back as a (T, n_x, m) view
+        dX = np.dot(p.Wx.T, dZ2).reshape(p.n_x, T, m).transpose(1, 0, 2)
     return dX, da.copy()
 
 

@@ -65,17 +65,13 @@ class Packed:
     flat: np.ndarray
 
     def __post_init__(self) -> None:
-        g, n_a, n_x, n_y = n_gates(self.cell), self.n_a, self.n_x, self.n_y
-        shapes = [(g * n_a, n_a), (g * n_a, n_x), (g * n_a, 1), (n_y, n_a), (n_y, 1)]
-        views = []
-        start = 0
-        for shape in shapes:
-            size = shape[0] * shape[1]
-            views.append(self.flat[start : start + size].reshape(shape))
-            start += size
-        if start != self.flat.size:
-            raise ValueError(f"flat vector has {self.flat.size} entries, layout needs {start}")
-        self.Wa, self.Wx, self.b, self.Wy, self.by = views
+        blocks, total = _blocks(self.cell, self.n_x, self.n_a, self.n_y)
+        if total != self.flat.size:
+            raise ValueError(f"flat vector has {self.flat.size} entries, layout needs {total}")
+        flat = self.flat
+        self.Wa, self.Wx, self.b, self.Wy, self.by = [
+            flat[start:stop].reshape(shape) for start, stop, shape in blocks
+        ]
 
     @classmethod
     def zeros(cls, cell: str, n_x: int, n_a: int, n_y: int, dtype: np.dtype) -> Packed:
@@ -92,9 +88,26 @@ class Packed:
         return self.flat.dtype
 
 
+_GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
 def n_gates(cell: str) -> int:
     check_cell(cell)
-    return {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    return _GATE_COUNT[cell]
+
+
+@lru_cache(maxsize=64)
+def _blocks(
+    cell: str, n_x: int, n_a: int, n_y: int
+) -> tuple[list[tuple[int, int, tuple[int, int]]], int]:
+    """Where Wa, Wx, b, Wy, by sit in the flat vector: [(start, stop, shape)], size."""
+    g = n_gates(cell)
+    blocks = []
+    start = 0
+    for shape in [(g * n_a, n_a), (g * n_a, n_x), (g * n_a, 1), (n_y, n_a), (n_y, 1)]:
+        blocks.append((start, start + shape[0] * shape[1], shape))
+        start += shape[0] * shape[1]
+    return blocks, start
 
 
 def size(cell: str, n_x: int, n_a: int, n_y: int) -> int:
@@ -167,9 +180,8 @@ def pack(cell: str, params: Mapping[str, np.ndarray], dtype: np.dtype | None = N
     n_x, n_a, n_y = infer_dims(cell, params)
     if dtype is None:
         values = [params[k] for k in PARAM_NAMES[cell]]
-        dtype = np.result_type(
-            *[v.dtype if isinstance(v, np.ndarray) else np.asarray(v) for v in values]
-        )
+        dtypes = {v.dtype if isinstance(v, np.ndarray) else np.asarray(v).dtype for v in values}
+        dtype = dtypes.pop() if len(dtypes) == 1 else np.result_type(*dtypes)
     p = Packed(cell, n_x, n_a, n_y, np.empty(size(cell, n_x, n_a, n_y), dtype=dtype))
     if cell == "rnn":
         p.Wa[...] = params["Waa"]
