@@ -245,7 +245,8 @@ def environment_info() -> dict[str, Any]:
 # --------------------------------------------------------------------------- runs
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
+    """The local time with its UTC offset, to the second."""
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
@@ -305,7 +306,7 @@ class Run:
             "command": command,
             "cell": cell,
             "status": "running",
-            "start_time": _now_iso(),
+            "start_time": now_iso(),
             "seed": seed,
             "path": str(path),
             "environment": environment_info(),
@@ -320,7 +321,7 @@ class Run:
         path = Path(path)
         info = cls.load_json(path)
         info["status"] = "running"
-        info.setdefault("resumed", []).append({"time": _now_iso(), "argv": list(argv)})
+        info.setdefault("resumed", []).append({"time": now_iso(), "argv": list(argv)})
         run = cls(path=path, info=info)
         run.write_json("run.json", info)
         return run
@@ -329,7 +330,7 @@ class Run:
         """Rewrite ``run.json`` with the final status, end time, duration and ``extra``."""
         self.info.update(
             status=status,
-            end_time=_now_iso(),
+            end_time=now_iso(),
             duration_s=round(time.monotonic() - self._t0, 6),
             **extra,
         )

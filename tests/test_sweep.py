@@ -21,6 +21,7 @@ from rich.console import Console
 
 from rnncli import sweep as S
 from rnncli.errors import InputError
+from rnncli.sweep import job as sweep_job
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["train.steps=20", "train.eval_every=10", "train.eval_size=16", "train.checkpoint_every=10"]
@@ -307,7 +308,7 @@ def test_ctrl_c_cancels_pending_jobs_and_stays_resumable(tmp_path: Path) -> None
     assert [j.status for j in result.jobs] == ["interrupted", "pending"]
     info = read_json(out / plan.jobs[0].id / "run.json")
     assert info["status"] == "interrupted"  # stopped by train itself, with a checkpoint
-    assert S._resumable(out / plan.jobs[0].id, plan.jobs[0].config)
+    assert sweep_job._resumable(out / plan.jobs[0].id, plan.jobs[0].config)
     doc = read_json(out / "sweep.json")
     assert doc["status"] == "interrupted"
     assert [j["status"] for j in doc["jobs"]] == ["interrupted", "pending"]
@@ -353,7 +354,7 @@ def test_the_stop_file_stops_a_running_job(tmp_path: Path, where: str) -> None:
     assert outcome["status"] == "interrupted"
     assert read_json(tmp_path / job.id / "run.json")["status"] == "interrupted"
     if where == "main thread":
-        assert S._resumable(tmp_path / job.id, job.config)
+        assert sweep_job._resumable(tmp_path / job.id, job.config)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
