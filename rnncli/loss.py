@@ -66,10 +66,6 @@ def xent_into(
     top = ws.get("colmax", (N,), dt)
     np.maximum.reduce(L, axis=0, out=top)  # (the ufunc methods skip np.max's wrapper)
     L -= top  # stable: the largest logit of each column is 0
-    P = ws.get("probs", (n_y, N), dt)
-    np.exp(L, out=P)
-    total = np.dot(ws.ones(n_y, dt), P, out=top)  # sum over the classes
-    P /= total  # softmax
     if np.minimum.reduce(tgt) >= 0:
         cols = ws.constant(("arange", N), lambda: np.arange(N))
         valid = None
@@ -77,11 +73,13 @@ def xent_into(
         valid = tgt >= 0
         cols = np.flatnonzero(valid)
         tgt = tgt[cols]
-        total = total[cols]
+    logp = L[tgt, cols]  # the targets' shifted logits (a copy)
+    P = np.exp(L, out=L)  # the logits are spent: the probabilities take their place
+    total = np.dot(ws.ones(n_y, dt), P, out=top)  # sum over the classes
     # log ŷ[target] = shifted logit - log(sum exp): finite even when ŷ underflows
-    logp = L[tgt, cols]
-    logp -= np.log(total)
+    logp -= np.log(total if valid is None else total[cols])
     value = 0.0 - float(np.add.reduce(logp)) / m  # (0.0 - : no -0.0 when all is padding)
+    P /= total  # softmax
     dL = P  # dL/dlogits = (ŷ - onehot) / m on valid steps, 0 on padding
     dL[tgt, cols] -= 1
     if valid is not None:

@@ -4,10 +4,14 @@ Everything that runs a model (``loss_and_grads``, the CLI's sequence-level forwa
 backward, gradcheck, train, sweep, bench) goes through here. The literal notebook code
 in `rnncli.notebook` is the reference it is tested against.
 
-Why it is fast (see the performance issue): one fused gate GEMM per step on contiguous
-time-major buffers ``(T, G*n_a, m)``; the input projection, the output layer, the weight
-gradients and ``dx`` hoisted out of the time loop as bulk GEMMs; in-place ufuncs with
-``out=`` in the loop; backward coefficients computed in bulk before the loop.
+Why it is fast (see the performance issue and benchmarks/RESULTS.md): one fused gate
+GEMM per step on contiguous time-major buffers ``(T, G*n_a, m)``; the input projection,
+the output layer, the weight gradients and ``dx`` hoisted out of the time loop as one
+GEMM each (on a feature-major ``(n, T, m)`` copy, where time and batch merge into one
+axis); in-place ufuncs with ``out=`` and memoised per-step views in the loop; backward
+coefficients computed in bulk before the loop; every temporary of the hot path
+(`loss_and_grads_packed`) drawn from a per-shape `Workspace`, so that no call pays page
+faults for fresh memory.
 """
 
 from __future__ import annotations
@@ -143,7 +147,7 @@ def loss_and_grads_packed(
         value = losses.xent_into(p.Wy, p.by, At[:, 1:], targets, grads.Wy, grads.by, dH, ws)
     else:
         value = losses.mse_last_into(p.Wy, p.by, cache.A[-1], targets, grads.Wy, grads.by, dH)
-    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx, ws, At)
+    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx, ws, At, consume=True)
     return value, grads, dX, da0
 
 
@@ -193,7 +197,7 @@ def loss_and_grads(
     else:
         targets = targets.astype(p.dtype, copy=False)
     value, g, dX, da0 = loss_and_grads_packed(p, to_time_major(x), targets, a0, loss, need_dx=True)
-    grads = unpack(g, prefix="d")
+    grads = unpack(g, prefix="d", copy=False)  # g is ours: views of it are enough
     assert dX is not None
     grads["dx"] = from_time_major(dX)
     grads["da0"] = da0

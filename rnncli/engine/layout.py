@@ -197,21 +197,26 @@ def pack(cell: str, params: Mapping[str, np.ndarray], dtype: np.dtype | None = N
     return p
 
 
-def unpack(p: Packed, prefix: str = "") -> dict[str, np.ndarray]:
-    """Notebook-named copies of a `Packed` model; ``prefix="d"`` names gradients."""
+def unpack(p: Packed, prefix: str = "", copy: bool = True) -> dict[str, np.ndarray]:
+    """Notebook-named arrays of a `Packed` model; ``prefix="d"`` names gradients.
+
+    With ``copy=False`` the arrays that need no rearranging are views into `p` (for a
+    `Packed` the caller owns and drops).
+    """
     n_a = p.n_a
+    keep = np.copy if copy else np.asarray
     out: dict[str, np.ndarray] = {}
     if p.cell == "rnn":
-        out["Wax"] = p.Wx.copy()
-        out["Waa"] = p.Wa.copy()
-        out["ba"] = p.b.copy()
+        out["Wax"] = keep(p.Wx)
+        out["Waa"] = keep(p.Wa)
+        out["ba"] = keep(p.b)
     else:  # one copy of all gates' [recurrent | input] matrices, handed out by rows
         W = np.concatenate([p.Wa, p.Wx], axis=1)
-        b = p.b.copy()
+        b = keep(p.b)
         for k, (w, bias) in enumerate(GATES[p.cell]):
             rows = slice(k * n_a, (k + 1) * n_a)
             out[w] = W[rows]
             out[bias] = b[rows]
-    out[OUTPUT_NAMES[p.cell]] = p.Wy.copy()
-    out["by"] = p.by.copy()
+    out[OUTPUT_NAMES[p.cell]] = keep(p.Wy)
+    out["by"] = keep(p.by)
     return {prefix + k: out[k] for k in PARAM_NAMES[p.cell]}

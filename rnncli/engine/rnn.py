@@ -51,10 +51,12 @@ def backward(
     need_dx: bool = True,
     ws: Workspace | None = None,
     At: np.ndarray | None = None,
+    consume: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
 
     At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
+    consume: accepted for a uniform signature (the RNN's cache is just X and A).
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
@@ -64,11 +66,12 @@ def backward(
     dt = dA.dtype
     dZ = ws.get("dZ", (T, n, m), dt)
     np.multiply(A[1:], A[1:], out=dZ)
-    np.subtract(1, dZ, out=dZ)  # tanh'(z_t) = 1 - a_t^2, then overwritten by dz_t
+    np.subtract(ws.one(dt), dZ, out=dZ)  # tanh'(z_t) = 1 - a_t^2, then overwritten by dz_t
     da = ws.get("da", (n, m), dt)  # gradient carried into a_{t-1}
     da.fill(0)
     steps = ws.views("rnn.backward", (dA, dZ), lambda: [(dA[t], dZ[t]) for t in range(T)])
-    WaT = p.Wa.T
+    WaT = ws.get("WaT", (n, n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
+    np.copyto(WaT, p.Wa.T)
     for dA_t, dz in reversed(steps):
         da += dA_t  # total gradient on a_t: from above plus from step t+1
         dz *= da  # through tanh

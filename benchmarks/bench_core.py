@@ -1,0 +1,43 @@
+"""Time the engine against the notebook and PyTorch: ``python benchmarks/bench_core.py``.
+
+The same as ``rnncli bench`` (see `rnncli.bench`); e.g.
+``python benchmarks/bench_core.py --quick`` or ``--sizes tiny small --json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rnncli.bench import CELLS, DTYPES, SIZES, main_bench, to_markdown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), help="default: all")
+    parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
+    parser.add_argument("--rounds", type=int, help="default 9, or 7 with --quick")
+    parser.add_argument("--quick", action="store_true", help="7 short rounds, no 'large'")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--save", metavar="STEM", help="also write STEM.json and STEM.md")
+    args = parser.parse_args()
+    results = main_bench(
+        sizes=args.sizes,
+        quick=args.quick,
+        json_out=args.json,
+        cells=args.cells,
+        dtypes=args.dtypes,
+        rounds=args.rounds,
+        torch=not args.no_torch,
+    )
+    if args.save:
+        with open(args.save + ".json", "w") as f:
+            json.dump(results, f, indent=2)
+        with open(args.save + ".md", "w") as f:
+            f.write(to_markdown(results))
+
+
+if __name__ == "__main__":
+    main()

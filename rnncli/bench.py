@@ -1,0 +1,621 @@
+"""``rnncli bench``: how fast is forward + backward on this machine?
+
+Times one forward pass and full BPTT with a softmax cross-entropy at every step
+(`rnncli.loss_and_grads`, which also returns dx and da0) for each cell at the sizes in
+`SIZES`, in float64 and float32, against
+
+* the literal notebook implementation (`rnncli.reference.reference_loss_and_grads`)
+  in the same process, and
+* PyTorch when it is importable (the optional ``[bench]`` extra): ``nn.RNN`` /
+  ``nn.LSTM`` / ``nn.GRU`` (time-major input ``(T, m, n_x)``) + ``nn.Linear`` +
+  ``CrossEntropyLoss(reduction="sum") / m``, with ``x.requires_grad`` so that it too
+  computes dx. PyTorch's GRU applies the reset gate after the recurrent product; the
+  FLOP count is the same.
+
+Method, per size: two warm-up calls per variant (which also size the samples), then
+`rounds` rounds. In each round every NumPy variant (cell x dtype x engine/notebook)
+takes one sample, interleaved, then, after a pause of `PAUSE_S` (OpenBLAS's threads
+keep spinning for ~0.2 s after a GEMM and would steal a core), every PyTorch variant,
+then another pause. A sample is the mean of enough back-to-back calls to last
+`min_sample_s`, after one untimed call when a call is shorter than 0.1 s (the first
+call after a pause is slow). Reported: the median and interquartile range over rounds,
+and ratios of the medians.
+
+Also reported: the machine's GEMM peak (best of a few square float GEMMs) against the
+engine's achieved GEMM rate (`gemm_flops` / median time), the peak memory of one call
+(tracemalloc, which sees NumPy's allocations) at the largest size run, and a
+``throughput`` field for training throughput that is filled in elsewhere (None here).
+
+``quick`` runs 7 rounds with short samples and leaves out ``large`` unless it is asked
+for by name (the notebook takes over a second per call there), so it ends in well under
+a minute.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import re
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import rnncli
+from rnncli.engine import workspace
+
+#: name -> (n_x, n_a, n_y, m, T_x), the sizes of the performance issue.
+SIZES: dict[str, tuple[int, int, int, int, int]] = {
+    "tiny": (3, 5, 2, 10, 7),
+    "small": (27, 50, 27, 16, 25),
+    "medium": (64, 128, 64, 32, 50),
+    "large": (256, 512, 256, 64, 100),
+}
+CELLS = ("rnn", "lstm", "gru")
+DTYPES = ("float64", "float32")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+PAUSE_S = 0.3  # between NumPy and PyTorch timings: OpenBLAS threads spin ~0.2 s
+ROUNDS = 9  # default rounds per size ...
+LARGE_ROUNDS = 7  # ... but at large, where the notebook takes over a second a call
+QUICK_ROUNDS = 7
+
+#: The issue's targets: (size, minimum speed-up of the engine over the notebook) for
+#: the LSTM in float64, and the sizes where it must beat PyTorch (within 1.1x at large).
+NOTEBOOK_TARGETS = {"tiny": 4.0, "small": 2.5, "medium": 1.7, "large": 1.7}
+TORCH_TARGETS = {"tiny": 1.0, "small": 1.0, "medium": 1.0, "large": 1 / 1.1}
+
+Progress = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------------------
+# Problems
+# --------------------------------------------------------------------------------------
+
+
+def gemm_flops(cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int) -> int:
+    """Matrix-product FLOPs of one forward + backward with dx (2 per multiply-add).
+
+    Over N = T*m columns: forward input projection 2GnN n_x, recurrence 2GnNn, output
+    layer 2 n_y n N; backward dWy, dH (2 n_y n N each), recurrence, dWa (2GnnN each),
+    dWx, dx (2Gn n_x N each). In all 6 N (G n (n + n_x) + n_y n), G = gates per cell.
+    """
+    N = T * m
+    return 6 * N * (GATES[cell] * n_a * (n_a + n_x) + n_y * n_a)
+
+
+def make_problem(
+    cell: str, size: str, dtype: str, seed: int = 0
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Notebook-named parameters, x: (n_x, m, T_x) and int targets: (m, T_x)."""
+    n_x, n_a, n_y, m, T = SIZES[size]
+    rng = np.random.default_rng(seed)
+    scale = 1 / np.sqrt(n_a + n_x)
+    if cell == "rnn":
+        shapes = {"Wax": (n_a, n_x), "Waa": (n_a, n_a), "ba": (n_a, 1)}
+    else:
+        shapes = {}
+        for g in "fico" if cell == "lstm" else "zrh":
+            shapes["W" + g] = (n_a, n_a + n_x)
+            shapes["b" + g] = (n_a, 1)
+    shapes["Wya" if cell == "rnn" else "Wy"] = (n_y, n_a)
+    shapes["by"] = (n_y, 1)
+    params = {k: (scale * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
+    x = rng.standard_normal((n_x, m, T)).astype(dtype)
+    targets = rng.integers(0, n_y, (m, T))
+    return params, x, targets
+
+
+def engine_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+    params, x, targets = make_problem(cell, size, dtype)
+    return lambda: rnncli.loss_and_grads(cell, params, x, targets)
+
+
+def notebook_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+    from rnncli.reference import reference_loss_and_grads
+
+    params, x, targets = make_problem(cell, size, dtype)
+    return lambda: reference_loss_and_grads(cell, params, x, targets)
+
+
+def torch_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+    """PyTorch's own layers on the same sizes, forward + backward (with dx)."""
+    import torch
+
+    n_x, n_a, n_y, m, T = SIZES[size]
+    tdtype = getattr(torch, dtype)
+    torch.manual_seed(0)
+    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    rnn = layer(n_x, n_a).to(tdtype)  # batch_first=False: input (T, m, n_x)
+    out = torch.nn.Linear(n_a, n_y).to(tdtype)
+    xent = torch.nn.CrossEntropyLoss(reduction="sum")
+    _, x_np, targets_np = make_problem(cell, size, dtype)
+    x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(2, 1, 0))).requires_grad_(True)
+    y = torch.from_numpy(np.ascontiguousarray(targets_np.T).reshape(-1))  # (T*m,)
+
+    def call() -> None:
+        rnn.zero_grad()
+        out.zero_grad()
+        x.grad = None
+        h, _ = rnn(x)
+        loss = xent(out(h).reshape(T * m, n_y), y) / m
+        loss.backward()
+
+    return call
+
+
+def torch_info() -> dict[str, Any]:
+    try:
+        import torch
+    except ImportError as e:
+        return {"available": False, "reason": f"PyTorch is not installed ({e})"}
+    return {
+        "available": True,
+        "version": torch.__version__,
+        "num_threads": torch.get_num_threads(),
+        "blas": _torch_blas(torch),
+    }
+
+
+def _torch_blas(torch: Any) -> str | None:
+    try:
+        config = torch.__config__.show()
+    except Exception:  # pragma: no cover - informational only
+        return None
+    found = re.search(r"BLAS_INFO=([^,\s]+)", config)
+    return found.group(1) if found else None
+
+
+# --------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------
+
+
+def _calls_per_sample(fn: Callable[[], Any], min_sample_s: float) -> tuple[int, float]:
+    """Warm up fn; return (calls per sample, seconds per call)."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    return max(1, int(np.ceil(min_sample_s / max(once, 1e-7)))), once
+
+
+def _sample(fn: Callable[[], Any], k: int, warm: bool) -> float:
+    """Mean seconds per call over k calls, after one untimed call if `warm` (the first
+    call after a pause is slower: threads asleep, caches cold)."""
+    if warm:
+        fn()
+    start = time.perf_counter()
+    for _ in range(k):
+        fn()
+    return (time.perf_counter() - start) / k
+
+
+def _stats(samples: list[float], k: int) -> dict[str, Any]:
+    ms = np.array(samples) * 1e3
+    q1, med, q3 = np.percentile(ms, [25, 50, 75])
+    return {
+        "median_ms": float(med),
+        "iqr_ms": float(q3 - q1),
+        "q1_ms": float(q1),
+        "q3_ms": float(q3),
+        "min_ms": float(ms.min()),
+        "rounds": len(samples),
+        "calls_per_sample": k,
+    }
+
+
+def _ratio(num: dict[str, Any] | None, den: dict[str, Any] | None) -> float | None:
+    if num is None or den is None:
+        return None
+    return float(num["median_ms"] / den["median_ms"])
+
+
+Key = tuple[str, str, str]  # (cell, dtype, variant)
+
+
+def time_size(
+    size: str,
+    cells: Sequence[str],
+    dtypes: Sequence[str],
+    rounds: int,
+    min_sample_s: float,
+    use_torch: bool,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Time every (cell, dtype, variant) of one size, interleaved over rounds."""
+    makers = {"engine": engine_call, "notebook": notebook_call}
+    numpy_fns: dict[Key, Callable[[], Any]] = {}
+    torch_fns: dict[Key, Callable[[], Any]] = {}
+    for dtype in dtypes:
+        for cell in cells:
+            for variant, make in makers.items():
+                numpy_fns[cell, dtype, variant] = make(cell, size, dtype)
+            if use_torch:
+                torch_fns[cell, dtype, "torch"] = torch_call(cell, size, dtype)
+    plan = {key: _calls_per_sample(fn, min_sample_s) for key, fn in numpy_fns.items()}
+    if torch_fns:
+        time.sleep(PAUSE_S)
+        plan.update({key: _calls_per_sample(fn, min_sample_s) for key, fn in torch_fns.items()})
+    samples: dict[Key, list[float]] = {key: [] for key in plan}
+
+    def run(fns: dict[Key, Callable[[], Any]]) -> None:
+        for key, fn in fns.items():
+            k, once = plan[key]
+            samples[key].append(_sample(fn, k, warm=once < 0.1))
+
+    for r in range(rounds):
+        if progress:
+            progress(f"{size}: round {r + 1}/{rounds}")
+        if torch_fns:
+            time.sleep(PAUSE_S)  # PyTorch's OpenMP threads spin after its calls too
+        run(numpy_fns)
+        if torch_fns:
+            time.sleep(PAUSE_S)
+            run(torch_fns)
+    n_x, n_a, n_y, m, T = SIZES[size]
+    rows = []
+    for dtype in dtypes:
+        for cell in cells:
+            stats: dict[str, dict[str, Any] | None] = {}
+            for v in ("engine", "notebook", "torch"):
+                key = (cell, dtype, v)
+                stats[v] = _stats(samples[key], plan[key][0]) if key in samples else None
+            engine = stats["engine"]
+            assert engine is not None
+            flops = gemm_flops(cell, n_x, n_a, n_y, m, T)
+            rows.append(
+                {
+                    "size": size,
+                    "cell": cell,
+                    "dtype": dtype,
+                    **stats,
+                    "speedup_vs_notebook": _ratio(stats["notebook"], engine),
+                    "speedup_vs_torch": _ratio(stats["torch"], engine),
+                    "gemm_flops": flops,
+                    "engine_gflops": flops / (engine["median_ms"] * 1e-3) / 1e9,
+                }
+            )
+    return rows
+
+
+def gemm_peak(dtype: str, n: int = 1024, repeats: int = 5) -> dict[str, Any]:
+    """The machine's GEMM rate: the best of `repeats` (n x n) @ (n x n) products."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    c = np.empty_like(a)
+    np.matmul(a, b, out=c)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=c)
+        best = min(best, time.perf_counter() - start)
+    return {"n": n, "gflops": 2 * n**3 / best / 1e9, "best_ms": best * 1e3}
+
+
+def peak_memory(fn: Callable[[], Any]) -> int:
+    """Peak bytes allocated during one call (NumPy reports to tracemalloc), counting a
+    fresh engine workspace."""
+    workspace.clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return int(peak - base)
+
+
+def machine_info() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "env": {
+            k: os.environ[k]
+            for k in sorted(os.environ)
+            if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO_"))
+        },
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {
+                k: v
+                for k, v in pool.items()
+                if k in ("user_api", "internal_api", "version", "num_threads", "architecture")
+            }
+            for pool in threadpool_info()
+        ]
+    except ImportError:
+        info["threadpools"] = None
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# --------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------
+
+
+def run_bench(
+    sizes: Sequence[str] | None = None,
+    cells: Sequence[str] = CELLS,
+    dtypes: Sequence[str] = DTYPES,
+    rounds: int | None = None,
+    quick: bool = False,
+    torch: bool = True,
+    progress: Progress | None = None,
+    memory: bool = True,
+    min_sample_s: float | None = None,
+    throughput: Callable[[], Any] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark; return JSON-safe results (see the module docstring).
+
+    sizes: names from `SIZES` (default: all, or all but ``large`` when quick);
+    rounds: at least 7 for a real measurement (default 9, 7 at large or when quick;
+    fewer are accepted for smoke tests); torch: include PyTorch if it can be imported;
+    throughput: the hook for training throughput: called once at the end, its
+    (JSON-safe) result is stored as ``results["throughput"]`` (None without it).
+    """
+    if sizes is None:
+        sizes = [s for s in SIZES if not (quick and s == "large")]
+    for s in sizes:
+        if s not in SIZES:
+            raise ValueError(f"unknown size {s!r}: expected one of {', '.join(SIZES)}")
+    for c in cells:
+        if c not in CELLS:
+            raise ValueError(f"unknown cell {c!r}: expected one of {', '.join(CELLS)}")
+    for d in dtypes:
+        if d not in DTYPES:
+            raise ValueError(f"unknown dtype {d!r}: expected one of {', '.join(DTYPES)}")
+    if rounds is not None and rounds < 1:
+        raise ValueError("rounds must be at least 1")
+
+    def rounds_for(size: str) -> int:
+        if rounds is not None:
+            return rounds
+        return QUICK_ROUNDS if quick else LARGE_ROUNDS if size == "large" else ROUNDS
+
+    if min_sample_s is None:
+        min_sample_s = 0.005 if quick else 0.01
+    tinfo = torch_info() if torch else {"available": False, "reason": "disabled"}
+    use_torch = bool(tinfo["available"])
+    started = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    # The GEMM peak is measured before the first size and after each (after a pause:
+    # spinning BLAS or OpenMP threads would halve it); the best measurement counts.
+    peaks = {d: gemm_peak(d) for d in dtypes}
+    for size in sizes:
+        if progress:
+            progress(f"{size}: warming up")
+        n = rounds_for(size)
+        results += time_size(size, cells, dtypes, n, min_sample_s, use_torch, progress)
+        time.sleep(PAUSE_S)
+        for d in dtypes:
+            peaks[d] = max(peaks[d], gemm_peak(d), key=lambda p: p["gflops"])
+    for row in results:
+        row["gemm_share"] = row["engine_gflops"] / peaks[row["dtype"]]["gflops"]
+    mem: dict[str, Any] | None = None
+    if memory and sizes:
+        biggest = max(sizes, key=lambda s: np.prod(SIZES[s]))
+        mem = {"size": biggest, "dtype": "float64", "cells": {}}
+        for cell in cells:
+            if progress:
+                progress(f"peak memory {biggest} {cell}")
+            mem["cells"][cell] = {
+                "engine_bytes": peak_memory(engine_call(cell, biggest, "float64")),
+                "notebook_bytes": peak_memory(notebook_call(cell, biggest, "float64")),
+            }
+        workspace.clear()
+    out = {
+        "version": 1,
+        "config": {
+            "sizes": list(sizes),
+            "cells": list(cells),
+            "dtypes": list(dtypes),
+            "rounds": {s: rounds_for(s) for s in sizes},
+            "quick": quick,
+            "min_sample_s": min_sample_s,
+            "pause_s": PAUSE_S,
+        },
+        "size_table": {
+            s: dict(zip(("n_x", "n_a", "n_y", "m", "T_x"), SIZES[s], strict=True)) for s in sizes
+        },
+        "machine": machine_info(),
+        "torch": tinfo,
+        "results": results,
+        "gemm_peak": peaks,
+        "memory": mem,
+        "throughput": None if throughput is None else throughput(),  # training, see above
+        "targets": check_targets(results),
+        "elapsed_s": time.perf_counter() - started,
+    }
+    return out
+
+
+def check_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets (LSTM, float64) that this run measured: met or not."""
+    found = []
+    for row in results:
+        if row["cell"] != "lstm" or row["dtype"] != "float64":
+            continue
+        size = row["size"]
+        for other, goal in (
+            ("notebook", NOTEBOOK_TARGETS.get(size)),
+            ("torch", TORCH_TARGETS.get(size)),
+        ):
+            ratio = row[f"speedup_vs_{other}"]
+            if goal is None or ratio is None:
+                continue
+            found.append(
+                {
+                    "size": size,
+                    "against": other,
+                    "speedup": ratio,
+                    "goal": goal,
+                    "met": bool(ratio >= goal),
+                }
+            )
+    return found
+
+
+# --------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------
+
+
+def _ms(stats: dict[str, Any] | None) -> str:
+    if stats is None:
+        return "-"
+    med, iqr = stats["median_ms"], stats["iqr_ms"]
+    digits = 3 if med < 1 else 2 if med < 10 else 1 if med < 100 else 0
+    return f"{med:.{digits}f}±{iqr:.{digits}f}"
+
+
+def _x(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
+def render(results: dict[str, Any], console: Any = None) -> None:
+    """Print the results as a rich table plus summary lines."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(
+        title="forward + backward (loss_and_grads), median ms ± IQR",
+        caption="x other = other's median / engine's median (> 1: the engine is faster)",
+    )
+    for name in ("size", "cell", "dtype"):
+        table.add_column(name, no_wrap=True)
+    for name in ("engine", "notebook", "x nb", "torch", "x torch", "GFLOP/s", "% peak"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in results["results"]:
+        table.add_row(
+            row["size"],
+            row["cell"],
+            row["dtype"].replace("float", "f"),
+            _ms(row["engine"]),
+            _ms(row["notebook"]),
+            _x(row["speedup_vs_notebook"]),
+            _ms(row["torch"]),
+            _x(row["speedup_vs_torch"]),
+            f"{row['engine_gflops']:.1f}",
+            f"{100 * row['gemm_share']:.0f}%",
+        )
+    console.print(table)
+    for line in summary_lines(results):
+        console.print(line, highlight=False, markup=False)
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    peaks = ", ".join(f"{d} {p['gflops']:.1f} GFLOP/s" for d, p in results["gemm_peak"].items())
+    lines.append(f"GEMM peak (1024^3 matmul, best of 5 after each size): {peaks}")
+    tinfo = results["torch"]
+    if tinfo["available"]:
+        lines.append(
+            f"PyTorch {tinfo['version']}, {tinfo['num_threads']} threads"
+            + (f", BLAS {tinfo['blas']}" if tinfo.get("blas") else "")
+        )
+    else:
+        lines.append(f"PyTorch: skipped ({tinfo['reason']}); pip install 'rnncli[bench]'")
+    mem = results["memory"]
+    if mem:
+        for cell, m in mem["cells"].items():
+            engine, notebook = m["engine_bytes"] / 2**20, m["notebook_bytes"] / 2**20
+            lines.append(
+                f"peak memory, one call at {mem['size']} {mem['dtype']} {cell}: "
+                f"engine {engine:.1f} MiB, notebook {notebook:.1f} MiB"
+            )
+    for t in results["targets"]:
+        verdict = "met" if t["met"] else "MISSED"
+        lines.append(
+            f"target lstm {t['size']} vs {t['against']}: {t['speedup']:.2f}x "
+            f"(goal >= {t['goal']:.2f}x) {verdict}"
+        )
+    pools = results["machine"].get("threadpools") or []
+    blas = [p for p in pools if p.get("user_api") == "blas"]
+    if blas:
+        b = blas[0]
+        lines.append(
+            f"NumPy BLAS: {b.get('internal_api')} {b.get('version')} "
+            f"({b.get('architecture')} kernels, {b.get('num_threads')} threads)"
+        )
+    env = results["machine"]["env"]
+    lines.append("environment: " + (", ".join(f"{k}={v}" for k, v in env.items()) or "-"))
+    lines.append(f"throughput: {results['throughput']}")
+    return lines
+
+
+def to_markdown(results: dict[str, Any]) -> str:
+    """The table as GitHub markdown (for benchmarks/RESULTS.md)."""
+    head = (
+        "| size | cell | dtype | engine ms | notebook ms | x notebook | torch ms | x torch "
+        "| GFLOP/s | % peak |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n"
+    )
+    rows = [
+        f"| {r['size']} | {r['cell']} | {r['dtype']} | {_ms(r['engine'])} | "
+        f"{_ms(r['notebook'])} | {_x(r['speedup_vs_notebook'])} | {_ms(r['torch'])} | "
+        f"{_x(r['speedup_vs_torch'])} | {r['engine_gflops']:.1f} | "
+        f"{100 * r['gemm_share']:.0f}% |"
+        for r in results["results"]
+    ]
+    return head + "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in summary_lines(results))
+
+
+def main_bench(
+    sizes: Sequence[str] | None = None,
+    quick: bool = False,
+    json_out: bool = False,
+    cells: Sequence[str] | None = None,
+    dtypes: Sequence[str] | None = None,
+    rounds: int | None = None,
+    torch: bool = True,
+    console: Any = None,
+) -> dict[str, Any]:
+    """Entry point for ``rnncli bench``: run, then print a table (or JSON to stdout).
+
+    Progress goes to stderr. Raises ValueError for an unknown size, cell or dtype.
+    """
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    progress = None if not err.is_terminal else (lambda msg: err.log(msg))
+    results = run_bench(
+        sizes=list(sizes) if sizes else None,
+        cells=list(cells) if cells else CELLS,
+        dtypes=list(dtypes) if dtypes else DTYPES,
+        rounds=rounds,
+        quick=quick,
+        torch=torch,
+        progress=progress,
+    )
+    if json_out:
+        json.dump(results, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render(results, console)
+    return results

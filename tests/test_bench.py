@@ -1,0 +1,97 @@
+"""Smoke test of the benchmark library: one tiny size, two rounds, no PyTorch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.console import Console
+
+from rnncli import bench
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return bench.run_bench(
+        sizes=["tiny"],
+        cells=["rnn", "lstm"],
+        dtypes=["float64"],
+        rounds=2,
+        torch=False,
+        min_sample_s=0.0005,
+    )
+
+
+def test_results_are_json_safe(results: dict) -> None:
+    again = json.loads(json.dumps(results, allow_nan=False))
+    assert again["config"]["sizes"] == ["tiny"]
+    assert again["throughput"] is None  # hook for the training benchmark
+
+
+def test_rows_have_medians_and_ratios(results: dict) -> None:
+    rows = results["results"]
+    assert [(r["size"], r["cell"], r["dtype"]) for r in rows] == [
+        ("tiny", "rnn", "float64"),
+        ("tiny", "lstm", "float64"),
+    ]
+    for r in rows:
+        for variant in ("engine", "notebook"):
+            stats = r[variant]
+            assert stats["rounds"] == 2
+            assert 0 < stats["q1_ms"] <= stats["median_ms"] <= stats["q3_ms"]
+            assert stats["iqr_ms"] >= 0
+        assert r["torch"] is None and r["speedup_vs_torch"] is None
+        assert r["speedup_vs_notebook"] == pytest.approx(
+            r["notebook"]["median_ms"] / r["engine"]["median_ms"]
+        )
+        assert r["gemm_flops"] == bench.gemm_flops(r["cell"], *bench.SIZES["tiny"])
+        assert r["engine_gflops"] > 0 and r["gemm_share"] > 0
+    assert results["gemm_peak"]["float64"]["gflops"] > 0
+    assert results["torch"] == {"available": False, "reason": "disabled"}
+
+
+def test_memory_and_targets(results: dict) -> None:
+    mem = results["memory"]
+    assert mem["size"] == "tiny"
+    assert all(m["engine_bytes"] > 0 and m["notebook_bytes"] > 0 for m in mem["cells"].values())
+    (vs_notebook,) = results["targets"]  # the lstm float64 row, notebook goal only
+    assert vs_notebook["against"] == "notebook" and vs_notebook["goal"] == 4.0
+
+
+def test_render_and_markdown(results: dict) -> None:
+    console = Console(record=True, width=160)
+    bench.render(results, console)
+    text = console.export_text()
+    assert "lstm" in text and "x nb" in text and "PyTorch: skipped" in text
+    md = bench.to_markdown(results)
+    assert md.startswith("| size | cell |") and "| tiny | lstm | float64 |" in md
+
+
+def test_flop_count() -> None:
+    # lstm, (n_x, n_a, n_y, m, T) = (3, 5, 2, 10, 7): 6 * 70 * (4*5*8 + 2*5)
+    assert bench.gemm_flops("lstm", 3, 5, 2, 10, 7) == 6 * 70 * 170
+
+
+def test_bad_names_raise() -> None:
+    with pytest.raises(ValueError, match="size"):
+        bench.run_bench(sizes=["huge"], torch=False)
+    with pytest.raises(ValueError, match="cell"):
+        bench.run_bench(sizes=["tiny"], cells=["tree"], torch=False)
+    with pytest.raises(ValueError, match="dtype"):
+        bench.run_bench(sizes=["tiny"], dtypes=["float16"], torch=False)
+
+
+def test_throughput_hook() -> None:
+    out = bench.run_bench(
+        sizes=["tiny"],
+        cells=["rnn"],
+        dtypes=["float32"],
+        rounds=1,
+        torch=False,
+        memory=False,
+        min_sample_s=0.0002,
+        throughput=lambda: {"sequences_per_s": 1.0},
+    )
+    assert out["throughput"] == {"sequences_per_s": 1.0}
+    assert out["memory"] is None
+    assert out["results"][0]["dtype"] == "float32"
