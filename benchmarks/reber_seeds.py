@@ -31,7 +31,8 @@ def main() -> None:
         mean = f"{np.mean(seqs):.0f}" if seqs else "-"
         med = f"{np.median(seqs):.0f}" if seqs else "-"
         top = f"{max(seqs)}" if seqs else "-"
-        print(f"| {cell} | {solved}/10 | {mean} | {med} | {top} | {np.mean(secs):.2f} | {max(secs):.2f} |")
+        times = f"{np.mean(secs):.2f} | {max(secs):.2f}"
+        print(f"| {cell} | {solved}/10 | {mean} | {med} | {top} | {times} |")
 
 
 if __name__ == "__main__":

@@ -566,7 +566,13 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         )
     env = results["machine"]["env"]
     lines.append("environment: " + (", ".join(f"{k}={v}" for k, v in env.items()) or "-"))
-    lines.append(f"throughput: {results['throughput']}")
+    tp = results["throughput"]
+    if tp:
+        lines.append(
+            f"training throughput ({tp['cell']}, task defaults, {tp['steps']} updates): "
+            f"reber {tp['reber_sequences_per_s']:,.0f} sequences/s, "
+            f"text {tp['text_chars_per_s']:,.0f} characters/s"
+        )
     return lines
 
 

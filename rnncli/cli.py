@@ -508,6 +508,80 @@ def sample(
         con.print(result["text"], markup=False)
 
 
+# ----------------------------------------------------------------------------- bench
+
+
+@app.command()
+@guard
+def bench(
+    sizes: Annotated[
+        str | None,
+        typer.Option(
+            "--sizes",
+            help="Comma list of tiny, small, medium, large (default: all).",
+            show_default=False,
+        ),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Short samples, no large: under a minute.")
+    ] = False,
+    cells: Annotated[
+        str | None,
+        typer.Option("--cells", help="Comma list of rnn, lstm, gru.", show_default=False),
+    ] = None,
+    dtypes: Annotated[
+        str | None,
+        typer.Option("--dtypes", help="Comma list of float64, float32.", show_default=False),
+    ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--rounds", min=1, help="Timed rounds per size (>= 7 to count).", show_default=False
+        ),
+    ] = None,
+    no_torch: Annotated[
+        bool, typer.Option("--no-torch", help="Skip PyTorch even if installed.")
+    ] = False,
+    no_throughput: Annotated[
+        bool, typer.Option("--no-throughput", help="Skip the training-throughput measurement.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """How fast is forward + backward through time on this machine?
+
+    Times loss_and_grads (the engine) against the literal notebook implementation and,
+    when installed (pip install 'rnncli[bench]'), PyTorch; interleaved rounds, medians,
+    interquartile ranges and ratios; GEMM rate vs the machine's peak; peak memory; and
+    training throughput (reber sequences/s, text characters/s).
+
+    Examples:
+
+      rnncli bench --quick
+
+      rnncli bench --sizes small,medium --cells lstm --json
+    """
+    from rnncli import bench as bn
+    from rnncli.train import throughput
+
+    def split(text: str | None) -> list[str] | None:
+        return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+    err = report.console(stderr=True)
+    progress = (lambda msg: err.print(msg)) if sys.stderr.isatty() and not json_out else None
+    try:
+        results = bn.run_bench(
+            sizes=split(sizes), cells=split(cells) or bn.CELLS, dtypes=split(dtypes) or bn.DTYPES,
+            rounds=rounds, quick=quick, torch=not no_torch, progress=progress,
+            throughput=None if no_throughput else lambda: throughput.measure(100 if quick else 300),
+        )  # fmt: skip
+    except ValueError as err_:
+        raise InputError(str(err_)) from None
+    if json_out:
+        _emit_json(results)
+    else:
+        bn.render(results, report.console())
+
+
 # ----------------------------------------------------------------------------- sweep
 
 

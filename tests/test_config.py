@@ -92,7 +92,8 @@ def test_training_defaults_apply_to_training_commands_only() -> None:
     assert load_config(overrides=["train.task=adding"]).train.hidden == 16
     assert load_config().init.scheme == "normal"  # forward/backward draw like the notebook
     assert load_config(training=True).init.scheme == "xavier"
-    assert load_config(overrides=["init.scheme=orthogonal"], training=True).init.scheme == "orthogonal"
+    chosen = load_config(overrides=["init.scheme=orthogonal"], training=True)
+    assert chosen.init.scheme == "orthogonal"
 
 
 def test_task_defaults_table_is_valid() -> None:

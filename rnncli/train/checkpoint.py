@@ -8,9 +8,9 @@ atomically and read with ``allow_pickle=False``: no object arrays, ever.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np

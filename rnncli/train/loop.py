@@ -23,7 +23,7 @@ import numpy as np
 
 from rnncli import engine
 from rnncli import loss as losses
-from rnncli.engine import Packed
+from rnncli.engine import Packed, workspace
 from rnncli.params import init_params
 from rnncli.runs import Run, write_text_atomic
 from rnncli.train import checkpoint
@@ -213,7 +213,9 @@ def train(
             else:
                 a0 = np.zeros((p.n_a, m), dtype=p.dtype)
                 c0 = np.zeros_like(a0)
-            cache = engine.forward(p, b.X, a0, c0)
+            # buffers reused across steps of the same shape (fresh pages are slow to touch)
+            ws = workspace.cached(("train", p.cell, p.n_a, p.n_y, *b.X.shape, p.dtype.str))
+            cache = engine.forward(p, b.X, a0, c0, ws=ws)
             out = losses.xent if problem.loss == "xent" else losses.mse_last
             value, dWy, dby, dH = out(p.Wy, p.by, engine.hidden(p, cache), b.targets)
             if not math.isfinite(value):
@@ -221,7 +223,7 @@ def train(
                 break
             grads.Wy[...] = dWy
             grads.by[...] = dby
-            engine.backward(p, cache, dH, grads, need_dx=False)
+            engine.backward(p, cache, dH, grads, need_dx=False, ws=ws)
             clip_global_norm(grads.flat, t.clip)
             opt.step(
                 p.flat,
