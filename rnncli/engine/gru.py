@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnncli.engine.epilogue import input_grads, recurrent_grad
 from rnncli.engine.layout import Packed
 from rnncli.engine.workspace import Workspace, feature_major
 
@@ -143,16 +144,9 @@ def backward(
     if At is None:
         At = feature_major(ws, "At", A)
     RAt = feature_major(ws, "RAt", RA)
-    N = T * m
-    np.matmul(dZ2[: 2 * n], At[:, :T].reshape(n, N).T, out=grads.Wa[: 2 * n])  # z, r rows
-    np.matmul(dZ2[2 * n :], RAt.reshape(n, N).T, out=grads.Wa[2 * n :])  # h acts on r a_prev
-    Xt = feature_major(ws, "Xt", X)
-    np.matmul(dZ2, Xt.reshape(p.n_x, N).T, out=grads.Wx)  # sum_t dz_t x_t^T
-    np.dot(dZ2, ws.ones(T * m, dt), out=grads.b[:, 0])  # sum_t dz_t over examples
-    dX = None
-    if need_dx:  # dx_t = Wx^T dz_t, as one GEMM; handed back as a (T, n_x, m) view
-        dX = np.dot(p.Wx.T, dZ2).reshape(p.n_x, T, m).transpose(1, 0, 2)
-    return dX, da.copy()
+    recurrent_grad(dZ2[: 2 * n], At, grads.Wa[: 2 * n])  # z, r rows act on a_prev
+    np.matmul(dZ2[2 * n :], RAt.reshape(n, T * m).T, out=grads.Wa[2 * n :])  # h: on r a_prev
+    return input_grads(p, ws, dZ2, X, grads, need_dx), da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

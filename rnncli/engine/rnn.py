@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnncli.engine.epilogue import input_grads, recurrent_grad
 from rnncli.engine.layout import Packed
 from rnncli.engine.workspace import Workspace, feature_major
 
@@ -80,14 +81,8 @@ def backward(
     dZ2 = feature_major(ws, "dZt", dZ).reshape(n, T * m)
     if At is None:
         At = feature_major(ws, "At", A)
-    np.matmul(dZ2, At[:, :T].reshape(n, T * m).T, out=grads.Wa)  # sum_t dz_t a_{t-1}^T
-    Xt = feature_major(ws, "Xt", X)
-    np.matmul(dZ2, Xt.reshape(p.n_x, T * m).T, out=grads.Wx)  # sum_t dz_t x_t^T
-    np.dot(dZ2, ws.ones(T * m, dt), out=grads.b[:, 0])  # sum_t dz_t over examples
-    dX = None
-    if need_dx:  # dx_t = Wx^T dz_t, as one GEMM; handed back as a (T, n_x, m) view
-        dX = np.dot(p.Wx.T, dZ2).reshape(p.n_x, T, m).transpose(1, 0, 2)
-    return dX, da.copy()
+    recurrent_grad(dZ2, At, grads.Wa)
+    return input_grads(p, ws, dZ2, X, grads, need_dx), da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:
