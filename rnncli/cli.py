@@ -195,8 +195,7 @@ def _inspect(
     title = f"{command} · {cfg.cell} · {cfg.level} · {cfg.dtype} · seed {cfg.seed}"
     if run.caches:
         groups.append(("cache", run.caches))
-    if command == "forward" or cfg.backward.upstream == "random":
-        con.print(report.arrays_table(title, groups))
+    con.print(report.arrays_table(title, groups))
     if run.grads:
         con.print(report.grads_table("gradients", run.grads))
     if run.loss is not None:
