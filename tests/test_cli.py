@@ -328,7 +328,7 @@ def test_python_tags_are_refused_and_nothing_runs(tmp_path: Path) -> None:
 
 
 def test_memory_check_refuses_huge_dims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config, "available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(config.memory, "available_memory", lambda: 8 * 2**30)
     out = tmp_path / "out"
     result = invoke(["backward", "dims.n_a=10000", "dims.m=10000", "--out", str(out)])
     assert result.exit_code == 2

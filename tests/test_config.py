@@ -53,7 +53,7 @@ def test_defaults() -> None:
 @pytest.fixture
 def task_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        C,
+        C.schema,
         "TASK_DEFAULTS",
         {"reber": {}, "adding": {"train": {"hidden": 32, "steps": 3000, "batch": 4}}},
     )
@@ -416,7 +416,7 @@ def test_check_memory_passes_small_runs_and_ignores_unknown_memory(
     cfg = Config()
     assert check_memory(cfg, available=2**40) == estimate_bytes(cfg)
     huge = load_config(overrides=["dims.n_a=100000", "dims.m=10000", "dims.T_x=1000"])
-    monkeypatch.setattr(C, "available_memory", lambda: None)
+    monkeypatch.setattr(C.memory, "available_memory", lambda: None)
     assert check_memory(huge) == estimate_bytes(huge)
 
 

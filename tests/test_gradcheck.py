@@ -33,7 +33,7 @@ ones) balances at eps* = (R / 2C)^(1/3) = 7e-6 to 4e-5.
 Chosen: **eps = 1e-5**. It is the optimum for the cell and sequence levels and within
 1.2x of the best worst case (1e-4 ties on the worst case but moves every check onto the
 truncation side, ~50x worse for cells and sequences and growing with nonlinearity).
-config.py's default (gradcheck.eps) is 1e-5; 1e-6 would also pass (8x margin).
+config/schema.py's default (gradcheck.eps) is 1e-5; 1e-6 would also pass (8x margin).
 **tol = 1e-6**: 60x above the worst correct error at eps 1e-5, 40x below the *smallest*
 entry of the 1e-2 row (a coarse eps fails in every cell and level; 1e-3 fails in some),
 and 10^4 below the errors of the planted bugs below (1e-2 to 1).

@@ -1,0 +1,66 @@
+"""Memory: estimate a run's peak bytes and refuse runs that cannot fit."""
+
+from __future__ import annotations
+
+import os
+
+from rnncli.config.schema import Config
+from rnncli.errors import InputError
+
+
+def parameter_count(cell: str, n_x: int, n_a: int, n_y: int) -> int:
+    """Number of scalars in the weights and biases of one cell plus its output layer."""
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    return gates * n_a * (n_a + n_x + 1) + n_y * (n_a + 1)
+
+
+def estimate_bytes(cfg: Config) -> int:
+    """Rough peak memory of a forward+backward pass over the whole sequence."""
+    d = cfg.dims
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    params = parameter_count(cfg.cell, d.n_x, d.n_a, d.n_y)
+    activations = d.m * d.T_x * (d.n_x + 10 * d.n_a + 2 * d.n_y)
+    return itemsize * (3 * params + activations + d.m * (d.n_x + d.n_a) * 8)
+
+
+def available_memory() -> int | None:
+    """Bytes available (MemAvailable from /proc/meminfo, else sysconf), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        pages, size = os.sysconf("SC_AVPHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return pages * size if pages > 0 and size > 0 else None
+
+
+def format_bytes(n: float) -> str:
+    """``812.3 GiB``-style sizes."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def check_memory(cfg: Config, available: int | None = None) -> int:
+    """Refuse a run that cannot fit in memory; return the estimate in bytes.
+
+    ``available`` defaults to what the system reports; if that is unknown nothing is refused.
+    """
+    need = estimate_bytes(cfg)
+    if available is None:
+        available = available_memory()
+    if available is not None and need > available:
+        d = cfg.dims
+        raise InputError(
+            f"this run needs about {format_bytes(need)} (dims n_x={d.n_x}, n_a={d.n_a}, "
+            f"n_y={d.n_y}, m={d.m}, T_x={d.T_x}, cell={cfg.cell}, {cfg.dtype}) "
+            f"but only {format_bytes(available)} is available"
+        )
+    return need

@@ -1,0 +1,181 @@
+"""The user's sources: safe YAML, the config file, ``key=value`` overrides, sweep values, seeds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnncli.config.errors import _kind
+from rnncli.errors import InputError
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``1e-2``/``1E3``/``-.5`` as floats (YAML 1.2)."""
+
+
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _yaml_load(text: str) -> Any:
+    """Parse YAML safely: plain data only (custom tags such as ``!!python/...`` raise)."""
+    return yaml.load(text, Loader=_SafeLoader)  # a SafeLoader subclass: plain data only
+
+
+def _yaml_error(where: str, exc: yaml.YAMLError, file: bool = True) -> InputError:
+    """One line for a YAML error, with ``file:line:column`` when PyYAML knows them."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None and file else ""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        problem = f"unsupported YAML tag (only plain data is allowed): {problem}"
+    return InputError(f"{where}{pos}: invalid YAML: {' '.join(str(problem).split())}")
+
+
+def _parse_scalar(text: str, where: str) -> Any:
+    try:
+        return _yaml_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(where, exc, file=False) from None
+
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _set_dotted(target: dict[str, Any], key: str, value: Any, where: str) -> None:
+    parts = key.split(".")
+    node = target
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            section = ".".join(parts[: i + 1])
+            raise InputError(f"{where}: {section!r} was given a value, so {key!r} cannot be set")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _check_key(key: str, where: str) -> None:
+    if not key:
+        raise InputError(f"{where} has an empty key: write key=value, e.g. dims.n_a=64")
+    if not _KEY.match(key):
+        raise InputError(f"{where}: bad key {key!r}: use dotted names such as dims.n_a")
+
+
+def _split_item(item: str) -> tuple[str, str]:
+    if not isinstance(item, str) or "=" not in item:
+        raise InputError(f"override {item!r} has no '=': write key=value")
+    key, _, text = item.partition("=")
+    key = key.strip()
+    _check_key(key, f"override {item!r}")
+    return key, text
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["dims.n_a=64", "backward.upstream=loss"]`` -> ``{"dims": {"n_a": 64}, ...}``.
+
+    Values are YAML (``1e-2`` is a float, ``true`` a bool, ``null`` None, ``[1, 2]`` a list);
+    a later item wins over an earlier one.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, text = _split_item(item)
+        _set_dotted(out, key, _parse_scalar(text, f"override {item!r}"), f"override {item!r}")
+    return out
+
+
+def _split_commas(text: str) -> list[str]:
+    """Split on commas that are not inside quotes or brackets."""
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def sweep_values(item: str) -> tuple[str, list[Any]]:
+    """``"train.lr=1e-3,1e-2"`` -> ``("train.lr", [0.001, 0.01])``; ``key=v`` gives a 1-list."""
+    key, text = _split_item(item)
+    values = []
+    for part in _split_commas(text):
+        if not part.strip():
+            raise InputError(f"sweep value {item!r} has an empty entry: write key=v1,v2,...")
+        values.append(_parse_scalar(part.strip(), f"sweep value {item!r}"))
+    return key, values
+
+
+_SEED_PART = re.compile(r"^\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?$")
+
+
+def parse_seeds(spec: str | int | Sequence[int]) -> list[int]:
+    """``"0-9"``, ``"0,2,5-7"``, ``"3"``, ``3`` or ``[0, 1]`` -> a list of distinct seeds."""
+    if isinstance(spec, bool):
+        raise InputError(f"seeds {spec!r}: expected e.g. '0-9', '0,2,5-7' or '3'")
+    if isinstance(spec, int):
+        spec = [spec]
+    if not isinstance(spec, str):
+        seeds = list(spec)
+        if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+            raise InputError(f"seeds {seeds!r}: expected a non-empty list of integers >= 0")
+        return list(dict.fromkeys(seeds))
+    out: list[int] = []
+    for part in spec.split(","):
+        m = _SEED_PART.match(part)
+        if not m:
+            raise InputError(
+                f"seeds {spec!r}: bad part {part.strip()!r}; write e.g. '0-9' or '0,2,5-7'"
+            )
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise InputError(f"seeds {spec!r}: range {part.strip()!r} runs backwards")
+        if hi - lo > 100_000:
+            raise InputError(f"seeds {spec!r}: range {part.strip()!r} is too long")
+        out.extend(range(lo, hi + 1))
+    return list(dict.fromkeys(out))
+
+
+def _read_file(path: str | Path) -> dict[str, Any]:
+    where = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"config file {where!r} not found")
+    if p.is_dir():
+        raise InputError(f"config file {where!r} is a directory, not a YAML file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read config file {where!r}: {exc.strerror}") from None
+    try:
+        data = _yaml_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(where, exc) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a mapping of keys at the top level, got {_kind(data)}")
+    return data
