@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnncli.engine.layout import GATES, OUTPUT_NAMES, check_cell
+from rnncli.engine.layout import OUTPUT_NAMES, check_cell
+
+#: The order gate blocks are drawn in. Fixed here, apart from the engine's internal
+#: gate order, so that a seed gives the same parameters whatever the engine's layout.
+DRAW_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
+    "lstm": (("Wo", "bo"), ("Wf", "bf"), ("Wi", "bi"), ("Wc", "bc")),
+    "gru": (("Wz", "bz"), ("Wr", "br"), ("Wh", "bh")),
+}
 
 
 def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -59,7 +66,7 @@ def init_params(
         params["Waa"] = _block(rng, scheme, n_a, n_a, recurrent=True)
         params["ba"] = bias(n_a)
     else:
-        for w, b in GATES[cell]:
+        for w, b in DRAW_ORDER[cell]:
             # [a_prev; xt] columns: the recurrent part first, as the notebook stacks them
             Wa = _block(rng, scheme, n_a, n_a, recurrent=True)
             Wx = _block(rng, scheme, n_a, n_x, recurrent=False)

@@ -159,7 +159,11 @@ def _sequence_forward(
     }
     if cfg.cell == "lstm":
         outputs["c"] = engine.from_time_major(cache.C[1:])
-    buffers = {f"cache.{k}": v for k, v in vars(cache).items() if isinstance(v, np.ndarray)}
+    buffers = {
+        f"cache.{k}": v
+        for k, v in vars(cache).items()
+        if isinstance(v, np.ndarray) and not k.startswith("_")
+    }
     return Pass(inputs, params, outputs, caches=buffers, cache=((), x), engine_state=(p, cache))
 
 

@@ -10,8 +10,8 @@ stacked gate by gate. The gate order is chosen so that blocks needing the same
 treatment are contiguous:
 
     rnn   G=1  (a)            Wa = Waa, Wx = Wax, b = ba
-    lstm  G=4  (o, f, i, g)   sigmoid on rows [0, 3n_a), tanh on [3n_a, 4n_a);
-                              the cell-state-driven blocks f, i, g are rows [n_a, 4n_a)
+    lstm  G=4  (o, i, f, g)   sigmoid on rows [0, 3n_a), tanh on [3n_a, 4n_a);
+                              i, f are paired with g, c_{t-1} (see engine/lstm.py)
     gru   G=3  (z, r, h)      Wa's h rows act on r*a_prev, not on a_prev
 
 All parameters live in one flat vector ``flat`` and the blocks above (and the output
@@ -39,7 +39,7 @@ PARAM_NAMES: dict[str, tuple[str, ...]] = {
 #: Internal gate order: (weight name, bias name) of the notebook per fused block.
 GATES: dict[str, tuple[tuple[str, str], ...]] = {
     "rnn": (("Waa", "ba"),),  # rnn keeps Wax/Waa apart; handled in pack/unpack
-    "lstm": (("Wo", "bo"), ("Wf", "bf"), ("Wi", "bi"), ("Wc", "bc")),
+    "lstm": (("Wo", "bo"), ("Wi", "bi"), ("Wf", "bf"), ("Wc", "bc")),
     "gru": (("Wz", "bz"), ("Wr", "br"), ("Wh", "bh")),
 }
 

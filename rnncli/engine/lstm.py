@@ -1,13 +1,26 @@
 """Fused LSTM kernels on time-major buffers.
 
-Per step, with ``Z_t = Wa a_{t-1} + Wx x_t + b`` split into gate blocks (o, f, i, g)::
+Per step, with ``Z_t = Wa a_{t-1} + Wx x_t + b`` split into gate blocks (o, i, f, g)::
 
-    o, f, i = sigmoid(Z_t[o, f, i])     g = tanh(Z_t[g])          (g is the notebook's cct)
+    o, i, f = sigmoid(Z_t[o, i, f])     g = tanh(Z_t[g])          (g is the notebook's cct)
     c_t = f * c_{t-1} + i * g           a_t = o * tanh(c_t)
 
-c_0 = 0 as in the notebook unless given. Shapes: X: (T, n_x, m), Z: (T, 4 n_a, m)
-(pre-activations, overwritten by the gate values), A, C: (T+1, n_a, m),
-TC = tanh(C[1:]): (T, n_a, m). Twelve NumPy calls per step forward, seven backward.
+c_0 = 0 as in the notebook unless given. Shapes: X: (T, n_x, m), A: (T+1, n_a, m),
+TC = tanh(C[1:]): (T, n_a, m).
+
+The layout is chosen to save NumPy calls, which is what the time goes on at small
+sizes (each call costs ~0.5 µs, more than its arithmetic there):
+
+* Forward, one buffer ZC: (T+1, 5 n_a, m) holds per step [o, i, f, g, c_{t-1}] (gate
+  values over their pre-activations, then the incoming cell state), so
+  ``[i, f] * [g, c_{t-1}]`` is one multiply and c_t is one add of its halves. The
+  sigmoid gates are kept negated until their exp (``-Wa`` in the step GEMM), which
+  drops a negate per step; negation is exact, so the values are the same.
+* Backward, one buffer K: (T+1, 6, n_a, m) holds per step the coefficients
+  [Kc, Ko, Ki, Kf, Kg, f] and is overwritten in place by [dc_t, do, di, df, dg, dc_{t-1}]
+  (pre-activation gradients in Z's gate order): five calls per step.
+
+Ten NumPy calls per step forward, five backward.
 """
 
 from __future__ import annotations
@@ -25,9 +38,11 @@ from rnncli.engine.workspace import Workspace, feature_major
 class Cache:
     X: np.ndarray  # (T, n_x, m)
     A: np.ndarray  # (T+1, n_a, m), A[0] = a0
-    C: np.ndarray  # (T+1, n_a, m), C[0] = c0
-    Z: np.ndarray  # (T, 4 n_a, m) gate values o, f, i, g
+    C: np.ndarray  # (T+1, n_a, m), C[0] = c0 (a view into _GC)
+    G: np.ndarray  # (T, n_a, m) candidate values g_t = tanh(.) (a view into _GC)
+    Z: np.ndarray  # (T, 4 n_a, m) gate values o, i, f; rows g: g's pre-activation
     TC: np.ndarray  # (T, n_a, m) tanh(c_t)
+    _GC: np.ndarray  # (T+1, 2 n_a, m): [g_t; c_{t-1}] per step, behind G and C
 
 
 def forward(
@@ -42,39 +57,42 @@ def forward(
     T, _, m = X.shape
     n, dt = p.n_a, X.dtype
     Z = ws.get("Z", (T, 4 * n, m), dt)
-    np.matmul(p.Wx, X, out=Z)  # input projection for all steps at once
+    np.matmul(p.Wx, X, Z)  # input projection for all steps at once
     Z += p.b
+    GC = ws.get("GC", (T + 1, 2 * n, m), dt)
     A = ws.get("A", (T + 1, n, m), dt)
-    C = ws.get("C", (T + 1, n, m), dt)
     TC = ws.get("TC", (T, n, m), dt)
+    C = GC[:, n:]
     A[0] = a0
     C[0] = 0 if c0 is None else c0
     rec = ws.get("rec", (4 * n, m), dt)
-    ig = rec[:n]  # scratch for i * g, reusing rec once it has been added to Z_t
+    prod, ig, fc = rec[: 2 * n], rec[:n], rec[n : 2 * n]  # reused once rec is added
     one = ws.one(dt)
 
     def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
-        z = Z[t]
-        o, f, i, g = z[:n], z[n : 2 * n], z[2 * n : 3 * n], z[3 * n :]
-        return A[t], z, z[: 3 * n], g, f, C[t], C[t + 1], i, TC[t], o, A[t + 1]
+        z, gc = Z[t], GC[t]
+        o, s, i_f, zg = z[:n], z[: 3 * n], z[n : 3 * n], z[3 * n :]
+        return A[t], z, s, zg, gc[:n], i_f, gc, GC[t + 1, n:], TC[t], o, A[t + 1]
 
-    steps = ws.views("lstm.forward", (Z, A, C, TC), lambda: [step(t) for t in range(T)])
+    steps = ws.views("lstm.forward", (Z, GC, A, TC), lambda: [step(t) for t in range(T)])
     Wa = p.Wa
+    # ufuncs get `out` positionally: the keyword costs ~0.15 µs a call, a fifth of a
+    # small call, and this loop is where small models spend their time.
+    add, multiply, tanh, dot = np.add, np.multiply, np.tanh, np.dot
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
-        for a_prev, z, s, g, f, c_prev, c, i, tc, o, a in steps:
-            np.dot(Wa, a_prev, out=rec)
-            z += rec  # Z_t = Wa a_{t-1} + (Wx x_t + b)
-            np.negative(s, out=s)  # o, f, i: sigmoid = 1 / (1 + exp(-z))
-            np.exp(s, out=s)
-            s += one
-            np.reciprocal(s, out=s)
-            np.tanh(g, out=g)
-            np.multiply(f, c_prev, out=c)  # c = f * c_prev + i * g
-            np.multiply(i, g, out=ig)
-            c += ig
-            np.tanh(c, out=tc)
-            np.multiply(o, tc, out=a)  # a = o * tanh(c)
-    return Cache(X, A, C, Z, TC)
+        for a_prev, z, s, zg, g, i_f, g_c, c, tc, o, a in steps:
+            dot(Wa, a_prev, rec)
+            add(z, rec, z)  # Z_t = Wa a_{t-1} + (Wx x_t + b)
+            np.negative(s, s)  # o, i, f: sigmoid = 1 / (1 + exp(-z))
+            np.exp(s, s)
+            add(s, one, s)
+            np.reciprocal(s, s)
+            tanh(zg, g)  # g next to c_{t-1}
+            multiply(i_f, g_c, prod)  # [i * g, f * c_{t-1}]
+            add(ig, fc, c)  # c_t
+            tanh(c, tc)
+            multiply(o, tc, a)  # a_t = o * tanh(c_t)
+    return Cache(X, A, C, GC[:T, :n], Z, TC, GC)
 
 
 def backward(
@@ -90,60 +108,61 @@ def backward(
     """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
 
     At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
-    consume: reuse the cache's memory (the gate gradients go over the gate values, a
-    coefficient over tanh(c)): two buffers less, and the cache is invalid afterwards.
+    consume: reuse the cache's memory for the gate gradients' feature-major copy; the
+    cache is invalid afterwards.
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
     ws = Workspace() if ws is None else ws
-    X, A, C, Z, TC = cache.X, cache.A, cache.C, cache.Z, cache.TC
+    X, A, Z, TC = cache.X, cache.A, cache.Z, cache.TC
     T, n, m = dA.shape
     dt = dA.dtype
-    Z4 = Z.reshape(T, 4, n, m)  # gate values o, f, i, g
+    Z4 = Z.reshape(T, 4, n, m)
+    S, O, I, F, G = Z4[:, :3], Z4[:, 0], Z4[:, 1], Z4[:, 2], cache.G
     one = ws.one(dt)
-    O, F, I, G = Z4[:, 0], Z4[:, 1], Z4[:, 2], Z4[:, 3]
-    # Step-independent factors, in bulk before the loop. K[:, k] maps the gradient on
-    # a_t (for o) or on c_t (for f, i, g) to the gradient on gate k's pre-activation.
-    K = ws.get("K", (T, 4, n, m), dt)
-    np.subtract(one, Z4[:, :3], out=K[:, :3])
-    K[:, :3] *= Z4[:, :3]  # sigmoid' = s (1 - s) for o, f, i
-    K[:, 0] *= TC  # a_t = o tanh(c_t)
-    K[:, 1] *= C[:-1]  # c_t = f c_{t-1} + ...
-    K[:, 2] *= G  # c_t = ... + i g
-    np.multiply(G, G, out=K[:, 3])
-    np.subtract(one, K[:, 3], out=K[:, 3])
-    K[:, 3] *= I  # ... + i g, g = tanh: tanh' = 1 - g^2
+    # Step-independent factors, in bulk before the loop: K[t] = [Ko, Ki, Kf, Kg, f] maps
+    # the gradient on a_t (Ko) or on c_t (Ki, Kf, Kg, f) to the gradient on a gate's
+    # pre-activation or on c_{t-1}. The loop overwrites them in place with
+    # [do, di, df, dg, dc_{t-1}]: the pre-activation gradients in Z's gate order, so
+    # K[t, :4] is step t's dZ_t.
+    K = ws.get("K", (T + 1, 5, n, m), dt)
+    Kt = K[:T]
+    np.subtract(one, S, Kt[:, :3])
+    Kt[:, :3] *= S  # sigmoid' = s (1 - s) for o, i, f
+    Kt[:, 0] *= TC  # a_t = o tanh(c_t)
+    Kt[:, 1:3] *= cache._GC[:T].reshape(T, 2, n, m)  # c_t = i g + f c_{t-1}
+    np.multiply(G, G, Kt[:, 3])
+    np.subtract(one, Kt[:, 3], Kt[:, 3])
+    Kt[:, 3] *= I  # ... + i g, g = tanh: tanh' = 1 - g^2
+    np.copyto(Kt[:, 4], F)
+    K[T, 4] = 0  # nothing flows into c_T from beyond the last step
     Kc = TC if consume else ws.get("Kc", (T, n, m), dt)  # dc_t / da_t = o tanh'(c_t)
-    np.multiply(TC, TC, out=Kc)
-    np.subtract(one, Kc, out=Kc)
+    np.multiply(TC, TC, Kc)
+    np.subtract(one, Kc, Kc)
     Kc *= O
-    # pre-activation gradients, same block order as Z (each dz_t replaces z_t once read)
-    dZ = Z if consume else ws.get("dZ", (T, 4 * n, m), dt)
-    dZ4 = dZ.reshape(T, 4, n, m)
     da = ws.get("da", (n, m), dt)  # gradient carried into a_{t-1}
-    dc = ws.get("dc", (n, m), dt)  # gradient carried into c_{t-1}
     dct = ws.get("dct", (n, m), dt)  # total gradient on c_t
     da.fill(0)
-    dc.fill(0)
 
     def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
-        return dA[t], K[t, 0], dZ4[t, 0], Kc[t], K[t, 1:], dZ4[t, 1:], F[t], dZ[t]
+        k = K[t]
+        return dA[t], k[0], Kc[t], K[t + 1, 4], k[1:], k[:4].reshape(4 * n, m)
 
-    steps = ws.views("lstm.backward", (dA, K, Kc, dZ, Z), lambda: [step(t) for t in range(T)])
+    steps = ws.views("lstm.backward", (dA, K, Kc), lambda: [step(t) for t in range(T)])
     WaT = ws.get("WaT", (n, 4 * n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
     np.copyto(WaT, p.Wa.T)
-    for dA_t, Ko, dZo, Kc_t, Kfig, dZfig, f, dZ_t in reversed(steps):
-        da += dA_t  # total gradient on a_t
-        np.multiply(da, Ko, out=dZo)  # d pre_o
-        np.multiply(da, Kc_t, out=dct)  # into c_t through a_t ...
-        dct += dc  # ... and from c_{t+1}
-        np.multiply(dct, f, out=dc)  # into c_{t-1}
-        np.multiply(Kfig, dct, out=dZfig)  # d pre_f, d pre_i, d pre_g
-        np.dot(WaT, dZ_t, out=da)  # into a_{t-1}
+    add, multiply, dot = np.add, np.multiply, np.dot  # `out` positional, as in forward
+    for dA_t, k_o, kc, dc_next, k_ifgc, dz in reversed(steps):
+        add(da, dA_t, da)  # total gradient on a_t
+        multiply(da, kc, dct)  # into c_t through a_t ...
+        add(dct, dc_next, dct)  # ... and from c_{t+1}
+        multiply(da, k_o, k_o)  # d pre_o
+        multiply(k_ifgc, dct, k_ifgc)  # [d pre_i, d pre_f, d pre_g, into c_{t-1}]
+        dot(WaT, dz, da)  # into a_{t-1}
     # Weight gradients as sums over steps and examples: one GEMM each, on dZ laid out
-    # (4 n_a, T, m) in K's memory (K is spent).
-    dZt = K.reshape(4 * n, T, m)
-    np.copyto(dZt, dZ.transpose(1, 0, 2))
+    # (4 n_a, T, m) (in the cache's memory when it may be consumed).
+    dZt = Z.reshape(4 * n, T, m) if consume else ws.get("dZt", (4 * n, T, m), dt)
+    np.copyto(dZt, K[:T, :4].reshape(T, 4 * n, m).transpose(1, 0, 2))
     dZ2 = dZt.reshape(4 * n, T * m)
     if At is None:
         At = feature_major(ws, "At", A)
