@@ -13,22 +13,26 @@ Times one forward pass and full BPTT with a softmax cross-entropy at every step
   FLOP count is the same.
 
 Method, per size: two warm-up calls per variant (which also size the samples), then
-`rounds` rounds. In each round every NumPy variant (cell x dtype x engine/notebook)
-takes one sample, interleaved, then, after a pause of `PAUSE_S` (OpenBLAS's threads
-keep spinning for ~0.2 s after a GEMM and would steal a core), every PyTorch variant,
-then another pause. A sample is the mean of enough back-to-back calls to last
-`min_sample_s`, after one untimed call when a call is shorter than 0.1 s (the first
-call after a pause is slow). Reported: the median and interquartile range over rounds,
-and ratios of the medians.
+at least `rounds` rounds, and more while the size's time budget (`min_time_s`) lasts.
+In each round every NumPy variant (cell x dtype x engine/notebook) takes one sample,
+interleaved, in reverse order every other round, then, after a pause of `PAUSE_S`
+(OpenBLAS's threads keep spinning for ~0.2 s after a GEMM and would steal a core),
+every PyTorch variant, then another pause. A sample is the mean of enough back-to-back
+calls to last `min_sample_s`, after one untimed call when a call is shorter than 0.1 s
+(the first call after a pause is slow). Reported: the median and interquartile range
+of each variant's samples, and each speed-up as the median (and IQR) over rounds of
+that round's ratio. Pairing the samples of a round matters on a shared machine, whose
+speed drifts over seconds: the drift moves both samples of a round together, while a
+ratio of two medians would mix samples from fast and slow spells.
 
 Also reported: the machine's GEMM peak (best of a few square float GEMMs) against the
 engine's achieved GEMM rate (`gemm_flops` / median time), the peak memory of one call
 (tracemalloc, which sees NumPy's allocations) at the largest size run, and a
 ``throughput`` field for training throughput that is filled in elsewhere (None here).
 
-``quick`` runs 7 rounds with short samples and leaves out ``large`` unless it is asked
-for by name (the notebook takes over a second per call there), so it ends in well under
-a minute.
+``quick`` runs at least 7 rounds with short samples and a 1 s budget per size, and
+leaves out ``large`` unless it is asked for by name (the notebook takes over a second
+per call there), so it ends in well under a minute.
 """
 
 from __future__ import annotations
@@ -64,6 +68,9 @@ PAUSE_S = 0.3  # between NumPy and PyTorch timings: OpenBLAS threads spin ~0.2 s
 ROUNDS = 9  # default rounds per size ...
 LARGE_ROUNDS = 7  # ... but at large, where the notebook takes over a second a call
 QUICK_ROUNDS = 7
+MAX_ROUNDS = 200  # the time budget adds rounds up to this many
+MIN_TIME_S = 3.0  # time budget per size (seconds of rounds), and with --quick:
+QUICK_MIN_TIME_S = 1.0
 
 #: The issue's targets: (size, minimum speed-up of the engine over the notebook) for
 #: the LSTM in float64, and the sizes where it must beat PyTorch (within 1.1x at large).
@@ -210,10 +217,13 @@ def _stats(samples: list[float], k: int) -> dict[str, Any]:
     }
 
 
-def _ratio(num: dict[str, Any] | None, den: dict[str, Any] | None) -> float | None:
-    if num is None or den is None:
+def _paired_ratio(other: list[float] | None, engine: list[float]) -> dict[str, float] | None:
+    """Median and quartiles over rounds of other / engine, sample by sample."""
+    if other is None:
         return None
-    return float(num["median_ms"] / den["median_ms"])
+    ratios = np.array(other) / np.array(engine)
+    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3)}
 
 
 Key = tuple[str, str, str]  # (cell, dtype, variant)
@@ -227,8 +237,10 @@ def time_size(
     min_sample_s: float,
     use_torch: bool,
     progress: Progress | None = None,
+    min_time_s: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Time every (cell, dtype, variant) of one size, interleaved over rounds."""
+    """Time every (cell, dtype, variant) of one size, interleaved over at least `rounds`
+    rounds, and more until `min_time_s` seconds of rounds have passed."""
     makers = {"engine": engine_call, "notebook": notebook_call}
     numpy_fns: dict[Key, Callable[[], Any]] = {}
     torch_fns: dict[Key, Callable[[], Any]] = {}
@@ -244,20 +256,24 @@ def time_size(
         plan.update({key: _calls_per_sample(fn, min_sample_s) for key, fn in torch_fns.items()})
     samples: dict[Key, list[float]] = {key: [] for key in plan}
 
-    def run(fns: dict[Key, Callable[[], Any]]) -> None:
-        for key, fn in fns.items():
+    def run(fns: dict[Key, Callable[[], Any]], backwards: bool) -> None:
+        items = list(fns.items())
+        for key, fn in reversed(items) if backwards else items:
             k, once = plan[key]
             samples[key].append(_sample(fn, k, warm=once < 0.1))
 
-    for r in range(rounds):
+    deadline = time.perf_counter() + min_time_s
+    r = 0
+    while r < rounds or (r < MAX_ROUNDS and time.perf_counter() < deadline):
         if progress:
-            progress(f"{size}: round {r + 1}/{rounds}")
+            progress(f"{size}: round {r + 1}" + (f"/{rounds}" if r < rounds else ""))
         if torch_fns:
             time.sleep(PAUSE_S)  # PyTorch's OpenMP threads spin after its calls too
-        run(numpy_fns)
+        run(numpy_fns, backwards=r % 2 == 1)
         if torch_fns:
             time.sleep(PAUSE_S)
-            run(torch_fns)
+            run(torch_fns, backwards=r % 2 == 1)
+        r += 1
     n_x, n_a, n_y, m, T = SIZES[size]
     rows = []
     for dtype in dtypes:
@@ -269,14 +285,23 @@ def time_size(
             engine = stats["engine"]
             assert engine is not None
             flops = gemm_flops(cell, n_x, n_a, n_y, m, T)
+            mine = samples[cell, dtype, "engine"]
+            vs_nb = _paired_ratio(samples.get((cell, dtype, "notebook")), mine)
+            vs_torch = _paired_ratio(samples.get((cell, dtype, "torch")), mine)
             rows.append(
                 {
                     "size": size,
                     "cell": cell,
                     "dtype": dtype,
                     **stats,
-                    "speedup_vs_notebook": _ratio(stats["notebook"], engine),
-                    "speedup_vs_torch": _ratio(stats["torch"], engine),
+                    "speedup_vs_notebook": None if vs_nb is None else vs_nb["median"],
+                    "speedup_vs_torch": None if vs_torch is None else vs_torch["median"],
+                    "speedup_vs_notebook_iqr": None
+                    if vs_nb is None
+                    else [vs_nb["q1"], vs_nb["q3"]],
+                    "speedup_vs_torch_iqr": None
+                    if vs_torch is None
+                    else [vs_torch["q1"], vs_torch["q3"]],
                     "gemm_flops": flops,
                     "engine_gflops": flops / (engine["median_ms"] * 1e-3) / 1e9,
                 }
@@ -370,12 +395,15 @@ def run_bench(
     memory: bool = True,
     min_sample_s: float | None = None,
     throughput: Callable[[], Any] | None = None,
+    min_time_s: float | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; return JSON-safe results (see the module docstring).
 
     sizes: names from `SIZES` (default: all, or all but ``large`` when quick);
     rounds: at least 7 for a real measurement (default 9, 7 at large or when quick;
-    fewer are accepted for smoke tests); torch: include PyTorch if it can be imported;
+    fewer are accepted for smoke tests); min_time_s: more rounds while this many seconds
+    per size have not passed (default 3 s, 1 s when quick, 0 when `rounds` is given,
+    which then is the exact count); torch: include PyTorch if it can be imported;
     throughput: the hook for training throughput: called once at the end, its
     (JSON-safe) result is stored as ``results["throughput"]`` (None without it).
     """
@@ -400,6 +428,8 @@ def run_bench(
 
     if min_sample_s is None:
         min_sample_s = 0.005 if quick else 0.01
+    if min_time_s is None:
+        min_time_s = 0.0 if rounds is not None else QUICK_MIN_TIME_S if quick else MIN_TIME_S
     tinfo = torch_info() if torch else {"available": False, "reason": "disabled"}
     use_torch = bool(tinfo["available"])
     started = time.perf_counter()
@@ -411,7 +441,7 @@ def run_bench(
         if progress:
             progress(f"{size}: warming up")
         n = rounds_for(size)
-        results += time_size(size, cells, dtypes, n, min_sample_s, use_torch, progress)
+        results += time_size(size, cells, dtypes, n, min_sample_s, use_torch, progress, min_time_s)
         time.sleep(PAUSE_S)
         for d in dtypes:
             peaks[d] = max(peaks[d], gemm_peak(d), key=lambda p: p["gflops"])
@@ -435,7 +465,8 @@ def run_bench(
             "sizes": list(sizes),
             "cells": list(cells),
             "dtypes": list(dtypes),
-            "rounds": {s: rounds_for(s) for s in sizes},
+            "min_rounds": {s: rounds_for(s) for s in sizes},
+            "min_time_s": min_time_s,
             "quick": quick,
             "min_sample_s": min_sample_s,
             "pause_s": PAUSE_S,
@@ -506,7 +537,7 @@ def render(results: dict[str, Any], console: Any = None) -> None:
     console = console or Console()
     table = Table(
         title="forward + backward (loss_and_grads), median ms ± IQR",
-        caption="x other = other's median / engine's median (> 1: the engine is faster)",
+        caption="x other = median over rounds of other / engine (> 1: the engine is faster)",
     )
     for name in ("size", "cell", "dtype"):
         table.add_column(name, no_wrap=True)

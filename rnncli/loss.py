@@ -66,14 +66,18 @@ def xent_into(
     top = ws.get("colmax", (N,), dt)
     np.maximum.reduce(L, axis=0, out=top)  # (the ufunc methods skip np.max's wrapper)
     L -= top  # stable: the largest logit of each column is 0
+    # The targets' entries of the (n_y, N) matrix as flat indices target * N + column:
+    # take / subtract.at on them cost half of 2-d fancy indexing at small sizes.
     if np.minimum.reduce(tgt) >= 0:
-        cols = ws.constant(("arange", N), lambda: np.arange(N))
         valid = None
+        idx = ws.get("target_idx", (N,), np.dtype(np.intp))
+        np.multiply(tgt, N, idx)
+        idx += ws.constant(("arange", N), lambda: np.arange(N))
     else:
         valid = tgt >= 0
         cols = np.flatnonzero(valid)
-        tgt = tgt[cols]
-    logp = L[tgt, cols]  # the targets' shifted logits (a copy)
+        idx = tgt[cols] * N + cols
+    logp = L.reshape(-1).take(idx)  # the targets' shifted logits
     P = np.exp(L, out=L)  # the logits are spent: the probabilities take their place
     total = np.dot(ws.ones(n_y, dt), P, out=top)  # sum over the classes
     # log ŷ[target] = shifted logit - log(sum exp): finite even when ŷ underflows
@@ -81,7 +85,7 @@ def xent_into(
     value = 0.0 - float(np.add.reduce(logp)) / m  # (0.0 - : no -0.0 when all is padding)
     P /= total  # softmax
     dL = P  # dL/dlogits = (ŷ - onehot) / m on valid steps, 0 on padding
-    dL[tgt, cols] -= 1
+    np.subtract.at(dL.reshape(-1), idx, ws.one(dt))  # (the indices are distinct)
     if valid is not None:
         dL *= valid
     dL /= m

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.epilogue import input_grads, recurrent_grad
+from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Packed
 from rnncli.engine.workspace import Workspace, feature_major
 
@@ -52,21 +53,22 @@ def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = Non
 
     steps = ws.views("gru.forward", (Z, A, RA), lambda: [step(t) for t in range(T)])
     Wzr, Wh = p.Wa[: 2 * n], p.Wa[2 * n :]
+    add, multiply = np.add, np.multiply  # `out` positional: see fastcall
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
         for a_prev, a, s, zg, r, h, ra in steps:
-            np.dot(Wzr, a_prev, out=rec)
-            s += rec  # z, r pre-activations
-            np.negative(s, out=s)  # sigmoid = 1 / (1 + exp(-pre))
-            np.exp(s, out=s)
-            s += one
-            np.reciprocal(s, out=s)
-            np.multiply(r, a_prev, out=ra)  # r * a_prev
-            np.dot(Wh, ra, out=rec_h)
-            h += rec_h
-            np.tanh(h, out=h)
-            np.subtract(h, a_prev, out=a)  # a = a_prev + z * (h - a_prev)
-            a *= zg
-            a += a_prev
+            dot(Wzr, a_prev, rec)
+            add(s, rec, s)  # z, r pre-activations
+            np.negative(s, s)  # sigmoid = 1 / (1 + exp(-pre))
+            np.exp(s, s)
+            add(s, one, s)
+            np.reciprocal(s, s)
+            multiply(r, a_prev, ra)  # r * a_prev
+            dot(Wh, ra, rec_h)
+            add(h, rec_h, h)
+            np.tanh(h, h)
+            np.subtract(h, a_prev, a)  # a = a_prev + z * (h - a_prev)
+            multiply(a, zg, a)
+            add(a, a_prev, a)
     return Cache(X, A, Z, RA)
 
 
@@ -127,15 +129,16 @@ def backward(
     WhT = ws.get("WhT", (n, n), dt)  # than the transposed views
     np.copyto(WzrT, p.Wa[: 2 * n].T)
     np.copyto(WhT, p.Wa[2 * n :].T)
+    add, multiply = np.add, np.multiply  # `out` positional: see fastcall
     for dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr in reversed(steps):
-        da += dA_t  # total gradient on a_t
-        np.multiply(da, Kzh_t, out=dZzh)  # d pre_z, d pre_h
-        np.dot(WhT, dZh, out=dra)  # d (r * a_prev)
-        np.multiply(dra, Kr_t, out=dZr)  # d pre_r
-        U *= Kd_t  # into a_{t-1}: direct path (1 - z), and through r * a_prev
-        np.add(da, dra, out=da)
-        np.dot(WzrT, dZzr, out=rec)  # ... and through the z and r gates
-        da += rec
+        add(da, dA_t, da)  # total gradient on a_t
+        multiply(da, Kzh_t, dZzh)  # d pre_z, d pre_h
+        dot(WhT, dZh, dra)  # d (r * a_prev)
+        multiply(dra, Kr_t, dZr)  # d pre_r
+        multiply(U, Kd_t, U)  # into a_{t-1}: direct path (1 - z), and through r * a_prev
+        add(da, dra, da)
+        dot(WzrT, dZzr, rec)  # ... and through the z and r gates
+        add(da, rec, da)
     # Weight gradients as sums over steps and examples: one GEMM each, on dZ laid out
     # (3 n_a, T, m) in K's memory (K is spent).
     dZt = K.reshape(-1)[: 3 * n * T * m].reshape(3 * n, T, m)

@@ -136,9 +136,36 @@ def expected_shapes(cell: str, n_x: int, n_a: int, n_y: int) -> dict[str, tuple[
     return shapes
 
 
+@lru_cache(maxsize=64)
+def _expected_tuple(cell: str, n_x: int, n_a: int, n_y: int) -> tuple[tuple[int, int], ...]:
+    shapes = expected_shapes(cell, n_x, n_a, n_y)
+    return tuple(shapes[k] for k in PARAM_NAMES[cell])
+
+
+def _dims_if_valid(
+    cell: str, params: Mapping[str, np.ndarray]
+) -> tuple[int, int, int] | None:
+    """(n_x, n_a, n_y) if every parameter is an array of the right shape, else None."""
+    try:
+        shapes = tuple(params[k].shape for k in PARAM_NAMES[cell])
+    except (KeyError, AttributeError):
+        return None
+    if len(shapes[0]) != 2 or len(shapes[-2]) != 2:
+        return None
+    n_a, cols = shapes[0]  # Wax (n_a, n_x) for rnn, else the first gate (n_a, n_a + n_x)
+    n_x = cols if cell == "rnn" else cols - n_a
+    n_y = shapes[-2][0]
+    if n_x >= 1 and shapes == _expected_tuple(cell, n_x, n_a, n_y):
+        return n_x, n_a, n_y
+    return None
+
+
 def infer_dims(cell: str, params: Mapping[str, np.ndarray]) -> tuple[int, int, int]:
     """(n_x, n_a, n_y) from a notebook-named parameter dict, checking every shape."""
     check_cell(cell)
+    dims = _dims_if_valid(cell, params)  # the common case, cheaply
+    if dims is not None:
+        return dims
     missing = [k for k in PARAM_NAMES[cell] if k not in params]
     if missing:
         raise ValueError(f"{cell} parameters are missing {', '.join(missing)}")
@@ -179,8 +206,7 @@ def pack(cell: str, params: Mapping[str, np.ndarray], dtype: np.dtype | None = N
     """Copy notebook-named parameters into a fused `Packed` model."""
     n_x, n_a, n_y = infer_dims(cell, params)
     if dtype is None:
-        values = [params[k] for k in PARAM_NAMES[cell]]
-        dtypes = {v.dtype if isinstance(v, np.ndarray) else np.asarray(v).dtype for v in values}
+        dtypes = {np.asarray(params[k]).dtype for k in PARAM_NAMES[cell]}
         dtype = dtypes.pop() if len(dtypes) == 1 else np.result_type(*dtypes)
     p = Packed(cell, n_x, n_a, n_y, np.empty(size(cell, n_x, n_a, n_y), dtype=dtype))
     if cell == "rnn":
@@ -191,7 +217,7 @@ def pack(cell: str, params: Mapping[str, np.ndarray], dtype: np.dtype | None = N
         W = np.concatenate([params[w] for w, _ in GATES[cell]])
         p.Wa[...] = W[:, :n_a]
         p.Wx[...] = W[:, n_a:]
-        p.b[...] = np.concatenate([params[b] for _, b in GATES[cell]])
+        np.concatenate([params[b] for _, b in GATES[cell]], out=p.b, casting="unsafe")
     p.Wy[...] = params[OUTPUT_NAMES[cell]]
     p.by[...] = params["by"]
     return p

@@ -5,22 +5,22 @@ Per step, with ``Z_t = Wa a_{t-1} + Wx x_t + b`` split into gate blocks (o, i, f
     o, i, f = sigmoid(Z_t[o, i, f])     g = tanh(Z_t[g])          (g is the notebook's cct)
     c_t = f * c_{t-1} + i * g           a_t = o * tanh(c_t)
 
-c_0 = 0 as in the notebook unless given. Shapes: X: (T, n_x, m), A: (T+1, n_a, m),
-TC = tanh(C[1:]): (T, n_a, m).
+c_0 = 0 as in the notebook unless given. Shapes: X: (T, n_x, m), Z: (T, 4 n_a, m),
+A: (T+1, n_a, m).
 
-The layout is chosen to save NumPy calls, which is what the time goes on at small
-sizes (each call costs ~0.5 µs, more than its arithmetic there):
+At small sizes the time goes on calling NumPy (~0.5 µs a call, more than the arithmetic),
+so the buffers are laid out for few calls:
 
-* Forward, one buffer ZC: (T+1, 5 n_a, m) holds per step [o, i, f, g, c_{t-1}] (gate
-  values over their pre-activations, then the incoming cell state), so
-  ``[i, f] * [g, c_{t-1}]`` is one multiply and c_t is one add of its halves. The
-  sigmoid gates are kept negated until their exp (``-Wa`` in the step GEMM), which
-  drops a negate per step; negation is exact, so the values are the same.
-* Backward, one buffer K: (T+1, 6, n_a, m) holds per step the coefficients
-  [Kc, Ko, Ki, Kf, Kg, f] and is overwritten in place by [dc_t, do, di, df, dg, dc_{t-1}]
-  (pre-activation gradients in Z's gate order): five calls per step.
+* Y: (T+1, 3 n_a, m) holds per step [tanh(c_t), g_t, c_{t-1}]. In the forward pass
+  ``[i, f] * [g, c_{t-1}]`` is one multiply and c_t one add of its halves; in the
+  backward pass ``sigmoid'([o, i, f]) * [tanh(c_t), g, c_{t-1}]`` is one multiply, and
+  ``[o, i] * (1 - [tanh(c_t), g]^2)`` three calls for two coefficients.
+* K: (T+1, 5, n_a, m) holds per step the coefficients [Ko, Ki, Kf, Kg, f] that map the
+  gradient on a_t (Ko) or on c_t (the rest) to a gate's pre-activation or to c_{t-1}.
+  The loop overwrites them in place with [do, di, df, dg, dc_{t-1}]: one broadcast
+  multiply for four products, and K[t, :4] is then step t's dZ_t for the GEMM.
 
-Ten NumPy calls per step forward, five backward.
+Eleven NumPy calls per step forward, six backward.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnncli.engine.epilogue import input_grads, recurrent_grad
+from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Packed
 from rnncli.engine.workspace import Workspace, feature_major
 
@@ -38,11 +39,11 @@ from rnncli.engine.workspace import Workspace, feature_major
 class Cache:
     X: np.ndarray  # (T, n_x, m)
     A: np.ndarray  # (T+1, n_a, m), A[0] = a0
-    C: np.ndarray  # (T+1, n_a, m), C[0] = c0 (a view into _GC)
-    G: np.ndarray  # (T, n_a, m) candidate values g_t = tanh(.) (a view into _GC)
-    Z: np.ndarray  # (T, 4 n_a, m) gate values o, i, f; rows g: g's pre-activation
+    C: np.ndarray  # (T+1, n_a, m), C[0] = c0            (C, G, TC are views into _Y)
+    G: np.ndarray  # (T, n_a, m) candidate values g_t
     TC: np.ndarray  # (T, n_a, m) tanh(c_t)
-    _GC: np.ndarray  # (T+1, 2 n_a, m): [g_t; c_{t-1}] per step, behind G and C
+    Z: np.ndarray  # (T, 4 n_a, m) gate values o, i, f; rows g: g's pre-activation
+    _Y: np.ndarray  # (T+1, 3 n_a, m): [tanh(c_t), g_t, c_{t-1}] per step
 
 
 def forward(
@@ -59,10 +60,9 @@ def forward(
     Z = ws.get("Z", (T, 4 * n, m), dt)
     np.matmul(p.Wx, X, Z)  # input projection for all steps at once
     Z += p.b
-    GC = ws.get("GC", (T + 1, 2 * n, m), dt)
+    Y = ws.get("Y", (T + 1, 3 * n, m), dt)
     A = ws.get("A", (T + 1, n, m), dt)
-    TC = ws.get("TC", (T, n, m), dt)
-    C = GC[:, n:]
+    C = Y[:, 2 * n :]
     A[0] = a0
     C[0] = 0 if c0 is None else c0
     rec = ws.get("rec", (4 * n, m), dt)
@@ -70,15 +70,14 @@ def forward(
     one = ws.one(dt)
 
     def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
-        z, gc = Z[t], GC[t]
+        z, y = Z[t], Y[t]
         o, s, i_f, zg = z[:n], z[: 3 * n], z[n : 3 * n], z[3 * n :]
-        return A[t], z, s, zg, gc[:n], i_f, gc, GC[t + 1, n:], TC[t], o, A[t + 1]
+        tc, g, g_c = y[:n], y[n : 2 * n], y[n:]
+        return A[t], z, s, zg, g, i_f, g_c, C[t + 1], tc, o, A[t + 1]
 
-    steps = ws.views("lstm.forward", (Z, GC, A, TC), lambda: [step(t) for t in range(T)])
+    steps = ws.views("lstm.forward", (Z, Y, A), lambda: [step(t) for t in range(T)])
     Wa = p.Wa
-    # ufuncs get `out` positionally: the keyword costs ~0.15 µs a call, a fifth of a
-    # small call, and this loop is where small models spend their time.
-    add, multiply, tanh, dot = np.add, np.multiply, np.tanh, np.dot
+    add, multiply, tanh = np.add, np.multiply, np.tanh  # `out` positional: see fastcall
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
         for a_prev, z, s, zg, g, i_f, g_c, c, tc, o, a in steps:
             dot(Wa, a_prev, rec)
@@ -87,12 +86,12 @@ def forward(
             np.exp(s, s)
             add(s, one, s)
             np.reciprocal(s, s)
-            tanh(zg, g)  # g next to c_{t-1}
+            tanh(zg, g)  # g, next to c_{t-1}
             multiply(i_f, g_c, prod)  # [i * g, f * c_{t-1}]
             add(ig, fc, c)  # c_t
             tanh(c, tc)
             multiply(o, tc, a)  # a_t = o * tanh(c_t)
-    return Cache(X, A, C, GC[:T, :n], Z, TC, GC)
+    return Cache(X, A, C, Y[:T, n : 2 * n], Y[:T, :n], Z, Y)
 
 
 def backward(
@@ -108,38 +107,33 @@ def backward(
     """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
 
     At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
-    consume: reuse the cache's memory for the gate gradients' feature-major copy; the
-    cache is invalid afterwards.
+    consume: reuse the cache's memory for temporaries (two buffers less); the cache is
+    invalid afterwards.
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
     ws = Workspace() if ws is None else ws
-    X, A, Z, TC = cache.X, cache.A, cache.Z, cache.TC
+    X, A, Z, Y = cache.X, cache.A, cache.Z, cache._Y
     T, n, m = dA.shape
     dt = dA.dtype
-    Z4 = Z.reshape(T, 4, n, m)
-    S, O, I, F, G = Z4[:, :3], Z4[:, 0], Z4[:, 1], Z4[:, 2], cache.G
+    Z4 = Z.reshape(T, 4, n, m)  # o, i, f, (g)
+    S, F = Z4[:, :3], Z4[:, 2]
     one = ws.one(dt)
-    # Step-independent factors, in bulk before the loop: K[t] = [Ko, Ki, Kf, Kg, f] maps
-    # the gradient on a_t (Ko) or on c_t (Ki, Kf, Kg, f) to the gradient on a gate's
-    # pre-activation or on c_{t-1}. The loop overwrites them in place with
-    # [do, di, df, dg, dc_{t-1}]: the pre-activation gradients in Z's gate order, so
-    # K[t, :4] is step t's dZ_t.
+    # Step-independent coefficients, in bulk before the loop (see the module docstring).
     K = ws.get("K", (T + 1, 5, n, m), dt)
     Kt = K[:T]
     np.subtract(one, S, Kt[:, :3])
-    Kt[:, :3] *= S  # sigmoid' = s (1 - s) for o, i, f
-    Kt[:, 0] *= TC  # a_t = o tanh(c_t)
-    Kt[:, 1:3] *= cache._GC[:T].reshape(T, 2, n, m)  # c_t = i g + f c_{t-1}
-    np.multiply(G, G, Kt[:, 3])
-    np.subtract(one, Kt[:, 3], Kt[:, 3])
-    Kt[:, 3] *= I  # ... + i g, g = tanh: tanh' = 1 - g^2
-    np.copyto(Kt[:, 4], F)
+    Kt[:, :3] *= S  # sigmoid' = s (1 - s)
+    Kt[:, :3] *= Y[:T].reshape(T, 3, n, m)  # a_t = o tanh(c_t), c_t = i g + f c_{t-1}
+    TG = Y[:T, : 2 * n].reshape(T, 2, n, m)  # tanh(c_t), g
+    KcKg = TG if consume else ws.get("KcKg", (T, 2, n, m), dt)
+    np.multiply(TG, TG, KcKg)
+    np.subtract(one, KcKg, KcKg)
+    KcKg *= Z4[:, :2]  # o tanh'(c_t) = dc_t / da_t, and i tanh'(g) (tanh' = 1 - tanh^2)
+    Kc = KcKg[:, 0]
+    np.copyto(Kt[:, 3], KcKg[:, 1])
+    np.copyto(Kt[:, 4], F)  # dc_{t-1} = f dc_t
     K[T, 4] = 0  # nothing flows into c_T from beyond the last step
-    Kc = TC if consume else ws.get("Kc", (T, n, m), dt)  # dc_t / da_t = o tanh'(c_t)
-    np.multiply(TC, TC, Kc)
-    np.subtract(one, Kc, Kc)
-    Kc *= O
     da = ws.get("da", (n, m), dt)  # gradient carried into a_{t-1}
     dct = ws.get("dct", (n, m), dt)  # total gradient on c_t
     da.fill(0)
@@ -151,7 +145,7 @@ def backward(
     steps = ws.views("lstm.backward", (dA, K, Kc), lambda: [step(t) for t in range(T)])
     WaT = ws.get("WaT", (n, 4 * n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
     np.copyto(WaT, p.Wa.T)
-    add, multiply, dot = np.add, np.multiply, np.dot  # `out` positional, as in forward
+    add, multiply = np.add, np.multiply  # `out` positional: see fastcall
     for dA_t, k_o, kc, dc_next, k_ifgc, dz in reversed(steps):
         add(da, dA_t, da)  # total gradient on a_t
         multiply(da, kc, dct)  # into c_t through a_t ...
@@ -160,7 +154,7 @@ def backward(
         multiply(k_ifgc, dct, k_ifgc)  # [d pre_i, d pre_f, d pre_g, into c_{t-1}]
         dot(WaT, dz, da)  # into a_{t-1}
     # Weight gradients as sums over steps and examples: one GEMM each, on dZ laid out
-    # (4 n_a, T, m) (in the cache's memory when it may be consumed).
+    # (4 n_a, T, m) (in Z's memory when the cache may be consumed).
     dZt = Z.reshape(4 * n, T, m) if consume else ws.get("dZt", (4 * n, T, m), dt)
     np.copyto(dZt, K[:T, :4].reshape(T, 4 * n, m).transpose(1, 0, 2))
     dZ2 = dZt.reshape(4 * n, T * m)
