@@ -142,9 +142,7 @@ def _expected_tuple(cell: str, n_x: int, n_a: int, n_y: int) -> tuple[tuple[int,
     return tuple(shapes[k] for k in PARAM_NAMES[cell])
 
 
-def _dims_if_valid(
-    cell: str, params: Mapping[str, np.ndarray]
-) -> tuple[int, int, int] | None:
+def _dims_if_valid(cell: str, params: Mapping[str, np.ndarray]) -> tuple[int, int, int] | None:
     """(n_x, n_a, n_y) if every parameter is an array of the right shape, else None."""
     try:
         shapes = tuple(params[k].shape for k in PARAM_NAMES[cell])
