@@ -126,7 +126,8 @@ def backward(
     Kt[:, :3] *= S  # sigmoid' = s (1 - s)
     Kt[:, :3] *= Y[:T].reshape(T, 3, n, m)  # a_t = o tanh(c_t), c_t = i g + f c_{t-1}
     TG = Y[:T, : 2 * n].reshape(T, 2, n, m)  # tanh(c_t), g
-    KcKg = TG if consume else ws.get("KcKg", (T, 2, n, m), dt)
+    KcKg_buffer = Y if consume else ws.get("KcKg", (T, 2, n, m), dt)  # (stable for `views`)
+    KcKg = TG if consume else KcKg_buffer
     np.multiply(TG, TG, KcKg)
     np.subtract(one, KcKg, KcKg)
     KcKg *= Z4[:, :2]  # o tanh'(c_t) = dc_t / da_t, and i tanh'(g) (tanh' = 1 - tanh^2)
@@ -142,7 +143,7 @@ def backward(
         k = K[t]
         return dA[t], k[0], Kc[t], K[t + 1, 4], k[1:], k[:4].reshape(4 * n, m)
 
-    steps = ws.views("lstm.backward", (dA, K, Kc), lambda: [step(t) for t in range(T)])
+    steps = ws.views("lstm.backward", (dA, K, KcKg_buffer), lambda: [step(t) for t in range(T)])
     WaT = ws.get("WaT", (n, 4 * n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
     np.copyto(WaT, p.Wa.T)
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
