@@ -489,7 +489,9 @@ def sample(
             f"{run_dir}: sampling needs a reber or text model, this one is {task['task']}"
         )
     state = checkpoint.load(run_dir / checkpoint.NAME)
-    p = Packed(cfg.cell, task["n_x"], cfg.train.hidden, task["n_y"], state.theta)
+    dims = (task["n_x"], cfg.train.hidden, task["n_y"])
+    checkpoint.upgrade(run_dir / checkpoint.NAME, state, cfg.cell, *dims)
+    p = Packed(cfg.cell, *dims, state.theta)
     rng = np.random.default_rng(seed)
     if task["task"] == "reber":
         result = sampling.sample_reber(p, n, temperature, rng)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import layout_v1
 
 import rnncli
 from rnncli import engine
@@ -303,3 +304,19 @@ def test_cached_workspaces_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     workspace.cached("e")
     assert list(workspace._local.cache) == ["e"]  # over the byte cap: all but the newest go
     workspace.clear()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_layout_upgrade_from_version_1(cell: str) -> None:
+    from rnncli.engine.layout import LAYOUT_VERSION, upgrade_flat
+
+    params, *_ = make_problem(cell, (3, 4, 2, 2, 3), "xent", seed=11)
+    p = engine.pack(cell, params)
+    old = layout_v1(cell, params)
+    assert not np.array_equal(old, p.flat)  # the layouts do differ
+    np.testing.assert_array_equal(upgrade_flat(cell, 3, 4, 2, old, 1), p.flat)
+    assert upgrade_flat(cell, 3, 4, 2, p.flat, LAYOUT_VERSION) is p.flat
+    with pytest.raises(ValueError, match="layout version 7"):
+        upgrade_flat(cell, 3, 4, 2, old, 7)
+    with pytest.raises(ValueError, match="the model needs"):
+        upgrade_flat(cell, 3, 5, 2, old, 1)

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from rnncli import plot
 from rnncli.cli import app
 from rnncli.config import load_config, to_dict
+from rnncli.errors import InputError
 from rnncli.runs import Run
 from rnncli.train import checkpoint as ckpt
 from rnncli.train import prepare, train
@@ -447,3 +448,37 @@ def test_bad_text_files_exit_2_naming_the_path(tmp_path: Path, kind: str, needle
     assert "\n" not in message and message.startswith("rnncli: error: ")
     assert str(path) in message and needle in message
     assert not out.exists()
+
+
+def test_resume_from_a_layout_1_checkpoint(tmp_path: Path) -> None:
+    """A checkpoint written before the parameter layout changed (no `layout` entry,
+    blocks [Wa, Wx, b, Wy, by], LSTM gates o, f, i, g) resumes with the same numbers."""
+    from helpers import layout_v1
+
+    from rnncli import engine
+    from rnncli.engine.layout import LAYOUT_VERSION
+
+    cfg = load_config(None, {}, [*SMALL, "train.hidden=8"], training=True)
+    run = Run.start(tmp_path / "cut", "train", cfg.cell, to_dict(cfg), [], [], cfg.seed)
+    problem = prepare(cfg)
+    _interrupt_at(problem, 25)
+    assert train(cfg, run, problem=problem).status == "interrupted"
+    data = load_checkpoint(run.path)
+    assert int(data["layout"]) == LAYOUT_VERSION
+    dims = (cfg.cell, problem.n_x, 8, problem.n_y)
+
+    def to_v1(flat: np.ndarray) -> np.ndarray:
+        return layout_v1(cfg.cell, engine.unpack(engine.Packed(*dims, flat)))
+
+    old = {k: to_v1(v) if k == "theta" or k.startswith("opt_") else v for k, v in data.items()}
+    del old["layout"]
+    np.savez(run.path / ckpt.NAME, **old)
+
+    state = ckpt.load(run.path / ckpt.NAME)
+    assert state.layout == 1
+    ckpt.upgrade(run.path / ckpt.NAME, state, *dims)
+    assert np.array_equal(state.theta, data["theta"])
+    assert all(np.array_equal(v, data["opt_" + k]) for k, v in state.opt_state.items())
+    assert train(cfg, Run.reopen(run.path), resume=True).status == "completed"
+    with pytest.raises(InputError, match="does not fit this run's lstm model"):
+        ckpt.upgrade(run.path / ckpt.NAME, ckpt.load(run.path / ckpt.NAME), "lstm", 7, 9, 7)

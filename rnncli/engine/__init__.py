@@ -24,6 +24,7 @@ import numpy as np
 
 from rnncli import loss as losses
 from rnncli.engine import gru, lstm, rnn, workspace
+from rnncli.engine.epilogue import stacked_inputs
 from rnncli.engine.layout import (
     CELLS,
     OUTPUT_NAMES,
@@ -142,12 +143,12 @@ def loss_and_grads_packed(
     if grads is None:
         grads = Packed(p.cell, p.n_x, n, p.n_y, np.empty_like(p.flat))  # all overwritten
     dH = ws.get("dH", (T, n, m), X.dtype)
-    At = workspace.feature_major(ws, "At", cache.A)  # (n, T+1, m): a_0..a_T
+    AX = stacked_inputs(ws, cache.A, X)  # (n + n_x, T+1, m): [a_0..a_T; x_1..x_T]
     if loss == "xent":
-        value = losses.xent_into(p.Wy, p.by, At[:, 1:], targets, grads.Wy, grads.by, dH, ws)
+        value = losses.xent_into(p.Wy, p.by, AX[:n, 1:], targets, grads.Wy, grads.by, dH, ws)
     else:
         value = losses.mse_last_into(p.Wy, p.by, cache.A[-1], targets, grads.Wy, grads.by, dH)
-    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx, ws, At, consume=True)
+    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx, ws, AX, consume=True)
     return value, grads, dX, da0
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import input_grads, recurrent_grad
+from rnncli.engine.epilogue import bias_and_input_grads, inputs_matrix, stacked_inputs
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Packed
 from rnncli.engine.workspace import Workspace, feature_major
@@ -52,7 +52,9 @@ def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = Non
         return A[t], A[t + 1], z[: 2 * n], z[:n], z[n : 2 * n], z[2 * n :], RA[t]
 
     steps = ws.views("gru.forward", (Z, A, RA), lambda: [step(t) for t in range(T)])
-    Wzr, Wh = p.Wa[: 2 * n], p.Wa[2 * n :]
+    Wa = ws.get("Wa", (3 * n, n), dt)  # contiguous: np.dot would copy the strided view
+    np.copyto(Wa, p.Wa)
+    Wzr, Wh = Wa[: 2 * n], Wa[2 * n :]
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
         for a_prev, a, s, zg, r, h, ra in steps:
@@ -79,12 +81,12 @@ def backward(
     grads: Packed,
     need_dx: bool = True,
     ws: Workspace | None = None,
-    At: np.ndarray | None = None,
+    AX: np.ndarray | None = None,
     consume: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
+    """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
-    At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
+    AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: write the gate gradients over the cache's gate values (saves a
     (T, 3 n_a, m) buffer; the cache is invalid afterwards).
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
@@ -144,12 +146,14 @@ def backward(
     dZt = K.reshape(-1)[: 3 * n * T * m].reshape(3 * n, T, m)
     np.copyto(dZt, dZ.transpose(1, 0, 2))
     dZ2 = dZt.reshape(3 * n, T * m)
-    if At is None:
-        At = feature_major(ws, "At", A)
+    if AX is None:
+        AX = stacked_inputs(ws, A, X)
     RAt = feature_major(ws, "RAt", RA)
-    recurrent_grad(dZ2[: 2 * n], At, grads.Wa[: 2 * n])  # z, r rows act on a_prev
-    np.matmul(dZ2[2 * n :], RAt.reshape(n, T * m).T, out=grads.Wa[2 * n :])  # h: on r a_prev
-    return input_grads(p, ws, dZ2, X, grads, need_dx), da.copy()
+    # z, r rows act on [a_{t-1}; x_t]; h rows on [r a_{t-1}; x_t]
+    np.matmul(dZ2[: 2 * n], inputs_matrix(AX).T, grads.W[: 2 * n])
+    np.matmul(dZ2[2 * n :], RAt.reshape(n, T * m).T, grads.Wa[2 * n :])
+    np.matmul(dZ2[2 * n :], inputs_matrix(AX, slice(n, None)).T, grads.Wx[2 * n :])
+    return bias_and_input_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

@@ -2,21 +2,27 @@
 
 Every cell is written internally as G gate blocks of n_a rows each::
 
-    Z_t = Wa @ a_{t-1} + Wx @ x_t + b        Z_t: (G*n_a, m)
+    Z_t = W @ [a_{t-1}; x_t] + b = Wa @ a_{t-1} + Wx @ x_t + b        Z_t: (G*n_a, m)
 
-with the notebook's per-gate matrices ``W (n_a, n_a+n_x)`` (acting on ``[a_prev; xt]``)
-split into their recurrent columns (into ``Wa``) and input columns (into ``Wx``) and
-stacked gate by gate. The gate order is chosen so that blocks needing the same
-treatment are contiguous:
+where ``W (G*n_a, n_a+n_x)`` stacks the notebook's per-gate matrices (each acting on
+``[a_prev; xt]``) gate by gate, and ``Wa = W[:, :n_a]``, ``Wx = W[:, n_a:]`` are its
+recurrent and input columns (views). The gate order is chosen so that blocks needing
+the same treatment are contiguous:
 
-    rnn   G=1  (a)            Wa = Waa, Wx = Wax, b = ba
+    rnn   G=1  (a)            W = [Waa | Wax], b = ba
     lstm  G=4  (o, i, f, g)   sigmoid on rows [0, 3n_a), tanh on [3n_a, 4n_a);
                               i, f are paired with g, c_{t-1} (see engine/lstm.py)
     gru   G=3  (z, r, h)      Wa's h rows act on r*a_prev, not on a_prev
 
-All parameters live in one flat vector ``flat`` and the blocks above (and the output
-layer ``Wy (n_y, n_a)``, ``by (n_y, 1)``) are views into it, so an optimiser updates
-the whole model with a few vectorised calls and training never re-packs.
+All parameters live in one flat vector ``flat = [W, b, Wy, by]`` (row-major), and the
+blocks above and the output layer ``Wy (n_y, n_a)``, ``by (n_y, 1)`` are views into it,
+so an optimiser updates the whole model with a few vectorised calls and training never
+re-packs. For the LSTM and GRU, ``flat`` is the notebook's arrays one after another
+(``Wo, Wi, Wf, Wc, bo, bi, bf, bc, Wy, by``), so packing is one concatenation and
+unpacking hands out views; the weight gradient ``dW`` is one GEMM.
+
+Checkpoints store ``flat``, so they record `LAYOUT_VERSION`; `upgrade_flat` converts a
+vector written under an older layout.
 """
 
 from __future__ import annotations
@@ -55,7 +61,9 @@ def check_cell(cell: str) -> None:
 class Packed:
     """A model's parameters (or their gradients) as one flat vector plus named views.
 
-    Wa: (G*n_a, n_a)   Wx: (G*n_a, n_x)   b: (G*n_a, 1)   Wy: (n_y, n_a)   by: (n_y, 1)
+    W: (G*n_a, n_a+n_x) = [Wa | Wx]   b: (G*n_a, 1)   Wy: (n_y, n_a)   by: (n_y, 1)
+    Wa = W[:, :n_a] and Wx = W[:, n_a:] are strided views (copy Wa before using it in
+    a per-step product: ``np.dot`` copies strided matrices itself, every call).
     """
 
     cell: str
@@ -69,9 +77,11 @@ class Packed:
         if total != self.flat.size:
             raise ValueError(f"flat vector has {self.flat.size} entries, layout needs {total}")
         flat = self.flat
-        self.Wa, self.Wx, self.b, self.Wy, self.by = [
+        self.W, self.b, self.Wy, self.by = [
             flat[start:stop].reshape(shape) for start, stop, shape in blocks
         ]
+        self.Wa = self.W[:, : self.n_a]
+        self.Wx = self.W[:, self.n_a :]
 
     @classmethod
     def zeros(cls, cell: str, n_x: int, n_a: int, n_y: int, dtype: np.dtype) -> Packed:
@@ -100,11 +110,11 @@ def n_gates(cell: str) -> int:
 def _blocks(
     cell: str, n_x: int, n_a: int, n_y: int
 ) -> tuple[list[tuple[int, int, tuple[int, int]]], int]:
-    """Where Wa, Wx, b, Wy, by sit in the flat vector: [(start, stop, shape)], size."""
+    """Where W, b, Wy, by sit in the flat vector: [(start, stop, shape)], size."""
     g = n_gates(cell)
     blocks = []
     start = 0
-    for shape in [(g * n_a, n_a), (g * n_a, n_x), (g * n_a, 1), (n_y, n_a), (n_y, 1)]:
+    for shape in [(g * n_a, n_a + n_x), (g * n_a, 1), (n_y, n_a), (n_y, 1)]:
         blocks.append((start, start + shape[0] * shape[1], shape))
         start += shape[0] * shape[1]
     return blocks, start
@@ -211,21 +221,26 @@ def pack(cell: str, params: Mapping[str, np.ndarray], dtype: np.dtype | None = N
         p.Wa[...] = params["Waa"]
         p.Wx[...] = params["Wax"]
         p.b[...] = params["ba"]
-    else:  # stack the gates' [recurrent | input] matrices, then split the columns
-        W = np.concatenate([params[w] for w, _ in GATES[cell]])
-        p.Wa[...] = W[:, :n_a]
-        p.Wx[...] = W[:, n_a:]
-        np.concatenate([params[b] for _, b in GATES[cell]], out=p.b, casting="unsafe")
-    p.Wy[...] = params[OUTPUT_NAMES[cell]]
-    p.by[...] = params["by"]
+        p.Wy[...] = params["Wya"]
+        p.by[...] = params["by"]
+    else:  # the flat vector is the arrays in _FLAT_ORDER one after another
+        pieces = [np.asarray(params[k]).reshape(-1) for k in _FLAT_ORDER[cell]]
+        np.concatenate(pieces, out=p.flat, casting="unsafe")
     return p
+
+
+#: LSTM and GRU: the notebook arrays in the order they sit in the flat vector.
+_FLAT_ORDER = {
+    cell: tuple(w for w, _ in GATES[cell]) + tuple(b for _, b in GATES[cell]) + ("Wy", "by")
+    for cell in ("lstm", "gru")
+}
 
 
 def unpack(p: Packed, prefix: str = "", copy: bool = True) -> dict[str, np.ndarray]:
     """Notebook-named arrays of a `Packed` model; ``prefix="d"`` names gradients.
 
-    With ``copy=False`` the arrays that need no rearranging are views into `p` (for a
-    `Packed` the caller owns and drops).
+    With ``copy=False`` the arrays are views into `p` (for a `Packed` the caller owns
+    and drops); the basic RNN's Wax and Waa are then strided views.
     """
     n_a = p.n_a
     keep = np.copy if copy else np.asarray
@@ -234,13 +249,59 @@ def unpack(p: Packed, prefix: str = "", copy: bool = True) -> dict[str, np.ndarr
         out["Wax"] = keep(p.Wx)
         out["Waa"] = keep(p.Wa)
         out["ba"] = keep(p.b)
-    else:  # one copy of all gates' [recurrent | input] matrices, handed out by rows
-        W = np.concatenate([p.Wa, p.Wx], axis=1)
-        b = keep(p.b)
+    else:  # gate k's [recurrent | input] matrix and bias are rows of W and b
+        W, b = keep(p.W), keep(p.b)
         for k, (w, bias) in enumerate(GATES[p.cell]):
-            rows = slice(k * n_a, (k + 1) * n_a)
-            out[w] = W[rows]
-            out[bias] = b[rows]
+            out[w] = W[k * n_a : (k + 1) * n_a]
+            out[bias] = b[k * n_a : (k + 1) * n_a]
     out[OUTPUT_NAMES[p.cell]] = keep(p.Wy)
     out["by"] = keep(p.by)
     return {prefix + k: out[k] for k in PARAM_NAMES[p.cell]}
+
+
+# --------------------------------------------------------------------------------------
+# Layout versions (for checkpoints)
+# --------------------------------------------------------------------------------------
+
+#: The layout of `Packed.flat`, stored with checkpoints. 1: blocks [Wa, Wx, b, Wy, by],
+#: LSTM gates (o, f, i, g) (rnncli up to the first engine); 2: blocks [W, b, Wy, by],
+#: LSTM gates (o, i, f, g).
+LAYOUT_VERSION = 2
+
+_V1_GATES = {
+    "rnn": (("Waa", "ba"),),
+    "lstm": (("Wo", "bo"), ("Wf", "bf"), ("Wi", "bi"), ("Wc", "bc")),
+    "gru": (("Wz", "bz"), ("Wr", "br"), ("Wh", "bh")),
+}
+
+
+def _unpack_v1(cell: str, n_x: int, n_a: int, n_y: int, flat: np.ndarray) -> dict[str, np.ndarray]:
+    """Notebook-named arrays of a flat vector in layout 1."""
+    G = n_gates(cell)
+    sizes = [G * n_a * n_a, G * n_a * n_x, G * n_a, n_y * n_a, n_y]
+    Wa, Wx, b, Wy, by = np.split(flat, np.cumsum(sizes)[:-1])
+    Wa, Wx, b = Wa.reshape(G * n_a, n_a), Wx.reshape(G * n_a, n_x), b.reshape(G * n_a, 1)
+    out = {OUTPUT_NAMES[cell]: Wy.reshape(n_y, n_a), "by": by.reshape(n_y, 1)}
+    if cell == "rnn":
+        out.update(Waa=Wa, Wax=Wx, ba=b)
+        return out
+    for k, (w, bias) in enumerate(_V1_GATES[cell]):
+        rows = slice(k * n_a, (k + 1) * n_a)
+        out[w] = np.concatenate([Wa[rows], Wx[rows]], axis=1)
+        out[bias] = b[rows]
+    return out
+
+
+def upgrade_flat(
+    cell: str, n_x: int, n_a: int, n_y: int, flat: np.ndarray, version: int
+) -> np.ndarray:
+    """`flat` (parameters, or anything laid out like them, such as optimiser state)
+    rearranged from layout `version` into the current one. Moves numbers, exactly."""
+    expected = size(cell, n_x, n_a, n_y)
+    if flat.shape != (expected,):
+        raise ValueError(f"flat vector has shape {flat.shape}, the model needs ({expected},)")
+    if version == LAYOUT_VERSION:
+        return flat
+    if version != 1:
+        raise ValueError(f"unknown parameter layout version {version}")
+    return pack(cell, _unpack_v1(cell, n_x, n_a, n_y, flat), dtype=flat.dtype).flat

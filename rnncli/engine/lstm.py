@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import input_grads, recurrent_grad
+from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Packed
-from rnncli.engine.workspace import Workspace, feature_major
+from rnncli.engine.workspace import Workspace
 
 
 @dataclass
@@ -76,7 +76,8 @@ def forward(
         return A[t], z, s, zg, g, i_f, g_c, C[t + 1], tc, o, A[t + 1]
 
     steps = ws.views("lstm.forward", (Z, Y, A), lambda: [step(t) for t in range(T)])
-    Wa = p.Wa
+    Wa = ws.get("Wa", (4 * n, n), dt)  # contiguous: np.dot would copy the strided view
+    np.copyto(Wa, p.Wa)
     add, multiply, tanh = np.add, np.multiply, np.tanh  # `out` positional: see fastcall
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
         for a_prev, z, s, zg, g, i_f, g_c, c, tc, o, a in steps:
@@ -101,12 +102,12 @@ def backward(
     grads: Packed,
     need_dx: bool = True,
     ws: Workspace | None = None,
-    At: np.ndarray | None = None,
+    AX: np.ndarray | None = None,
     consume: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
+    """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
-    At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
+    AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: reuse the cache's memory for temporaries (two buffers less); the cache is
     invalid afterwards.
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
@@ -159,10 +160,9 @@ def backward(
     dZt = Z.reshape(4 * n, T, m) if consume else ws.get("dZt", (4 * n, T, m), dt)
     np.copyto(dZt, K[:T, :4].reshape(T, 4 * n, m).transpose(1, 0, 2))
     dZ2 = dZt.reshape(4 * n, T * m)
-    if At is None:
-        At = feature_major(ws, "At", A)
-    recurrent_grad(dZ2, At, grads.Wa)
-    return input_grads(p, ws, dZ2, X, grads, need_dx), da.copy()
+    if AX is None:
+        AX = stacked_inputs(ws, A, X)
+    return weight_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import input_grads, recurrent_grad
+from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Packed
 from rnncli.engine.workspace import Workspace, feature_major
@@ -37,7 +37,9 @@ def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = Non
     Z += p.b
     rec = ws.get("rec", (p.n_a, m), X.dtype)
     steps = ws.views("rnn.forward", (A,), lambda: [(A[t], A[t + 1]) for t in range(T)])
-    Wa, add, tanh = p.Wa, np.add, np.tanh  # `out` positional: see fastcall
+    Wa = ws.get("Wa", (p.n_a, p.n_a), X.dtype)  # contiguous: np.dot would copy the view
+    np.copyto(Wa, p.Wa)
+    add, tanh = np.add, np.tanh  # `out` positional: see fastcall
     for a_prev, a in steps:
         dot(Wa, a_prev, rec)
         add(a, rec, a)  # Wa a_{t-1} + (Wx x_t + b)
@@ -52,12 +54,12 @@ def backward(
     grads: Packed,
     need_dx: bool = True,
     ws: Workspace | None = None,
-    At: np.ndarray | None = None,
+    AX: np.ndarray | None = None,
     consume: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """Back-propagate dA: (T, n_a, m) through time; write dWa, dWx, db into `grads`.
+    """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
-    At: A in feature-major layout (n_a, T+1, m) if the caller already has it.
+    AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: accepted for a uniform signature (the RNN's cache is just X and A).
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
@@ -81,10 +83,9 @@ def backward(
         dot(WaT, dz, da)  # into a_{t-1}
     # Weight gradients as sums over steps and examples: one GEMM each.
     dZ2 = feature_major(ws, "dZt", dZ).reshape(n, T * m)
-    if At is None:
-        At = feature_major(ws, "At", A)
-    recurrent_grad(dZ2, At, grads.Wa)
-    return input_grads(p, ws, dZ2, X, grads, need_dx), da.copy()
+    if AX is None:
+        AX = stacked_inputs(ws, A, X)
+    return weight_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

@@ -3,6 +3,10 @@
 Holds the flat parameter vector, the optimiser state, the training data stream's RNG
 state (as JSON text), counters, and the carried hidden state of the text task. Written
 atomically and read with ``allow_pickle=False``: no object arrays, ever.
+
+The parameter vector and the optimiser state are in the engine's layout, so a checkpoint
+records `LAYOUT_VERSION`; `upgrade` rearranges one written under an older layout (one
+without the entry is layout 1).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from rnncli.engine.layout import LAYOUT_VERSION, upgrade_flat
 from rnncli.errors import InputError
 from rnncli.runs import save_npz_atomic
 
@@ -38,6 +43,7 @@ class TrainState:
     wall_s: float  # training time so far, over all sessions
     carry_a: np.ndarray | None = None  # text: hidden state carried into the next chunk
     carry_c: np.ndarray | None = None
+    layout: int = LAYOUT_VERSION  # of theta and opt_state
 
 
 def save(path: Path, s: TrainState) -> None:
@@ -49,6 +55,7 @@ def save(path: Path, s: TrainState) -> None:
         ),
         "floats": np.array([s.loss_sum, s.wall_s], dtype=np.float64),
         "rng_state": np.array(json.dumps(s.rng_state)),
+        "layout": np.array(s.layout, dtype=np.int64),
     }
     for name, value in s.opt_state.items():
         arrays["opt_" + name] = value
@@ -84,6 +91,20 @@ def load(path: Path) -> TrainState:
             wall_s=wall_s,
             carry_a=data.get("carry_a"),
             carry_c=data.get("carry_c"),
+            layout=int(data["layout"]) if "layout" in data else 1,
         )
     except (KeyError, ValueError) as err:
         raise InputError(f"{path}: checkpoint is missing or has bad entries ({err})") from None
+
+
+def upgrade(path: Path, s: TrainState, cell: str, n_x: int, n_a: int, n_y: int) -> None:
+    """Bring `s` (read from `path`) to the current parameter layout, in place, and check
+    that its parameter vector fits the model (cell, n_x, n_a, n_y)."""
+    try:
+        s.theta = upgrade_flat(cell, n_x, n_a, n_y, s.theta, s.layout)
+        s.opt_state = {
+            k: upgrade_flat(cell, n_x, n_a, n_y, v, s.layout) for k, v in s.opt_state.items()
+        }
+    except ValueError as err:
+        raise InputError(f"{path}: does not fit this run's {cell} model ({err})") from None
+    s.layout = LAYOUT_VERSION

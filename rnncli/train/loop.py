@@ -174,6 +174,9 @@ def train(
     if resume:
         assert run is not None
         state = checkpoint.load(run.path / checkpoint.NAME)
+        checkpoint.upgrade(
+            run.path / checkpoint.NAME, state, cfg.cell, problem.n_x, t.hidden, problem.n_y
+        )
         p, opt = restore(cfg, problem, state)
         data_rng.bit_generator.state = state.rng_state
         history = _truncate_metrics(run.path / METRICS, state.step)
