@@ -600,7 +600,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     tp = results["throughput"]
     if tp:
         lines.append(
-            f"training throughput ({tp['cell']}, task defaults, {tp['steps']} updates): "
+            f"training throughput ({tp['cell']}, task defaults, {tp['steps']} updates, "
+            "median of runs): "
             f"reber {tp['reber_sequences_per_s']:,.0f} sequences/s, "
             f"text {tp['text_chars_per_s']:,.0f} characters/s"
         )

@@ -119,3 +119,11 @@ def test_time_budget_adds_rounds() -> None:
     )
     assert rows[0]["engine"]["rounds"] > 1
     assert rows[0]["engine"]["rounds"] == rows[0]["notebook"]["rounds"]
+
+
+def test_training_throughput_runs_the_real_loop() -> None:
+    from rnncli.train import throughput
+
+    out = throughput.measure(steps=3, cell="rnn")
+    assert out["cell"] == "rnn" and out["steps"] == 3
+    assert out["reber_sequences_per_s"] > 0 and out["text_chars_per_s"] > 0
