@@ -19,6 +19,7 @@ import numpy as np
 from rnncli import engine, notebook, seed_cells
 from rnncli import loss as losses
 from rnncli.activations import softmax
+from rnncli.engine import lstm as lstm_kernel
 from rnncli.errors import InputError
 from rnncli.params import init_params
 
@@ -164,6 +165,8 @@ def _sequence_forward(
         for k, v in vars(cache).items()
         if isinstance(v, np.ndarray) and not k.startswith("_")
     }
+    if cfg.cell == "lstm":  # show g's value, not the pre-activation its rows keep
+        buffers["cache.Z"] = lstm_kernel.gate_values(cache)
     return Pass(inputs, params, outputs, caches=buffers, cache=((), x), engine_state=(p, cache))
 
 

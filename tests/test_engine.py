@@ -320,3 +320,16 @@ def test_layout_upgrade_from_version_1(cell: str) -> None:
         upgrade_flat(cell, 3, 4, 2, old, 7)
     with pytest.raises(ValueError, match="the model needs"):
         upgrade_flat(cell, 3, 5, 2, old, 1)
+
+
+def test_lstm_gate_values_match_the_notebook_caches() -> None:
+    from rnncli import notebook
+    from rnncli.engine import lstm
+
+    params, x, _, a0 = make_problem("lstm", (3, 5, 2, 4, 6), "xent", seed=3)
+    *_, (caches, _) = notebook.lstm_forward(x, a0, params)
+    p = engine.pack("lstm", params)
+    cache = engine.forward(p, engine.to_time_major(x), a0)
+    Z = lstm.gate_values(cache)
+    for t, (*_, ft, it, cct, ot, _xt, _p) in enumerate(caches):
+        np.testing.assert_allclose(Z[t], np.concatenate([ot, it, ft, cct]), rtol=1e-13)

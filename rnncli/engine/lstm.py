@@ -165,6 +165,15 @@ def backward(
     return weight_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 
+def gate_values(cache: Cache) -> np.ndarray:
+    """A copy of Z with every gate's value, g included (Z's g rows keep g's
+    pre-activation, since g itself lives next to c_{t-1}): (T, 4 n_a, m), rows o, i, f, g."""
+    Z = cache.Z.copy()
+    n = cache.G.shape[1]
+    Z[:, 3 * n :] = cache.G
+    return Z
+
+
 def hidden(cache: Cache) -> np.ndarray:
     """a_1..a_T: (T, n_a, m)."""
     return cache.A[1:]
