@@ -420,3 +420,15 @@ def test_rich_reporter_shows_failures(tmp_path: Path) -> None:
     rep.stop()
     text = buf.getvalue()
     assert "1 already completed" in text and "boom [with brackets]" in text and "2/2" in text
+
+
+def test_process_workers_share_the_cores_between_their_blas_pools() -> None:
+    from rnncli.sweep import executors
+
+    cores = os.cpu_count() or 1
+    ex = executors.open_executor(workers=cores, dask=None)
+    try:
+        assert ex.executor.submit(executors.blas_threads).result(timeout=60) == 1
+        assert ex.where.endswith("1 BLAS thread each")
+    finally:
+        ex.close()
