@@ -432,3 +432,11 @@ def test_process_workers_share_the_cores_between_their_blas_pools() -> None:
         assert ex.where.endswith("1 BLAS thread each")
     finally:
         ex.close()
+
+
+def test_table_numbers() -> None:
+    from rnncli.sweep import summary
+
+    assert summary.count_text(15680.0) == "15,680"  # not 1.568e+04
+    assert summary.count_text(None) == summary.number_text(None) == "-"
+    assert summary.number_text(0.031949) == "0.03195"

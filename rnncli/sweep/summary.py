@@ -36,6 +36,11 @@ def number_text(value: Any) -> str:
     return f"{value:.4g}" if _is_real(value) else "-"
 
 
+def count_text(value: Any) -> str:
+    """A mean count as the tables show it (``15,680``); ``-`` for anything else."""
+    return f"{value:,.0f}" if _is_real(value) else "-"
+
+
 def compact_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The facts of a train summary that the sweep aggregates."""
     if not summary:
@@ -197,7 +202,7 @@ def render(result: SweepResult, console: Console) -> None:
             row["metric"] or "-",
             mean,
             number_text(row["metric_median"]),
-            number_text(row["sequences_to_solve_mean"]),
+            count_text(row["sequences_to_solve_mean"]),
             f"{row['wall_s_mean']:.2f}" if row["wall_s_mean"] is not None else "-",
         )
     console.print(t)
