@@ -71,12 +71,12 @@ def xent_into(
     if np.minimum.reduce(tgt) >= 0:
         valid = None
         idx = ws.get("target_idx", (N,), np.dtype(np.intp))
-        np.multiply(tgt, N, idx)
+        np.multiply(tgt, N, idx, dtype=np.intp)  # (in intp: int8 targets would wrap)
         idx += ws.constant(("arange", N), lambda: np.arange(N))
     else:
         valid = tgt >= 0
         cols = np.flatnonzero(valid)
-        idx = tgt[cols] * N + cols
+        idx = tgt[cols].astype(np.intp) * N + cols
     logp = L.reshape(-1).take(idx)  # the targets' shifted logits
     P = np.exp(L, out=L)  # the logits are spent: the probabilities take their place
     total = np.dot(ws.ones(n_y, dt), P, out=top)  # sum over the classes

@@ -122,6 +122,17 @@ def test_padded_targets(cell: str, shape: tuple[int, int, int, int, int]) -> Non
     compare(cell, params, x, targets, a0, "xent")
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32])
+@pytest.mark.parametrize("pad", [False, True])
+def test_narrow_integer_targets(dtype: type, pad: bool) -> None:
+    """target * N + column is computed in intp: in the targets' own dtype it would wrap
+    (targets up to 5, N = 6800 here: beyond int8, uint8 and int16)."""
+    params, x, targets, a0 = make_problem("rnn", (2, 3, 6, 40, 170), "xent", seed=4, pad=pad)
+    if dtype == np.uint8:
+        targets = np.where(targets < 0, 0, targets)
+    compare("rnn", params, x, targets.astype(dtype), a0, "xent")
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_all_padding_gives_zero_loss(cell: str) -> None:
     params, x, targets, a0 = make_problem(cell, (3, 4, 2, 3, 5), "xent", seed=3)
@@ -173,6 +184,11 @@ def test_hot_path_reuses_its_step_views(cell: str) -> None:
     first = {name: entry[2] for name, entry in ws.memo.items()}
     assert set(first) == {f"{cell}.forward", f"{cell}.backward"}
     rnncli.loss_and_grads(cell, params, x, targets, a0)
+    assert all(ws.memo[name][2] is views for name, views in first.items())
+    p = engine.pack(cell, params)  # the training loop's path, from a carried state
+    X, tm_targets = engine.to_time_major(x), np.ascontiguousarray(targets.T)
+    for _ in range(2):
+        engine.train_step(p, X, tm_targets, a0, a0, "xent", p.zeros_like())
     assert all(ws.memo[name][2] is views for name, views in first.items())
 
 

@@ -47,11 +47,11 @@ __all__ = [
     "backward",
     "final_state",
     "forward",
-    "final_state",
     "from_time_major",
     "hidden",
     "loss_and_grads",
     "loss_and_grads_packed",
+    "train_step",
     "n_gates",
     "pack",
     "size",
@@ -111,7 +111,7 @@ def backward(
 ) -> tuple[Packed, np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time. Returns (grads, dX, da0).
 
-    Writes the recurrent blocks of `grads` (Wa, Wx, b); its output layer is left as is.
+    Writes the recurrent blocks of `grads` (W, b); its output layer is left as is.
     """
     if grads is None:
         grads = p.zeros_like()
@@ -131,17 +131,51 @@ def loss_and_grads_packed(
     """Loss and gradients on fused parameters and time-major data, without checks.
 
     X: (T, n_x, m); targets: (T, m) ints for ``xent`` or (n_y, m) for ``mse_last``.
-    Returns (loss, grads, dX or None, da0). This is the training hot path: every
-    temporary lives in a per-shape `Workspace`, and the returned arrays are fresh
-    (or the caller's `grads`).
+    Returns (loss, grads, dX or None, da0). This is the hot path: every temporary lives
+    in a per-shape `Workspace`, and the returned arrays are fresh (or the caller's `grads`).
     """
+    if grads is None:
+        grads = Packed(p.cell, p.n_x, p.n_a, p.n_y, np.empty_like(p.flat))  # all overwritten
+    value, dX, da0, _ = _loss_and_grads(p, X, targets, a0, None, loss, grads, need_dx, False)
+    return value, grads, dX, da0
+
+
+def train_step(
+    p: Packed,
+    X: np.ndarray,
+    targets: np.ndarray,
+    a0: np.ndarray,
+    c0: np.ndarray | None,
+    loss: str,
+    grads: Packed,
+) -> tuple[float, tuple[np.ndarray, np.ndarray | None]]:
+    """`loss_and_grads_packed` for training: starts from the state (a0, c0) (c0: the
+    LSTM's cell state, zeros if None), writes every gradient into `grads`, no dX.
+    Returns (loss, final state): copies of a_T and (LSTM, else None) c_T, which truncated
+    BPTT carries into the next chunk."""
+    value, _, _, final = _loss_and_grads(p, X, targets, a0, c0, loss, grads, False, True)
+    assert final is not None
+    return value, final
+
+
+def _loss_and_grads(
+    p: Packed,
+    X: np.ndarray,
+    targets: np.ndarray,
+    a0: np.ndarray,
+    c0: np.ndarray | None,
+    loss: str,
+    grads: Packed,
+    need_dx: bool,
+    keep_final: bool,
+) -> tuple[float, np.ndarray | None, np.ndarray, tuple[np.ndarray, np.ndarray | None] | None]:
+    """Forward, loss, backward (consuming the cache): (loss, dX, da0, final state or None)."""
     T, _, m = X.shape
     n = p.n_a
     ws = workspace.cached((p.cell, p.n_x, n, p.n_y, T, m, X.dtype.str))
     kernel = KERNELS[p.cell]
-    cache = kernel.forward(p, X, a0, ws=ws)
-    if grads is None:
-        grads = Packed(p.cell, p.n_x, n, p.n_y, np.empty_like(p.flat))  # all overwritten
+    cache = forward(p, X, a0, c0, ws)
+    final = final_state(p, cache) if keep_final else None  # before the cache is consumed
     dH = ws.get("dH", (T, n, m), X.dtype)
     AX = stacked_inputs(ws, cache.A, X)  # (n + n_x, T+1, m): [a_0..a_T; x_1..x_T]
     if loss == "xent":
@@ -149,7 +183,7 @@ def loss_and_grads_packed(
     else:
         value = losses.mse_last_into(p.Wy, p.by, cache.A[-1], targets, grads.Wy, grads.by, dH)
     dX, da0 = kernel.backward(p, cache, dH, grads, need_dx, ws, AX, consume=True)
-    return value, grads, dX, da0
+    return value, dX, da0, final
 
 
 def check_inputs(p: Packed, x: np.ndarray, a0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnncli import engine
-from rnncli import loss as losses
-from rnncli.engine import Packed, workspace
+from rnncli.engine import Packed
 from rnncli.params import init_params
 from rnncli.runs import Run, write_text_atomic
 from rnncli.train import checkpoint
@@ -216,17 +215,10 @@ def train(
             else:
                 a0 = np.zeros((p.n_a, m), dtype=p.dtype)
                 c0 = np.zeros_like(a0)
-            # buffers reused across steps of the same shape (fresh pages are slow to touch)
-            ws = workspace.cached(("train", p.cell, p.n_a, p.n_y, *b.X.shape, p.dtype.str))
-            cache = engine.forward(p, b.X, a0, c0, ws=ws)
-            out = losses.xent if problem.loss == "xent" else losses.mse_last
-            value, dWy, dby, dH = out(p.Wy, p.by, engine.hidden(p, cache), b.targets)
+            value, final = engine.train_step(p, b.X, b.targets, a0, c0, problem.loss, grads)
             if not math.isfinite(value):
                 status, message = "diverged", diverged(f"loss is {value}", state.step + 1)
                 break
-            grads.Wy[...] = dWy
-            grads.by[...] = dby
-            engine.backward(p, cache, dH, grads, need_dx=False, ws=ws)
             clip_global_norm(grads.flat, t.clip)
             opt.step(
                 p.flat,
@@ -237,7 +229,7 @@ def train(
                 status, message = "diverged", diverged("the parameters overflowed", state.step + 1)
                 break
             if carry_state:
-                state.carry_a, state.carry_c = engine.final_state(p, cache)
+                state.carry_a, state.carry_c = final
             state.step += 1
             state.sequences += m
             state.loss_sum += problem.reported_loss(value, b.X.shape[0])
