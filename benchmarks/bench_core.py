@@ -17,8 +17,13 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), help="default: all")
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
-    parser.add_argument("--rounds", type=int, help="default 9, or 7 with --quick")
-    parser.add_argument("--quick", action="store_true", help="7 short rounds, no 'large'")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="exact rounds (default: 9, 7 at large or with --quick, more "
+        "while 3 s per size, 1 s with --quick, have not passed)",
+    )
+    parser.add_argument("--quick", action="store_true", help="short rounds, no 'large'")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--save", metavar="STEM", help="also write STEM.json and STEM.md")

@@ -2,8 +2,9 @@
 
 ``python benchmarks/contention.py [size] [--busy]``: the LSTM (float64) at `size`
 (default small), engine (`rnncli.loss_and_grads`) and notebook, each with NumPy's BLAS
-at its default thread count and limited to one thread, interleaved over 15 rounds;
-medians and paired ratios. With ``--busy`` a second process spins on one core meanwhile.
+at its default thread count and limited to one thread, interleaved over 15 rounds (in
+reverse order every other round); medians and paired ratios. With ``--busy`` a second
+process spins on one core meanwhile.
 
 Why: on a 2-core machine the engine's mid-size GEMMs run on both BLAS threads, which
 wait for each other; when something else holds a core, that wait dominates. The
@@ -59,15 +60,15 @@ def main() -> None:
         time.sleep(0.5)
     ms: dict[str, list[float]] = {}
     try:
-        for _ in range(args.rounds):
-            for threads in ("default", "1"):
-                for name, fn in fns.items():
-                    if threads == "1":
-                        with threadpool_limits(1, user_api="blas"):
-                            value = _sample(fn, calls[name])
-                    else:
-                        value = _sample(fn, calls[name])
-                    ms.setdefault(f"{name}, {threads} BLAS threads", []).append(value)
+        for r in range(args.rounds):
+            order = [(t, name) for t in ("default", "1") for name in fns]
+            for threads, name in reversed(order) if r % 2 else order:
+                if threads == "1":
+                    with threadpool_limits(1, user_api="blas"):
+                        value = _sample(fns[name], calls[name])
+                else:
+                    value = _sample(fns[name], calls[name])
+                ms.setdefault(f"{name}, {threads} BLAS threads", []).append(value)
     finally:
         stop.set()
         if args.busy:

@@ -89,8 +89,9 @@ def gemm_flops(cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int) -> int:
     """Matrix-product FLOPs of one forward + backward with dx (2 per multiply-add).
 
     Over N = T*m columns: forward input projection 2GnN n_x, recurrence 2GnNn, output
-    layer 2 n_y n N; backward dWy, dH (2 n_y n N each), recurrence, dWa (2GnnN each),
-    dWx, dx (2Gn n_x N each). In all 6 N (G n (n + n_x) + n_y n), G = gates per cell.
+    layer 2 n_y n N; backward dWy, dH (2 n_y n N each), recurrence and the recurrent
+    columns of dW (2GnnN each), its input columns and dx (2Gn n_x N each). In all
+    6 N (G n (n + n_x) + n_y n), G = gates per cell.
     """
     N = T * m
     return 6 * N * (GATES[cell] * n_a * (n_a + n_x) + n_y * n_a)

@@ -537,7 +537,11 @@ def bench(
     rounds: Annotated[
         int | None,
         typer.Option(
-            "--rounds", min=1, help="Timed rounds per size (>= 7 to count).", show_default=False
+            "--rounds",
+            min=1,
+            help="Exact timed rounds per size (>= 7 to count; default: 9, or 7, and more "
+            "while a time budget per size lasts).",
+            show_default=False,
         ),
     ] = None,
     no_torch: Annotated[
@@ -551,9 +555,10 @@ def bench(
     """How fast is forward + backward through time on this machine?
 
     Times loss_and_grads (the engine) against the literal notebook implementation and,
-    when installed (pip install 'rnncli[bench]'), PyTorch; interleaved rounds, medians,
-    interquartile ranges and ratios; GEMM rate vs the machine's peak; peak memory; and
-    training throughput (reber sequences/s, text characters/s).
+    when installed (pip install 'rnncli\\[bench]'), PyTorch; interleaved rounds, medians
+    and interquartile ranges, speed-ups as paired per-round ratios; GEMM rate vs the
+    machine's peak; peak memory; and training throughput (reber sequences/s, text
+    characters/s).
 
     Examples:
 

@@ -98,6 +98,12 @@ def test_help_has_examples(command: list[str]) -> None:
     assert "Example" in result.stdout
 
 
+def test_help_keeps_the_install_hint() -> None:
+    """Rich markup would eat an unescaped [bench]."""
+    result = invoke(["bench", "--help"], COLUMNS="200")
+    assert "pip install 'rnncli[bench]'" in result.stdout
+
+
 # ----------------------------------------------------------------- tables
 
 

@@ -2,8 +2,8 @@
 
 With the pre-activation gradients laid out feature-major, ``dZ2: (G*n_a, T*m)``
 (column ``t*m + i`` is example i at step t), each sum over steps and examples is one
-GEMM: ``dW = sum_t dz_t [a_{t-1}; x_t]^T`` on the stacked inputs from `stacked_inputs`,
-``db``, and dx for all steps at once.
+GEMM: ``dW = sum_t dz_t [a_{t-1}; x_t]^T`` on the stacked inputs from `stacked_inputs`
+(the GRU splits it, see `rnncli.engine.gru`), ``db``, and dx for all steps at once.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ blocks above and the output layer ``Wy (n_y, n_a)``, ``by (n_y, 1)`` are views i
 so an optimiser updates the whole model with a few vectorised calls and training never
 re-packs. For the LSTM and GRU, ``flat`` is the notebook's arrays one after another
 (``Wo, Wi, Wf, Wc, bo, bi, bf, bc, Wy, by``), so packing is one concatenation and
-unpacking hands out views; the weight gradient ``dW`` is one GEMM.
+unpacking hands out views; the weight gradient ``dW`` is one GEMM (three for the GRU,
+whose h rows act on ``[r*a_prev; x_t]``).
 
 Checkpoints store ``flat``, so they record `LAYOUT_VERSION`; `upgrade_flat` converts a
 vector written under an older layout.
@@ -44,7 +45,7 @@ PARAM_NAMES: dict[str, tuple[str, ...]] = {
 
 #: Internal gate order: (weight name, bias name) of the notebook per fused block.
 GATES: dict[str, tuple[tuple[str, str], ...]] = {
-    "rnn": (("Waa", "ba"),),  # rnn keeps Wax/Waa apart; handled in pack/unpack
+    "rnn": (("Waa", "ba"),),  # W = [Waa | Wax]: pack/unpack handle the rnn's two names
     "lstm": (("Wo", "bo"), ("Wi", "bi"), ("Wf", "bf"), ("Wc", "bc")),
     "gru": (("Wz", "bz"), ("Wr", "br"), ("Wh", "bh")),
 }

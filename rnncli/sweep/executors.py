@@ -25,8 +25,8 @@ def _worker_init(blas_threads: int) -> None:
 
     Without the limit, n workers on n cores start n BLAS pools of n threads each, and
     their threads wait on each other at every small matrix product: a 4-job adding sweep
-    on 2 cores took 9.2-9.8 s, and 3.2-3.7 s with one BLAS thread per worker (same
-    results: the products here do not depend on the thread count).
+    on 2 cores took 9.2-9.8 s, and 4.0 s with one BLAS thread per worker (same results:
+    the products here do not depend on the thread count).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from threadpoolctl import threadpool_limits
