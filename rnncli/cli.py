@@ -490,8 +490,9 @@ def sample(
         )
     state = checkpoint.load(run_dir / checkpoint.NAME)
     dims = (task["n_x"], cfg.train.hidden, task["n_y"])
-    checkpoint.upgrade(run_dir / checkpoint.NAME, state, cfg.cell, *dims)
-    p = Packed(cfg.cell, *dims, state.theta)
+    shape = (cfg.model.layers, 2 if cfg.model.bidirectional else 1)
+    checkpoint.upgrade(run_dir / checkpoint.NAME, state, cfg.cell, *dims, *shape)
+    p = Packed(cfg.cell, *dims, state.theta, *shape)
     rng = np.random.default_rng(seed)
     if task["task"] == "reber":
         result = sampling.sample_reber(p, n, temperature, rng)
@@ -507,6 +508,42 @@ def sample(
         con.print(f"accepted by the grammar: {result['accept_rate']:.1%}")
     else:
         con.print(result["text"], markup=False)
+
+
+# ----------------------------------------------------------------------------- cells
+
+
+@app.command()
+@guard
+def cells(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Cells to show (default: built-in and registered).", show_default=False
+        ),
+    ] = None,
+    n_x: Annotated[int, typer.Option("--n-x", min=1, help="Input size for the shapes.")] = 3,
+    n_a: Annotated[int, typer.Option("--n-a", min=1, help="Hidden size for the shapes.")] = 5,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the cells: built-in, registered by installed packages (entry-point group
+    rnncli.cells), or the ones named, with their states and parameter shapes.
+
+    A cell of your own is a class in a file or module (see rnncli/cells/protocol.py);
+    naming one loads it, which runs its code.
+
+    Examples:
+
+      rnncli cells
+
+      rnncli cells examples/cells/mgu.py:MGU --n-a 16
+    """
+    from rnncli.cells import listing
+
+    rows = listing.list_cells(names, n_x, n_a)
+    if json_out:
+        return _emit_json({"n_x": n_x, "n_a": n_a, "cells": rows})
+    listing.render(rows, n_x, n_a, report.console())
 
 
 # ----------------------------------------------------------------------------- bench

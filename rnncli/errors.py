@@ -13,3 +13,8 @@ class InputError(ValueError):
 
 class CheckFailed(RuntimeError):
     """A check failed or training diverged: exit code 1."""
+
+
+class CellError(CheckFailed):
+    """Code in a user's cell raised or misbehaved while running: exit code 1. The message
+    names the cell, the method and the line in the user's file."""

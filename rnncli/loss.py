@@ -1,6 +1,6 @@
 """Output layer and sequence losses, on time-major hidden states.
 
-Two losses, both on the notebook's output layer ``Wy (n_y, n_a)``, ``by (n_y, 1)``
+Three losses, all on the notebook's output layer ``Wy (n_y, n_a)``, ``by (n_y, 1)``
 (``Wya`` for the basic RNN):
 
 ``xent``      ŷ_t = softmax(Wy a_t + by) at every step; integer targets (T, m), and a
@@ -9,17 +9,23 @@ Two losses, both on the notebook's output layer ``Wy (n_y, n_a)``, ``by (n_y, 1)
               L = -(1/m) Σ_t Σ_i log ŷ_t[target_ti, i].
 ``mse_last``  a linear read-out at the last step only, ŷ = Wy a_T + by: (n_y, m),
               against real targets (n_y, m): L = mean((ŷ - y)²) over all n_y·m entries.
+``xent_last`` a softmax classifier at the last step only, ŷ = softmax(Wy a_T + by), on
+              integer targets (m,) (negative = ignored): L = -(1/m) Σ_i log ŷ[target_i, i].
 
-Each function returns the loss, dWy, dby and the gradient on the hidden states.
+Each function returns the loss, dWy, dby and the gradient on the hidden states (the
+``*_into`` forms of the last-step losses: on a_T only).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from rnncli.engine.workspace import Workspace
 
-LOSSES = ("xent", "mse_last")
+LOSSES = ("xent", "mse_last", "xent_last")
+LAST_STEP = ("mse_last", "xent_last")  # losses that read only a_T
 
 
 def xent(
@@ -103,10 +109,24 @@ def mse_last(
     H: (T, n_a, m); targets: (n_y, m). Returns (loss, dWy, dby, dH (T, n_a, m)),
     where dH is zero except at the last step.
     """
+    return _last_step(mse_last_into, Wy, by, H, targets)
+
+
+def xent_last(
+    Wy: np.ndarray, by: np.ndarray, H: np.ndarray, targets: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """Softmax cross-entropy at the last step. H: (T, n_a, m); targets: (m,) ints, < 0 =
+    ignore. Returns (loss, dWy, dby, dH (T, n_a, m)), dH zero except at the last step."""
+    return _last_step(xent_last_into, Wy, by, H, targets)
+
+
+def _last_step(
+    into: Any, Wy: np.ndarray, by: np.ndarray, H: np.ndarray, targets: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     dWy = np.empty_like(Wy, dtype=H.dtype)
     dby = np.empty((Wy.shape[0], 1), dtype=H.dtype)
-    dH = np.empty_like(H)
-    value = mse_last_into(Wy, by, H[-1], targets, dWy, dby, dH)
+    dH = np.zeros_like(H)
+    value = into(Wy, by, H[-1], targets, dWy, dby, dH[-1])
     return value, dWy, dby, dH
 
 
@@ -117,9 +137,9 @@ def mse_last_into(
     targets: np.ndarray,
     dWy: np.ndarray,
     dby: np.ndarray,
-    dH: np.ndarray,
+    da_last: np.ndarray,
 ) -> float:
-    """`mse_last` on a_last = a_T: (n_a, m), writing dWy, dby and dH (T, n_a, m) in place."""
+    """`mse_last` on a_last = a_T: (n_a, m), writing dWy, dby and da_last (n_a, m)."""
     err = np.matmul(Wy, a_last)
     err += by
     err -= targets  # ŷ - y: (n_y, m)
@@ -127,8 +147,37 @@ def mse_last_into(
     err *= 2 / err.size  # dL/dŷ
     np.matmul(err, a_last.T, out=dWy)
     np.sum(err, axis=1, out=dby[:, 0])
-    dH[:-1] = 0
-    np.matmul(Wy.T, err, out=dH[-1])
+    np.matmul(Wy.T, err, out=da_last)
+    return value
+
+
+def xent_last_into(
+    Wy: np.ndarray,
+    by: np.ndarray,
+    a_last: np.ndarray,
+    targets: np.ndarray,
+    dWy: np.ndarray,
+    dby: np.ndarray,
+    da_last: np.ndarray,
+) -> float:
+    """`xent_last` on a_last = a_T: (n_a, m), writing dWy, dby and da_last (n_a, m)."""
+    m = a_last.shape[1]
+    L = np.matmul(Wy, a_last)
+    L += by
+    L -= L.max(axis=0)  # stable: the largest logit of each column is 0
+    tgt = np.asarray(targets).reshape(m).astype(np.intp)
+    cols = np.flatnonzero(tgt >= 0)
+    logp = L[tgt[cols], cols]  # shifted logits of the targets
+    P = np.exp(L)
+    total = P.sum(axis=0)
+    value = 0.0 - float(np.sum(logp - np.log(total[cols]))) / m
+    P /= total  # softmax
+    P[tgt[cols], cols] -= 1  # dL/dlogits = (ŷ - onehot) / m on valid columns, 0 elsewhere
+    P[:, tgt < 0] = 0
+    P /= m
+    np.matmul(P, a_last.T, out=dWy)
+    np.sum(P, axis=1, out=dby[:, 0])
+    np.matmul(Wy.T, P, out=da_last)
     return value
 
 
@@ -144,12 +193,14 @@ def check_targets(loss: str, targets: np.ndarray, n_y: int, m: int, T_x: int) ->
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}: expected one of {', '.join(LOSSES)}")
     targets = np.asarray(targets)
-    if loss == "xent":
-        if targets.shape != (m, T_x):
-            raise ValueError(f"targets has shape {targets.shape}, expected (m, T_x) = {(m, T_x)}")
+    if loss in ("xent", "xent_last"):
+        want = (m, T_x) if loss == "xent" else (m,)
+        name = "(m, T_x)" if loss == "xent" else "(m,)"
+        if targets.shape != want:
+            raise ValueError(f"targets has shape {targets.shape}, expected {name} = {want}")
         if targets.dtype.kind not in "iu":
             raise ValueError(f"targets must be integer class indices, got dtype {targets.dtype}")
-        top = np.maximum.reduce(targets, axis=None)
+        top = np.maximum.reduce(targets, axis=None) if targets.size else -1
         if top >= n_y:
             raise ValueError(f"targets has class {top} but n_y = {n_y}")
     elif targets.shape != (n_y, m):

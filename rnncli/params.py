@@ -9,21 +9,23 @@ Schemes (``init.scheme``), each multiplied by ``init.scale``:
 ``notebook``    a notebook test cell's exact legacy draws (see `rnncli.seed_cells`).
 
 For ``xavier`` and ``orthogonal`` the LSTM forget-gate bias starts at 1, the usual
-choice that lets gradients flow through the cell state from the first step.
+choice that lets gradients flow through the cell state from the first step. A user's
+cell draws ``xavier`` and ``orthogonal`` parameters with its own ``init`` (or the
+protocol's default, see `rnncli.cells.protocol`).
+
+A stacked model draws its blocks one after another (layer-major, forward direction
+first), then the output layer; a one-layer model draws exactly what it always did.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rnncli.engine.layout import OUTPUT_NAMES, check_cell
+from rnncli.cells import OUTPUT_BIAS, CellSpec
+from rnncli.cells.load import init_params as user_init
+from rnncli.engine.layout import spec_of, suffix
 
-#: The order gate blocks are drawn in. Fixed here, apart from the engine's internal
-#: gate order, so that a seed gives the same parameters whatever the engine's layout.
-DRAW_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
-    "lstm": (("Wo", "bo"), ("Wf", "bf"), ("Wi", "bi"), ("Wc", "bc")),
-    "gru": (("Wz", "bz"), ("Wr", "br"), ("Wh", "bh")),
-}
+SCHEMES = ("normal", "xavier", "orthogonal")
 
 
 def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -42,8 +44,34 @@ def _block(
     return rng.standard_normal((n_a, n_in)) * np.sqrt(2.0 / (n_a + n_in))
 
 
+def _cell(
+    spec: CellSpec, n_x: int, n_a: int, rng: np.random.Generator, scheme: str
+) -> dict[str, np.ndarray]:
+    """One block's parameters in float64, in the cell's report order."""
+    if not spec.fused:
+        if scheme == "normal":
+            return {k: rng.standard_normal(s) for k, s in spec.shapes(n_x, n_a).items()}
+        return user_init(spec.label, spec.step, n_x, n_a, rng, spec.source.get("path"))
+    params: dict[str, np.ndarray] = {}
+    for name in spec.draw:
+        kind = spec.weight_kind(name)
+        if kind == "bias":
+            params[name] = (
+                rng.standard_normal((n_a, 1)) if scheme == "normal" else np.zeros((n_a, 1))
+            )
+        elif kind == "ax":  # [a_prev; xt] columns: the recurrent part first, as the notebook
+            Wa = _block(rng, scheme, n_a, n_a, recurrent=True)
+            Wx = _block(rng, scheme, n_a, n_x, recurrent=False)
+            params[name] = np.concatenate([Wa, Wx], axis=1)
+        else:
+            params[name] = _block(rng, scheme, n_a, n_a if kind == "a" else n_x, kind == "a")
+    if spec.name == "lstm" and scheme != "normal":
+        params["bf"][...] = 1.0
+    return {k: params[k] for k in spec.params}
+
+
 def init_params(
-    cell: str,
+    cell: str | CellSpec,
     n_x: int,
     n_a: int,
     n_y: int,
@@ -51,30 +79,29 @@ def init_params(
     scheme: str = "xavier",
     scale: float = 1.0,
     dtype: np.dtype | type = np.float64,
+    layers: int = 1,
+    directions: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Fresh parameters for `cell` under notebook names, drawn from `rng`."""
-    check_cell(cell)
-    if scheme not in ("normal", "xavier", "orthogonal"):
+    """Fresh parameters for a model of `cell` under notebook names, drawn from `rng`."""
+    spec = spec_of(cell)
+    if scheme not in SCHEMES:
         raise ValueError(f"init scheme {scheme!r} cannot draw fresh parameters")
+    stacked = layers * directions > 1
     params: dict[str, np.ndarray] = {}
-
-    def bias(n: int) -> np.ndarray:
-        return rng.standard_normal((n, 1)) if scheme == "normal" else np.zeros((n, 1))
-
-    if cell == "rnn":
-        params["Wax"] = _block(rng, scheme, n_a, n_x, recurrent=False)
-        params["Waa"] = _block(rng, scheme, n_a, n_a, recurrent=True)
-        params["ba"] = bias(n_a)
-    else:
-        for w, b in DRAW_ORDER[cell]:
-            # [a_prev; xt] columns: the recurrent part first, as the notebook stacks them
-            Wa = _block(rng, scheme, n_a, n_a, recurrent=True)
-            Wx = _block(rng, scheme, n_a, n_x, recurrent=False)
-            params[w] = np.concatenate([Wa, Wx], axis=1)
-            params[b] = bias(n_a)
-    params[OUTPUT_NAMES[cell]] = _block(rng, scheme, n_y, n_a, recurrent=False)
-    params["by"] = bias(n_y)
-    out = {k: (v * scale).astype(dtype) for k, v in params.items()}
-    if cell == "lstm" and scheme != "normal":
-        out["bf"][...] = 1.0
+    for layer in range(layers):
+        n_in = n_x if layer == 0 else directions * n_a
+        for d in range(directions):
+            end = suffix(layer, d, stacked)
+            block = _cell(spec, n_in, n_a, rng, scheme)
+            params.update({k + end: v for k, v in block.items()})
+    params[spec.output] = _block(rng, scheme, n_y, directions * n_a, recurrent=False)
+    params[OUTPUT_BIAS] = (
+        rng.standard_normal((n_y, 1)) if scheme == "normal" else np.zeros((n_y, 1))
+    )
+    out = {}
+    for k, v in params.items():
+        scaled = v * scale
+        if spec.name == "lstm" and k.startswith("bf") and scheme != "normal":
+            scaled = v  # the forget bias stays 1 whatever the scale
+        out[k] = scaled.astype(dtype)
     return out

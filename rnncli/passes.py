@@ -4,9 +4,10 @@
 notebook test cell's exact legacy draws with ``init.scheme: notebook``); `forward` and
 `backward` run them and return every array under the notebook's names.
 
-``level: sequence`` runs on the fast engine; ``level: cell`` runs one step with the
-notebook's cell functions, from a random ``a_prev`` (and ``c_prev``), as the notebook's
-cell tests do.
+``level: sequence`` runs on the fast engine (``model.layers`` and ``model.bidirectional``
+stack cells there); ``level: cell`` runs one step with the notebook's cell functions (a
+user's cell: its ``step_forward`` / ``step_backward``), from a random ``a_prev`` (and
+``c_prev``, or whatever states the cell has), as the notebook's cell tests do.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from rnncli import engine, notebook, seed_cells
+from rnncli import cells, engine, notebook, seed_cells
 from rnncli import loss as losses
 from rnncli.activations import softmax
+from rnncli.cells import CellSpec
+from rnncli.cells.load import cell_error
 from rnncli.engine import lstm as lstm_kernel
 from rnncli.errors import InputError
 from rnncli.params import init_params
 
-#: What the notebook calls each output, per (cell, level).
-OUTPUT_NAMES = {
+#: What the notebook calls each output, per (built-in cell, level).
+NOTEBOOK_OUTPUTS = {
     ("rnn", "cell"): ("a_next", "yt_pred"),
     ("lstm", "cell"): ("a_next", "c_next", "yt"),
     ("gru", "cell"): ("a_next", "yt_pred"),
@@ -94,7 +97,7 @@ def _notebook_draws(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
                 f"init.cell={name} replays the notebook's {name} cell, which needs "
                 f"{key}={value} (the config has {have[key]})"
             )
-    names = engine.PARAM_NAMES[cell]
+    names = cells.get(cell).all_params
     params = {k: drawn[k] for k in names}
     inputs = {k: v for k, v in drawn.items() if k not in names and k != "b"}
     if "x" in inputs:
@@ -102,15 +105,34 @@ def _notebook_draws(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
     return params, inputs
 
 
+def directions(cfg: Any) -> int:
+    return 2 if cfg.model.bidirectional else 1
+
+
+def _check_model(cfg: Any, spec: CellSpec) -> None:
+    cells.check_dtype(spec, cfg.dtype)
+    stacked = cfg.model.layers > 1 or cfg.model.bidirectional
+    if stacked and cfg.level == "cell":
+        raise InputError(
+            "model.layers and model.bidirectional stack whole sequences: use level=sequence"
+        )
+    if cfg.init.scheme == "notebook" and stacked:
+        raise InputError("init.scheme=notebook replays one-layer notebook cells: unset model.*")
+
+
 def build(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Parameters and inputs (x or xt, a0 or a_prev, c_prev, and the upstream da) for `cfg`."""
+    spec = cells.get(cfg.cell)
+    _check_model(cfg, spec)
     if cfg.init.scheme == "notebook":
         return _notebook_draws(cfg)
     d, dtype = cfg.dims, np.dtype(cfg.dtype)
     g_params, g_inputs, g_upstream = _streams(cfg.seed)
+    D = directions(cfg)
     params = init_params(
-        cfg.cell, d.n_x, d.n_a, d.n_y, g_params, cfg.init.scheme, cfg.init.scale, dtype
-    )
+        spec, d.n_x, d.n_a, d.n_y, g_params, cfg.init.scheme, cfg.init.scale, dtype,
+        cfg.model.layers, D,
+    )  # fmt: skip
 
     def randn(rng: np.random.Generator, *shape: int) -> np.ndarray:
         return rng.standard_normal(shape).astype(dtype)
@@ -118,16 +140,14 @@ def build(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     inputs: dict[str, np.ndarray] = {}
     if cfg.level == "cell":
         inputs["xt"] = randn(g_inputs, d.n_x, d.m)
-        inputs["a_prev"] = randn(g_inputs, d.n_a, d.m)
-        if cfg.cell == "lstm":
-            inputs["c_prev"] = randn(g_inputs, d.n_a, d.m)
-        inputs["da_next"] = randn(g_upstream, d.n_a, d.m)
-        if cfg.cell == "lstm":
-            inputs["dc_next"] = randn(g_upstream, d.n_a, d.m)
+        for s in spec.states:
+            inputs[f"{s}_prev"] = randn(g_inputs, d.n_a, d.m)
+        for s in spec.states:
+            inputs[f"d{s}_next"] = randn(g_upstream, d.n_a, d.m)
     else:
         inputs["x"] = randn(g_inputs, d.n_x, d.m, d.T_x)
         inputs["a0"] = randn(g_inputs, d.n_a, d.m)
-        inputs["da"] = randn(g_upstream, d.n_a, d.m, d.T_x)
+        inputs["da"] = randn(g_upstream, D * d.n_a, d.m, d.T_x)
     # targets for backward.upstream=loss, from the upstream stream too
     steps = 1 if cfg.level == "cell" else d.T_x
     inputs["targets"] = g_upstream.integers(0, d.n_y, size=(d.m, steps))
@@ -135,6 +155,9 @@ def build(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
 
 
 def _cell_forward(cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> Pass:
+    spec = cells.get(cfg.cell)
+    if not spec.notebook:
+        return _user_cell_forward(spec, params, inputs)
     fn = getattr(notebook, f"{cfg.cell}_cell_forward")
     if cfg.cell == "lstm":
         a_next, c_next, yt, cache = fn(inputs["xt"], inputs["a_prev"], inputs["c_prev"], params)
@@ -145,27 +168,44 @@ def _cell_forward(cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.
     return Pass(inputs, params, outputs, cache=cache)
 
 
+def _user_cell_forward(
+    spec: CellSpec, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
+) -> Pass:
+    """One step of a user's cell; the output layer's softmax on its new a."""
+    state = tuple(inputs[f"{s}_prev"] for s in spec.states)
+    mine = {k: params[k] for k in spec.params}
+    try:
+        new, cache = spec.step.step_forward(mine, inputs["xt"], state)
+    except (Exception, SystemExit) as exc:
+        raise cell_error(spec.label, "step_forward", exc, spec.source.get("path")) from None
+    outputs = {f"{s}_next": v for s, v in zip(spec.states, new, strict=True)}
+    outputs["yt"] = softmax(params[spec.output] @ new[0] + params["by"])
+    return Pass(inputs, params, outputs, cache=cache)
+
+
 def _sequence_forward(
     cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
 ) -> Pass:
-    p = engine.pack(cfg.cell, params)
+    spec = cells.get(cfg.cell)
+    D = directions(cfg)
+    p = engine.pack(spec, params, n_x=cfg.dims.n_x, layers=cfg.model.layers, directions=D)
     x, a0 = engine.check_inputs(p, inputs["x"], inputs["a0"])
-    cache = engine.forward(p, engine.to_time_major(x), a0)
+    cache = engine.forward(p, engine.to_time_major(x), (a0,))
     H = engine.hidden(p, cache)
     y = softmax(losses.logits(p.Wy, p.by, H).transpose(1, 0, 2))  # (n_y, T, m) per column
-    names = OUTPUT_NAMES[(cfg.cell, "sequence")]
+    names = NOTEBOOK_OUTPUTS.get((cfg.cell, "sequence"), ("a", "y"))
     outputs = {
         names[0]: engine.from_time_major(H),
         names[1]: np.ascontiguousarray(y.transpose(0, 2, 1)),
     }
-    if cfg.cell == "lstm":
+    if cfg.cell == "lstm" and not p.stacked:
         outputs["c"] = engine.from_time_major(cache.C[1:])
     buffers = {
         f"cache.{k}": v
         for k, v in vars(cache).items()
         if isinstance(v, np.ndarray) and not k.startswith("_")
     }
-    if cfg.cell == "lstm":  # show g's value, not the pre-activation its rows keep
+    if cfg.cell == "lstm" and not p.stacked:  # show g's value, not the pre-activation
         buffers["cache.Z"] = lstm_kernel.gate_values(cache)
     return Pass(inputs, params, outputs, caches=buffers, cache=((), x), engine_state=(p, cache))
 
@@ -178,55 +218,70 @@ def forward(cfg: Any) -> Pass:
     return _sequence_forward(cfg, params, inputs)
 
 
-def _cell_upstream_from_loss(cfg: Any, run: Pass) -> tuple[np.ndarray, np.ndarray | None]:
-    """da_next (and dc_next = 0) from the cross-entropy of this step's output."""
-    out_name = engine.OUTPUT_NAMES[cfg.cell]
-    Wy, by = run.params[out_name], run.params["by"]
+def _cell_upstream_from_loss(cfg: Any, run: Pass) -> tuple[np.ndarray, ...]:
+    """The upstream (da_next, and dc_next = 0 for every other state) from the
+    cross-entropy of this step's output."""
+    spec = cells.get(cfg.cell)
+    Wy, by = run.params[spec.output], run.params["by"]
     a_next = run.outputs["a_next"]
     targets = run.inputs["targets"][:, 0]
     loss, dWy, dby, dH = losses.xent(Wy, by, a_next[None], targets[None])
     run.loss = loss
-    run.grads["d" + out_name] = dWy
+    run.grads["d" + spec.output] = dWy
     run.grads["dby"] = dby
-    dc = np.zeros_like(a_next) if cfg.cell == "lstm" else None
-    return dH[0], dc
+    return (dH[0], *(np.zeros_like(a_next) for _ in spec.states[1:]))
 
 
 def backward(cfg: Any) -> Pass:
     """Forward, then backward from a random upstream ``da`` or from the loss."""
     run = forward(cfg)
+    spec = cells.get(cfg.cell)
     from_loss = cfg.backward.upstream == "loss"
     if cfg.level == "cell":
         if from_loss:
-            da_next, dc_next = _cell_upstream_from_loss(cfg, run)
+            upstream = _cell_upstream_from_loss(cfg, run)
         else:
-            da_next, dc_next = run.inputs["da_next"], run.inputs.get("dc_next")
-        fn = getattr(notebook, f"{cfg.cell}_cell_backward")
-        args = (da_next, dc_next, run.cache) if cfg.cell == "lstm" else (da_next, run.cache)
-        run.grads = {**fn(*args), **run.grads}
+            upstream = tuple(run.inputs[f"d{s}_next"] for s in spec.states)
+        run.grads = {**_cell_backward(spec, run, upstream), **run.grads}
     elif from_loss:
+        p = run.engine_state[0]
         loss, grads = engine.loss_and_grads(
-            cfg.cell, run.params, run.inputs["x"], run.inputs["targets"], run.inputs["a0"]
-        )
+            spec, run.params, run.inputs["x"], run.inputs["targets"], run.inputs["a0"],
+            layers=p.layers, directions=p.directions,
+        )  # fmt: skip
         run.loss, run.grads = loss, grads
     else:
         p, cache = run.engine_state
         packed, dX, da0 = engine.backward(p, cache, engine.to_time_major(run.inputs["da"]))
         named = engine.unpack(packed, prefix="d")
-        for k in ("d" + engine.OUTPUT_NAMES[cfg.cell], "dby"):  # no output layer in this pass
+        for k in ("d" + spec.output, "dby"):  # no output layer in this pass
             named.pop(k)
         assert dX is not None
         run.grads = {"dx": engine.from_time_major(dX), "da0": da0, **named}
     if not from_loss:
         run.inputs.pop("targets", None)
     else:
-        for k in ("da", "da_next", "dc_next"):
+        for k in ("da", *(f"d{s}_next" for s in spec.states)):
             run.inputs.pop(k, None)
     return run
 
 
+def _cell_backward(spec: CellSpec, run: Pass, upstream: tuple[np.ndarray, ...]) -> dict:
+    """One step back: the notebook's *_cell_backward, or a user's step_backward."""
+    if spec.notebook:
+        fn = getattr(notebook, f"{spec.name}_cell_backward")
+        return dict(fn(*upstream, run.cache))
+    mine = {k: run.params[k] for k in spec.params}
+    try:
+        dprev, dxt, dparams = spec.step.step_backward(mine, upstream, run.cache)
+    except (Exception, SystemExit) as exc:
+        raise cell_error(spec.label, "step_backward", exc, spec.source.get("path")) from None
+    out = {"dxt": dxt, **{f"d{s}_prev": v for s, v in zip(spec.states, dprev, strict=True)}}
+    return {**out, **{"d" + k: dparams[k] for k in spec.params}}
+
+
 def forward_only(run: Pass) -> Pass:
     """Drop the upstream gradient and targets, which a forward pass does not use."""
-    for k in ("da", "da_next", "dc_next", "targets"):
+    for k in [k for k in run.inputs if k == "da" or k == "targets" or k.endswith("_next")]:
         run.inputs.pop(k, None)
     return run

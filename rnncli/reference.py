@@ -58,6 +58,22 @@ def reference_loss_and_grads(
             dby += np.sum(dyt, axis=1, keepdims=True)
             da[:, :, t] = np.dot(Wy.T, dyt)
         value = total / m
+    elif loss == "xent_last":
+        y_last = y[:, :, -1]  # the softmax at the last step only
+        dy = y_last.copy()
+        total = 0.0
+        for i in range(m):
+            k = targets[i]
+            if k < 0:  # no target: no loss, no gradient
+                dy[:, i] = 0
+                continue
+            total -= np.log(y_last[k, i])
+            dy[k, i] -= 1
+        dy /= m
+        value = total / m
+        dWy = np.dot(dy, a[:, :, -1].T)
+        dby = np.sum(dy, axis=1, keepdims=True)
+        da[:, :, -1] = np.dot(Wy.T, dy)
     else:
         y_last = np.dot(Wy, a[:, :, -1]) + parameters["by"]  # linear read-out at T_x
         err = y_last - targets

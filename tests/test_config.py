@@ -194,7 +194,7 @@ def test_parse_overrides_errors(items: list[str], needles: list[str]) -> None:
         (["dims.n_a=0"], ["dims.n_a=0", "> 0"]),
         (["dims.T_x=-3"], ["dims.T_x=-3", "> 0"]),
         (["seed=-1"], ["seed=-1", ">= 0"]),
-        (["cell=transformer"], ["cell='transformer'", "'rnn'", "'lstm'", "'gru'"]),
+        (["cell=transformer"], ["override", "unknown cell 'transformer'", "rnn, lstm, gru"]),
         (["dtype=float16"], ["dtype='float16'", "'float64'", "'float32'"]),
         (["level=batch"], ["'cell'", "'sequence'"]),
         (["dims=3"], ["'dims' is a section", "n_a"]),
@@ -238,7 +238,7 @@ def test_bad_overrides(overrides: list[str], needles: list[str]) -> None:
         ("dims:\n  n_a: 2.5\n", ["dims.n_a=2.5", "integer"]),
         ('dims:\n  n_a: "5"\n', ["dims.n_a='5'", "integer"]),
         ("dims:\n  n_a: -1\n", ["dims.n_a=-1", "> 0"]),
-        ("cell: transformer\n", ["cell='transformer'", "'gru'"]),
+        ("cell: transformer\n", ["unknown cell 'transformer'", "gru"]),
         ("dims: 3\n", ["'dims' is a section"]),
         ("dims: [1, 2]\n", ["'dims' is a section"]),
         ("- 1\n- 2\n", ["mapping", "list"]),
@@ -263,7 +263,7 @@ def test_file_layer_errors_name_the_file_and_overrides_name_override(tmp_path: P
     assert error(path=path, overrides=["seed=3"]).startswith(f"{path}: dims.n_a=2.5")
     good = write(tmp_path, "dims:\n  n_a: 4\n", "good.yaml")
     assert error(path=good, overrides=["dims.n_a=2.5"]).startswith("override: dims.n_a")
-    assert error(flags={"cell": "xx"}).startswith("--cell: cell='xx'")
+    assert error(flags={"cell": "xx"}).startswith("--cell: unknown cell 'xx'")
 
 
 def test_empty_file_means_defaults(tmp_path: Path) -> None:

@@ -13,11 +13,12 @@ from helpers import layout_v1
 
 import rnncli
 from rnncli import engine
+from rnncli.cells import BUILTIN
 from rnncli.engine import workspace
-from rnncli.engine.layout import PARAM_NAMES
 from rnncli.reference import reference_loss_and_grads
 
 CELLS = ("rnn", "lstm", "gru")
+LOSSES = ("xent", "mse_last", "xent_last")
 SHAPES = [  # (n_x, n_a, n_y, m, T_x)
     (3, 5, 2, 10, 7),  # the notebook's
     (4, 3, 6, 1, 5),  # m = 1, n_x > n_a
@@ -63,6 +64,10 @@ def make_problem(
             for i in range(m):
                 targets[i, rng.integers(1, T + 1) :] = -1
             targets[0, -1] = -1
+    elif loss == "xent_last":
+        targets = rng.integers(0, n_y, (m,))
+        if pad and m > 1:
+            targets[0] = -1  # a sequence without a target
     else:
         targets = rng.standard_normal((n_y, m)).astype(dtype)
     return params, x, targets, a0
@@ -88,14 +93,14 @@ def compare(
     value, grads = rnncli.loss_and_grads(cell, params, x, targets, a0=a0, loss=loss)
     ref_value, ref = reference_loss_and_grads(cell, params, x, targets, a0=a0, loss=loss)
     assert abs(value - ref_value) <= rtol * max(abs(ref_value), 1e-300)
-    expected = {"d" + k for k in PARAM_NAMES[cell]} | {"dx", "da0"}
+    expected = {"d" + k for k in BUILTIN[cell].all_params} | {"dx", "da0"}
     assert set(grads) == expected
     for k in sorted(expected):
         assert_close(f"{cell} {loss} {k}", grads[k], ref[k], rtol)
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("loss", ["xent", "mse_last"])
+@pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_matches_reference(cell: str, loss: str, shape: tuple[int, int, int, int, int]) -> None:
     params, x, targets, a0 = make_problem(cell, shape, loss)
@@ -103,7 +108,7 @@ def test_matches_reference(cell: str, loss: str, shape: tuple[int, int, int, int
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("loss", ["xent", "mse_last"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_a0_none_is_zeros(cell: str, loss: str) -> None:
     params, x, targets, _ = make_problem(cell, (3, 5, 2, 4, 6), loss, seed=1)
     compare(cell, params, x, targets, None, loss)
@@ -142,14 +147,14 @@ def test_all_padding_gives_zero_loss(cell: str) -> None:
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("loss", ["xent", "mse_last"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_float32_preserved(cell: str, loss: str) -> None:
     params, x, targets, a0 = make_problem(cell, (3, 5, 2, 4, 6), loss, seed=4, dtype=np.float32)
     value, grads = rnncli.loss_and_grads(cell, params, x, targets, a0=a0, loss=loss)
     assert all(g.dtype == np.float32 for g in grads.values())
     assert isinstance(value, float)
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
-    t64 = targets if loss == "xent" else targets.astype(np.float64)
+    t64 = targets if loss != "mse_last" else targets.astype(np.float64)
     ref_value, ref = reference_loss_and_grads(
         cell, p64, x.astype(np.float64), t64, a0.astype(np.float64), loss
     )
@@ -188,7 +193,7 @@ def test_hot_path_reuses_its_step_views(cell: str) -> None:
     p = engine.pack(cell, params)  # the training loop's path, from a carried state
     X, tm_targets = engine.to_time_major(x), np.ascontiguousarray(targets.T)
     for _ in range(2):
-        engine.train_step(p, X, tm_targets, a0, a0, "xent", p.zeros_like())
+        engine.train_step(p, X, tm_targets, (a0, a0), "xent", p.zeros_like())
     assert all(ws.memo[name][2] is views for name, views in first.items())
 
 
@@ -218,7 +223,7 @@ def test_public_forward_backward_match(cell: str) -> None:
 
     params, x, targets, a0 = make_problem(cell, (3, 5, 4, 3, 6), "xent", seed=8)
     p = engine.pack(cell, params)
-    cache = engine.forward(p, engine.to_time_major(x), a0)
+    cache = engine.forward(p, engine.to_time_major(x), (a0,))
     value, dWy, dby, dH = losses.xent(p.Wy, p.by, engine.hidden(p, cache), targets.T.copy())
     grads, dX, da0 = engine.backward(p, cache, dH)
     grads.Wy[...] = dWy
@@ -229,9 +234,9 @@ def test_public_forward_backward_match(cell: str) -> None:
         assert_close(k, v, ref[k], 1e-13)
     assert dX is not None
     assert_close("dx", engine.from_time_major(dX), ref["dx"], 1e-13)
-    a_T, c_T = engine.final_state(p, cache)
-    np.testing.assert_array_equal(a_T, engine.hidden(p, cache)[-1])
-    assert (c_T is None) == (cell != "lstm")
+    final = engine.final_state(p, cache)
+    np.testing.assert_array_equal(final[0], engine.hidden(p, cache)[-1])
+    assert len(final) == (2 if cell == "lstm" else 1)
 
 
 def test_lstm_c0_continues_a_sequence() -> None:
@@ -239,10 +244,10 @@ def test_lstm_c0_continues_a_sequence() -> None:
     params, x, _, a0 = make_problem("lstm", (3, 5, 2, 4, 7), "xent", seed=9)
     p = engine.pack("lstm", params)
     X = engine.to_time_major(x)
-    whole = engine.hidden(p, engine.forward(p, X, a0))
-    first = engine.forward(p, X[:3], a0)
+    whole = engine.hidden(p, engine.forward(p, X, (a0,)))
+    first = engine.forward(p, X[:3], (a0,))
     a, c = engine.final_state(p, first)
-    second = engine.hidden(p, engine.forward(p, X[3:], a, c))
+    second = engine.hidden(p, engine.forward(p, X[3:], (a, c)))
     np.testing.assert_allclose(second, whole[3:], rtol=0, atol=1e-14)
 
 
@@ -268,7 +273,7 @@ def test_bad_shapes_raise_naming_the_array(cell: str) -> None:
     bad[out] = params[out][:, :3]
     with pytest.raises(ValueError, match=out):
         rnncli.loss_and_grads(cell, bad, x, targets, a0)
-    first = PARAM_NAMES[cell][0]
+    first = BUILTIN[cell].params[0]
     bad = dict(params)
     bad[first] = params[first][:-1]
     with pytest.raises(ValueError, match=first):
@@ -345,7 +350,7 @@ def test_lstm_gate_values_match_the_notebook_caches() -> None:
     params, x, _, a0 = make_problem("lstm", (3, 5, 2, 4, 6), "xent", seed=3)
     *_, (caches, _) = notebook.lstm_forward(x, a0, params)
     p = engine.pack("lstm", params)
-    cache = engine.forward(p, engine.to_time_major(x), a0)
+    cache = engine.forward(p, engine.to_time_major(x), (a0,))
     Z = lstm.gate_values(cache)
     for t, (*_, ft, it, cct, ot, _xt, _p) in enumerate(caches):
         np.testing.assert_allclose(Z[t], np.concatenate([ot, it, ft, cct]), rtol=1e-13)

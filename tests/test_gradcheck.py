@@ -108,7 +108,9 @@ def test_real_code_passes_every_cell_and_level(clean: Report) -> None:
     assert clean.ok, [(r.check, r.name, r.rel_error, r.note) for r in clean.failures()]
     checks = {r.check for r in clean.rows}
     assert checks == {
-        f"{c} {lv}" for c in gc.CELLS for lv in ("cell", "sequence", "model/xent", "model/mse_last")
+        f"{c} {lv}"
+        for c in gc.CELLS
+        for lv in ("cell", "sequence", "model/xent", "model/mse_last", "model/xent_last")
     }
     # every returned gradient is a row: notebook keys at cell/sequence, engine keys at model
     names = {r.name for r in clean.rows if r.check == "lstm cell"}
@@ -145,7 +147,11 @@ def test_batched_input_differences_equal_one_at_a_time() -> None:
 
 def test_narrowing_keeps_the_numbers(clean: Report) -> None:
     only = run_gradcheck(config(), cells=["gru"], levels=["model"])
-    assert {r.check for r in only.rows} == {"gru model/xent", "gru model/mse_last"}
+    assert {r.check for r in only.rows} == {
+        "gru model/xent",
+        "gru model/mse_last",
+        "gru model/xent_last",
+    }
     same = [r for r in clean.rows if r.check.startswith("gru model")]
     assert [r.rel_error for r in only.rows] == [r.rel_error for r in same]
 
@@ -157,9 +163,11 @@ def test_progress_names_each_check() -> None:
         "rnn cell",
         "rnn model/xent",
         "rnn model/mse_last",
+        "rnn model/xent_last",
         "lstm cell",
         "lstm model/xent",
         "lstm model/mse_last",
+        "lstm model/xent_last",
     ]
 
 
@@ -368,7 +376,7 @@ def test_config_refuses_non_positive_eps_and_tol(override: str) -> None:
 @pytest.mark.parametrize(
     ("cells", "levels", "message"),
     [
-        (["lstm", "rwkv"], None, "unknown cell 'rwkv': expected one of rnn, lstm, gru"),
+        (["lstm", "rwkv"], None, "unknown cell 'rwkv': expected rnn, lstm, gru"),
         (None, ["step"], "unknown level 'step': expected one of cell, sequence, model"),
         ([], None, "no cell selected"),
         (None, [" , "], "no level selected"),

@@ -136,8 +136,22 @@ def load_config(
         cfg = Config.model_validate(merged)
     except ValidationError as exc:
         raise _format_error(exc, prov) from None
+    cfg = cfg.model_copy(update={"cell": _resolve_cell(cfg.cell, _source(("cell",), prov))})
     _check_grid_values(cfg, prov)
     return cfg
+
+
+def _resolve_cell(name: str, source: str) -> str:
+    """The cell's canonical name (a file path made absolute), after loading it: an unknown
+    or broken cell is refused here, naming where it was given. Loading a user's cell runs
+    its code."""
+    from rnncli import cells
+
+    try:
+        cells.get(name)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
+    return cells.canonical(name)
 
 
 def _check_grid_values(cfg: Config, prov: Mapping[KeyPath, str]) -> None:
@@ -149,6 +163,8 @@ def _check_grid_values(cfg: Config, prov: Mapping[KeyPath, str]) -> None:
     source = _source(("sweep", "grid"), prov)
     for key, values in cfg.sweep.grid.items():
         for i, value in enumerate(values):
+            if key == "cell" and isinstance(value, str):
+                _resolve_cell(value, f"{source}: sweep.grid value cell[{i}]")
             point: dict[str, Any] = {}
             _set_dotted(point, key, value, "sweep.grid")
             try:

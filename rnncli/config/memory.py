@@ -8,18 +8,21 @@ from rnncli.config.schema import Config
 from rnncli.errors import InputError
 
 
-def parameter_count(cell: str, n_x: int, n_a: int, n_y: int) -> int:
-    """Number of scalars in the weights and biases of one cell plus its output layer."""
-    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    return gates * n_a * (n_a + n_x + 1) + n_y * (n_a + 1)
+def parameter_count(cfg: Config, n_x: int, n_a: int, n_y: int) -> int:
+    """Number of scalars in the model's cells and its output layer."""
+    from rnncli.engine.layout import size
+
+    m = cfg.model
+    return size(cfg.cell, n_x, n_a, n_y, m.layers, 2 if m.bidirectional else 1)
 
 
 def estimate_bytes(cfg: Config) -> int:
     """Rough peak memory of a forward+backward pass over the whole sequence."""
     d = cfg.dims
     itemsize = 8 if cfg.dtype == "float64" else 4
-    params = parameter_count(cfg.cell, d.n_x, d.n_a, d.n_y)
-    activations = d.m * d.T_x * (d.n_x + 10 * d.n_a + 2 * d.n_y)
+    params = parameter_count(cfg, d.n_x, d.n_a, d.n_y)
+    width = cfg.model.layers * (2 if cfg.model.bidirectional else 1) * d.n_a
+    activations = d.m * d.T_x * (d.n_x + 10 * width + 2 * d.n_y)
     return itemsize * (3 * params + activations + d.m * (d.n_x + d.n_a) * 8)
 
 

@@ -107,6 +107,15 @@ class Init(BaseModel):
         return v
 
 
+class Model(BaseModel):
+    """The network around the cell: stacked layers, both directions, dropout between."""
+
+    model_config = _STRICT
+    layers: int = Field(default=1, ge=1, le=64)
+    bidirectional: bool = False
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+
+
 class Backward(BaseModel):
     """Where the upstream gradient of the backward pass comes from."""
 
@@ -194,10 +203,11 @@ class Config(BaseModel):
     """Everything a command needs; see :mod:`rnncli.config` for the layering."""
 
     model_config = _STRICT
-    cell: Literal["rnn", "lstm", "gru"] = "lstm"
+    cell: str = "lstm"  # a built-in or a user's cell, resolved by the loader
     seed: int = Field(default=1, ge=0)
     dtype: Literal["float64", "float32"] = "float64"
     dims: Dims = Field(default_factory=Dims)
+    model: Model = Field(default_factory=Model)
     init: Init = Field(default_factory=Init)
     level: Literal["cell", "sequence"] = "sequence"
     samples: list[Annotated[str, AfterValidator(_check_sample)]] | None = None

@@ -1,65 +1,77 @@
-"""The fast engine: fused-gate NumPy kernels for rnn, lstm and gru.
+"""The fast engine: fused-gate NumPy kernels for rnn, lstm and gru, a generic time loop
+for users' cells, and stacked / bidirectional models on top of either.
 
 Everything that runs a model (``loss_and_grads``, the CLI's sequence-level forward and
 backward, gradcheck, train, sweep, bench) goes through here. The literal notebook code
-in `rnncli.notebook` is the reference it is tested against.
+in `rnncli.notebook` is the reference the fused kernels are tested against.
 
-Why it is fast (see the performance issue and benchmarks/RESULTS.md): one fused gate
-GEMM per step on contiguous time-major buffers ``(T, G*n_a, m)``; the input projection,
-the output layer, the weight gradients and ``dx`` hoisted out of the time loop as one
-GEMM each (on a feature-major ``(n, T, m)`` copy, where time and batch merge into one
-axis); in-place ufuncs with ``out=`` and memoised per-step views in the loop; backward
-coefficients computed in bulk before the loop; every temporary of the hot path
-(`loss_and_grads_packed`) drawn from a per-shape `Workspace`, so that no call pays page
-faults for fresh memory.
+Why it is fast (see benchmarks/RESULTS.md): one fused gate GEMM per step on contiguous
+time-major buffers ``(T, G*n_a, m)``; the input projection, the output layer, the weight
+gradients and ``dx`` hoisted out of the time loop as one GEMM each (on a feature-major
+``(n, T, m)`` copy, where time and batch merge into one axis); in-place ufuncs with
+``out=`` and memoised per-step views in the loop; backward coefficients computed in bulk
+before the loop; every temporary of the hot path (`loss_and_grads_packed`) drawn from a
+per-shape `Workspace`, so that no call pays page faults for fresh memory.
+
+A model's state is a tuple of arrays (n_a, m): each block's states (`CellSpec.states`:
+``a``, or ``a`` and ``c``) one after another, layer-major (`initial_state`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from rnncli import loss as losses
-from rnncli.engine import gru, lstm, rnn, workspace
+from rnncli.cells import CellSpec
+from rnncli.engine import generic, gru, lstm, rnn, stack, workspace
 from rnncli.engine.epilogue import stacked_inputs
 from rnncli.engine.layout import (
     CELLS,
-    OUTPUT_NAMES,
-    PARAM_NAMES,
+    Layer,
     Packed,
-    check_cell,
     n_gates,
     pack,
+    param_names,
     size,
+    spec_of,
     unpack,
 )
 from rnncli.engine.workspace import Workspace
 
 __all__ = [
     "CELLS",
-    "Workspace",
-    "OUTPUT_NAMES",
-    "PARAM_NAMES",
+    "Layer",
     "Packed",
+    "State",
+    "Workspace",
     "backward",
     "final_state",
     "forward",
     "from_time_major",
     "hidden",
+    "initial_state",
     "loss_and_grads",
     "loss_and_grads_packed",
-    "train_step",
     "n_gates",
     "pack",
+    "param_names",
     "size",
     "to_time_major",
+    "train_step",
     "unpack",
 ]
 
-KERNELS: dict[str, ModuleType] = {"rnn": rnn, "lstm": lstm, "gru": gru}
+State = tuple[np.ndarray, ...]
+
+KERNELS: dict[str, Any] = {"rnn": rnn, "lstm": lstm, "gru": gru}
+
+
+def kernel(spec: CellSpec) -> Any:
+    """The module that runs one block of this cell: a fused kernel, or the generic loop."""
+    return KERNELS[spec.name] if spec.fused else generic
 
 
 def to_time_major(x: np.ndarray) -> np.ndarray:
@@ -72,33 +84,94 @@ def from_time_major(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(X.transpose(1, 2, 0))
 
 
+def initial_state(p: Packed, m: int, a0: np.ndarray | None = None) -> State:
+    """The zero state of a batch of m (the first block's a starts at `a0` if given)."""
+    out = [np.zeros((p.n_a, m), dtype=p.dtype) for _ in range(len(p.blocks) * len(p.spec.states))]
+    if a0 is not None:
+        out[0] = np.asarray(a0, dtype=p.dtype)
+    return tuple(out)
+
+
+def _per_block(p: Packed, state: State) -> list[State]:
+    k = len(p.spec.states)
+    return [tuple(state[i * k : (i + 1) * k]) for i in range(len(p.blocks))]
+
+
+def _block_forward(block: Layer, X: np.ndarray, state: State, ws: Workspace | None) -> Any:
+    name = block.spec.name
+    if not block.spec.fused:
+        return generic.forward(block, X, state, ws)
+    if name == "lstm":
+        return lstm.forward(block, X, state[0], state[1], ws)
+    return KERNELS[name].forward(block, X, state[0], ws)
+
+
+def _block_hidden(block: Layer, cache: Any) -> np.ndarray:
+    return cache.A[1:]
+
+
+def _block_final(block: Layer, cache: Any) -> State:
+    if not block.spec.fused:
+        return tuple(np.array(s, copy=True) for s in cache.final)
+    if block.spec.name == "lstm":
+        return cache.A[-1].copy(), cache.C[-1].copy()
+    return (cache.A[-1].copy(),)
+
+
+def _block_backward(
+    block: Layer, cache: Any, dA: np.ndarray, grads: Layer, need_dx: bool
+) -> tuple[np.ndarray | None, np.ndarray]:
+    return kernel(block.spec).backward(block, cache, dA, grads, need_dx)
+
+
 def forward(
     p: Packed,
     X: np.ndarray,
-    a0: np.ndarray,
-    c0: np.ndarray | None = None,
+    state0: State | None = None,
     ws: Workspace | None = None,
+    masks: list[np.ndarray] | None = None,
 ) -> Any:
-    """Run the sequence. X: (T, n_x, m) time-major, a0: (n_a, m); c0: (n_a, m), the
-    LSTM's initial cell state (zeros if None; ignored by rnn and gru).
+    """Run the sequence. X: (T, n_x, m) time-major; state0: the model's initial state
+    (`initial_state`; zeros if None; a shorter tuple is completed with zeros).
+    masks: a stacked model's dropout masks (`stack.dropout_masks`), training only.
 
-    Returns the cell's cache. With a `Workspace` its buffers are reused by the next
-    call on that workspace; without one they are fresh.
+    Returns the model's cache. With a `Workspace` (one-block models) its buffers are
+    reused by the next call on that workspace; without one they are fresh.
     """
-    if p.cell == "lstm":
-        return lstm.forward(p, X, a0, c0, ws)
-    return KERNELS[p.cell].forward(p, X, a0, ws)
+    if not p.stacked and p.spec.fused:  # the hot path: no state tuple to complete
+        block = p.blocks[0]
+        a0 = state0[0] if state0 else np.zeros((p.n_a, X.shape[2]), dtype=p.dtype)
+        if p.cell == "lstm":
+            c0 = state0[1] if state0 is not None and len(state0) > 1 else None
+            return lstm.forward(block, X, a0, c0, ws)
+        return KERNELS[p.cell].forward(block, X, a0, ws)
+    full = initial_state(p, X.shape[2])
+    if state0:
+        full = (*state0, *full[len(state0) :])
+    if not p.stacked:
+        return generic.forward(p.blocks[0], X, full, ws)
+    return stack.forward(
+        p, X, _per_block(p, full), _block_forward, _block_hidden, _block_final, masks
+    )
 
 
 def hidden(p: Packed, cache: Any) -> np.ndarray:
-    """The hidden states a_1..a_T of a forward cache: (T, n_a, m)."""
-    return KERNELS[p.cell].hidden(cache)
+    """The top layer's hidden states at every step: (T, directions*n_a, m)."""
+    if p.stacked:
+        return cache.H[-1]
+    return cache.A[1:]
 
 
-def final_state(p: Packed, cache: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """Copies of the last hidden state a_T and (LSTM only, else None) cell state c_T."""
-    c = cache.C[-1].copy() if p.cell == "lstm" else None
-    return cache.A[-1].copy(), c
+def last_hidden(p: Packed, cache: Any) -> np.ndarray:
+    """What a readout at the last step sees: (directions*n_a, m) (see `stack.last`)."""
+    return stack.last(hidden(p, cache), p.directions, p.n_a)
+
+
+def final_state(p: Packed, cache: Any) -> State:
+    """Copies of the model's last state (every block's), to carry into the next chunk."""
+    if p.stacked:
+        return tuple(s for block in cache.states for s in block)
+    return _block_final(p.blocks[0], cache)
 
 
 def backward(
@@ -109,13 +182,18 @@ def backward(
     need_dx: bool = True,
     ws: Workspace | None = None,
 ) -> tuple[Packed, np.ndarray | None, np.ndarray]:
-    """Back-propagate dA: (T, n_a, m) through time. Returns (grads, dX, da0).
+    """Back-propagate dA: (T, directions*n_a, m) (the gradient on the top layer's hidden
+    states) through time. Returns (grads, dX, da0 of the first block).
 
-    Writes the recurrent blocks of `grads` (W, b); its output layer is left as is.
+    Writes the cells' blocks of `grads`; its output layer is left as is.
     """
     if grads is None:
         grads = p.zeros_like()
-    dX, da0 = KERNELS[p.cell].backward(p, cache, dA, grads, need_dx, ws)
+    if p.stacked:
+        dX, da0 = stack.backward(p, cache, dA, grads, need_dx, _block_backward)
+        return grads, dX, da0
+    block = p.blocks[0]
+    dX, da0 = kernel(p.spec).backward(block, cache, dA, grads.blocks[0], need_dx, ws)
     return grads, dX, da0
 
 
@@ -130,13 +208,15 @@ def loss_and_grads_packed(
 ) -> tuple[float, Packed, np.ndarray | None, np.ndarray]:
     """Loss and gradients on fused parameters and time-major data, without checks.
 
-    X: (T, n_x, m); targets: (T, m) ints for ``xent`` or (n_y, m) for ``mse_last``.
-    Returns (loss, grads, dX or None, da0). This is the hot path: every temporary lives
-    in a per-shape `Workspace`, and the returned arrays are fresh (or the caller's `grads`).
+    X: (T, n_x, m); targets: (T, m) ints for ``xent``, (m,) ints for ``xent_last``, or
+    (n_y, m) for ``mse_last``. Returns (loss, grads, dX or None, da0). This is the hot
+    path: every temporary lives in a per-shape `Workspace`, and the returned arrays are
+    fresh (or the caller's `grads`).
     """
     if grads is None:
-        grads = Packed(p.cell, p.n_x, p.n_a, p.n_y, np.empty_like(p.flat))  # all overwritten
-    value, dX, da0, _ = _loss_and_grads(p, X, targets, a0, None, loss, grads, need_dx, False)
+        grads = p.like(np.empty_like(p.flat))  # all overwritten
+    state0 = (a0,)
+    value, dX, da0, _ = _loss_and_grads(p, X, targets, state0, loss, grads, need_dx, False)
     return value, grads, dX, da0
 
 
@@ -144,45 +224,75 @@ def train_step(
     p: Packed,
     X: np.ndarray,
     targets: np.ndarray,
-    a0: np.ndarray,
-    c0: np.ndarray | None,
+    state0: State | None,
     loss: str,
     grads: Packed,
-) -> tuple[float, tuple[np.ndarray, np.ndarray | None]]:
-    """`loss_and_grads_packed` for training: starts from the state (a0, c0) (c0: the
-    LSTM's cell state, zeros if None), writes every gradient into `grads`, no dX.
-    Returns (loss, final state): copies of a_T and (LSTM, else None) c_T, which truncated
-    BPTT carries into the next chunk."""
-    value, _, _, final = _loss_and_grads(p, X, targets, a0, c0, loss, grads, False, True)
+    masks: list[np.ndarray] | None = None,
+) -> tuple[float, State]:
+    """`loss_and_grads_packed` for training: starts from the model state `state0` (zeros
+    if None), writes every gradient into `grads`, no dX. Returns (loss, final state):
+    copies of every block's last state, which truncated BPTT carries into the next chunk.
+    `masks`: a stacked model's dropout masks."""
+    value, _, _, final = _loss_and_grads(p, X, targets, state0, loss, grads, False, True, masks)
     assert final is not None
     return value, final
+
+
+def _loss_into(
+    p: Packed,
+    loss: str,
+    H: np.ndarray,
+    Hf: np.ndarray | None,
+    targets: np.ndarray,
+    grads: Packed,
+    dH: np.ndarray,
+    ws: Workspace,
+) -> float:
+    """The output layer and the loss on the top layer's states H: (T, D*n_a, m) (Hf: the
+    same laid out (D*n_a, T, m), if the caller has it); writes dWy, dby and dH."""
+    if loss == "xent":
+        if Hf is None:
+            Hf = H.transpose(1, 0, 2)
+        return losses.xent_into(p.Wy, p.by, Hf, targets, grads.Wy, grads.by, dH, ws)
+    D, n = p.directions, p.n_a
+    a_last = stack.last(H, D, n)
+    d_last = ws.get("d_last", a_last.shape, a_last.dtype)
+    if loss == "mse_last":
+        value = losses.mse_last_into(p.Wy, p.by, a_last, targets, grads.Wy, grads.by, d_last)
+    else:
+        value = losses.xent_last_into(p.Wy, p.by, a_last, targets, grads.Wy, grads.by, d_last)
+    stack.scatter_last(dH, d_last, D, n)
+    return value
 
 
 def _loss_and_grads(
     p: Packed,
     X: np.ndarray,
     targets: np.ndarray,
-    a0: np.ndarray,
-    c0: np.ndarray | None,
+    state0: State | None,
     loss: str,
     grads: Packed,
     need_dx: bool,
     keep_final: bool,
-) -> tuple[float, np.ndarray | None, np.ndarray, tuple[np.ndarray, np.ndarray | None] | None]:
+    masks: list[np.ndarray] | None = None,
+) -> tuple[float, np.ndarray | None, np.ndarray, State | None]:
     """Forward, loss, backward (consuming the cache): (loss, dX, da0, final state or None)."""
     T, _, m = X.shape
     n = p.n_a
-    ws = workspace.cached((p.cell, p.n_x, n, p.n_y, T, m, X.dtype.str))
-    kernel = KERNELS[p.cell]
-    cache = forward(p, X, a0, c0, ws)
+    ws = workspace.cached((p.spec, p.n_x, n, p.n_y, p.layers, p.directions, T, m, X.dtype.str))
+    cache = forward(p, X, state0, ws, masks)
     final = final_state(p, cache) if keep_final else None  # before the cache is consumed
+    if p.stacked or not p.spec.fused:
+        H = hidden(p, cache)
+        dH = ws.get("dH", H.shape, X.dtype)
+        value = _loss_into(p, loss, H, None, targets, grads, dH, ws)
+        _, dX, da0 = backward(p, cache, dH, grads, need_dx)
+        return value, dX, da0, final
     dH = ws.get("dH", (T, n, m), X.dtype)
     AX = stacked_inputs(ws, cache.A, X)  # (n + n_x, T+1, m): [a_0..a_T; x_1..x_T]
-    if loss == "xent":
-        value = losses.xent_into(p.Wy, p.by, AX[:n, 1:], targets, grads.Wy, grads.by, dH, ws)
-    else:
-        value = losses.mse_last_into(p.Wy, p.by, cache.A[-1], targets, grads.Wy, grads.by, dH)
-    dX, da0 = kernel.backward(p, cache, dH, grads, need_dx, ws, AX, consume=True)
+    value = _loss_into(p, loss, cache.A[1:], AX[:n, 1:], targets, grads, dH, ws)
+    block = p.blocks[0]
+    dX, da0 = KERNELS[p.cell].backward(block, cache, dH, grads.blocks[0], need_dx, ws, AX, True)
     return value, dX, da0, final
 
 
@@ -205,31 +315,38 @@ def check_inputs(p: Packed, x: np.ndarray, a0: np.ndarray | None) -> tuple[np.nd
 
 
 def loss_and_grads(
-    cell: str,
+    cell: str | CellSpec,
     params: Mapping[str, np.ndarray],
     x: np.ndarray,
     targets: np.ndarray,
     a0: np.ndarray | None = None,
     loss: str = "xent",
+    layers: int = 1,
+    directions: int = 1,
 ) -> tuple[float, dict[str, np.ndarray]]:
-    """Loss and every gradient of the model: recurrent cell, output layer and loss.
+    """Loss and every gradient of the model: recurrent cells, output layer and loss.
 
-    cell: "rnn" | "lstm" | "gru"; params: notebook names (``Wax, Waa, ba, Wya, by`` or
-    ``Wf, bf, ..., Wy, by`` or ``Wz, bz, ..., Wy, by``); x: (n_x, m, T_x); a0: (n_a, m),
-    zeros by default; targets: (m, T_x) class indices for ``loss="xent"`` (negative =
-    ignored) or (n_y, m) reals for ``loss="mse_last"`` (see `rnncli.loss`).
+    cell: "rnn" | "lstm" | "gru" or a user's cell (see `rnncli.cells`); params: notebook
+    names (``Wax, Waa, ba, Wya, by`` or ``Wf, bf, ..., Wy, by`` or ``Wz, bz, ..., Wy,
+    by``; a stacked model's end in ``_l0``, ``_l0_reverse``, ...); x: (n_x, m, T_x); a0:
+    (n_a, m), the first block's initial hidden state, zeros by default; targets:
+    (m, T_x) class indices for ``loss="xent"`` (negative = ignored), (m,) class indices
+    for ``xent_last`` (a softmax at the last step), or (n_y, m) reals for ``mse_last``
+    (see `rnncli.loss`).
 
     Returns (loss, grads) where grads holds ``d`` + every parameter name (``dWf``,
     ``dWy``, ``dby``, ...), ``dx`` (n_x, m, T_x) and ``da0`` (n_a, m).
     """
-    check_cell(cell)
-    p = pack(cell, params)
+    spec = spec_of(cell)
+    x = np.asarray(x)
+    n_x = x.shape[0] if x.ndim == 3 else None
+    p = pack(spec, params, n_x=n_x, layers=layers, directions=directions)
     x, a0 = check_inputs(p, x, a0)
     _, m, T_x = x.shape
     targets = losses.check_targets(loss, targets, p.n_y, m, T_x)
     if loss == "xent":
         targets = np.ascontiguousarray(targets.T)  # time-major (T, m)
-    else:
+    elif loss == "mse_last":
         targets = targets.astype(p.dtype, copy=False)
     value, g, dX, da0 = loss_and_grads_packed(p, to_time_major(x), targets, a0, loss, need_dx=True)
     grads = unpack(g, prefix="d", copy=False)  # g is ours: views of it are enough

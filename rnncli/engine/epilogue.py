@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnncli.engine.fastcall import dot
-from rnncli.engine.layout import Packed
+from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace
 
 
@@ -36,7 +36,7 @@ def inputs_matrix(AX: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
 
 
 def weight_grads(
-    p: Packed, ws: Workspace, dZ2: np.ndarray, AX: np.ndarray, grads: Packed, need_dx: bool
+    p: Layer, ws: Workspace, dZ2: np.ndarray, AX: np.ndarray, grads: Layer, need_dx: bool
 ) -> np.ndarray | None:
     """Write dW and db into `grads`; return dX: (T, n_x, m) (a transposed view of a fresh
     (n_x, T, m) array) or None."""
@@ -45,7 +45,7 @@ def weight_grads(
 
 
 def bias_and_input_grads(
-    p: Packed, ws: Workspace, dZ2: np.ndarray, AX: np.ndarray, grads: Packed, need_dx: bool
+    p: Layer, ws: Workspace, dZ2: np.ndarray, AX: np.ndarray, grads: Layer, need_dx: bool
 ) -> np.ndarray | None:
     """Write db into `grads`; return dX as `weight_grads` does."""
     _, T1, m = AX.shape

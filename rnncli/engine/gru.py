@@ -20,7 +20,7 @@ import numpy as np
 
 from rnncli.engine.epilogue import bias_and_input_grads, inputs_matrix, stacked_inputs
 from rnncli.engine.fastcall import dot
-from rnncli.engine.layout import Packed
+from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace, feature_major
 
 
@@ -32,7 +32,7 @@ class Cache:
     RA: np.ndarray  # (T, n_a, m) r * a_{t-1}
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
+def forward(p: Layer, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
     """X: (T, n_x, m), a0: (n_a, m)."""
     ws = Workspace() if ws is None else ws
     T, _, m = X.shape
@@ -75,10 +75,10 @@ def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = Non
 
 
 def backward(
-    p: Packed,
+    p: Layer,
     cache: Cache,
     dA: np.ndarray,
-    grads: Packed,
+    grads: Layer,
     need_dx: bool = True,
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,

@@ -31,7 +31,7 @@ import numpy as np
 
 from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
-from rnncli.engine.layout import Packed
+from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace
 
 
@@ -47,7 +47,7 @@ class Cache:
 
 
 def forward(
-    p: Packed,
+    p: Layer,
     X: np.ndarray,
     a0: np.ndarray,
     c0: np.ndarray | None = None,
@@ -96,10 +96,10 @@ def forward(
 
 
 def backward(
-    p: Packed,
+    p: Layer,
     cache: Cache,
     dA: np.ndarray,
-    grads: Packed,
+    grads: Layer,
     need_dx: bool = True,
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,

@@ -16,7 +16,7 @@ import numpy as np
 
 from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
-from rnncli.engine.layout import Packed
+from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace, feature_major
 
 
@@ -26,7 +26,7 @@ class Cache:
     A: np.ndarray  # (T+1, n_a, m), A[0] = a0
 
 
-def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
+def forward(p: Layer, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
     """X: (T, n_x, m), a0: (n_a, m). Buffers come from `ws` (fresh ones without it)."""
     ws = Workspace() if ws is None else ws
     T, _, m = X.shape
@@ -48,10 +48,10 @@ def forward(p: Packed, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = Non
 
 
 def backward(
-    p: Packed,
+    p: Layer,
     cache: Cache,
     dA: np.ndarray,
-    grads: Packed,
+    grads: Layer,
     need_dx: bool = True,
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,

@@ -1,5 +1,11 @@
 """What is checked at each level: per-column objectives, their arrays, the code under test.
 
+Built-in cells: the notebook's functions at the cell and sequence levels, the engine at
+the model level. A user's cell: its ``step_forward`` / ``step_backward`` at the cell level,
+the generic time loop over them at the sequence level, the engine at the model level
+(numeric side: the engine's forward). ``model.layers``, ``model.bidirectional`` and
+``model.dropout`` (with fixed masks) make the model level check a stacked model.
+
 Functions are looked up through their modules at call time (``notebook.<cell>_...``,
 ``engine.loss_and_grads``), so a monkeypatched one is what gets checked.
 """
@@ -7,20 +13,24 @@ Functions are looked up through their modules at call time (``notebook.<cell>_..
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rnncli import engine, notebook
+from rnncli import cells, engine, notebook
+from rnncli.activations import softmax
+from rnncli.cells import CellSpec
+from rnncli.cells.load import cell_error
 from rnncli.config import Config
-from rnncli.engine.layout import OUTPUT_NAMES, PARAM_NAMES
+from rnncli.engine import stack
 from rnncli.params import init_params
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = tuple(cells.BUILTIN)
 LEVELS = ("cell", "sequence", "model")
-MODEL_LOSSES = ("xent", "mse_last")
+MODEL_LOSSES = ("xent", "mse_last", "xent_last")
 PAD_FRACTION = 0.1  # share of xent targets marked as padding (< 0), to check the mask
 
 Arrays = dict[str, np.ndarray]
@@ -76,11 +86,6 @@ def _weighted(w: np.ndarray, a: np.ndarray) -> Values:
     return _colsum(terms), _colsum(np.abs(terms))
 
 
-def _recurrent(cell: str) -> tuple[str, ...]:
-    """The parameters a cell's own backward returns (not the output layer)."""
-    return tuple(k for k in PARAM_NAMES[cell] if k not in (OUTPUT_NAMES[cell], "by"))
-
-
 def init_scale(n_x: int, n_a: int) -> float:
     """Weight scale 1/sqrt(fan_in), fan_in = n_a + n_x + 1 (the bias as a unit input).
 
@@ -91,46 +96,92 @@ def init_scale(n_x: int, n_a: int) -> float:
     return 1.0 / math.sqrt(n_a + n_x + 1)
 
 
-def _draw_params(cfg: Config, cell: str, rng: np.random.Generator, dtype: np.dtype) -> Arrays:
+def _draw_params(
+    cfg: Config, spec: CellSpec, rng: np.random.Generator, dtype: np.dtype, stacked: bool = False
+) -> Arrays:
     d = cfg.dims
     scale = init_scale(d.n_x, d.n_a)
-    return init_params(cell, d.n_x, d.n_a, d.n_y, rng, "normal", scale, dtype)
+    layers, D = (cfg.model.layers, _directions(cfg)) if stacked else (1, 1)
+    return init_params(spec, d.n_x, d.n_a, d.n_y, rng, "normal", scale, dtype, layers, D)
 
 
-def _rng(cfg: Config, cell: str, level: str, *more: int) -> np.random.Generator:
+def _directions(cfg: Config) -> int:
+    return 2 if cfg.model.bidirectional else 1
+
+
+def _cell_index(spec: CellSpec) -> int:
+    """The built-ins' stream numbers are their positions; a user's cell gets its own."""
+    if spec.name in CELLS:
+        return CELLS.index(spec.name)
+    return 1000 + zlib.crc32(spec.label.encode()) % 1_000_000
+
+
+def _rng(cfg: Config, spec: CellSpec, level: str, *more: int) -> np.random.Generator:
     """A generator per (seed, cell, level): narrowing --cell/--level keeps the numbers."""
-    return np.random.default_rng([cfg.seed, CELLS.index(cell), LEVELS.index(level), *more])
+    return np.random.default_rng([cfg.seed, _cell_index(spec), LEVELS.index(level), *more])
 
 
-def _cell_problem(cfg: Config, cell: str, dtype: np.dtype) -> Problem:
-    """One step; f = Σ da_next⊙a_next (+ Σ dc_next⊙c_next). Columns (n_x or n_a, m)."""
-    d = cfg.dims
-    rng = _rng(cfg, cell, "cell")
-    params = _draw_params(cfg, cell, rng, dtype)
-    names = ["xt", "a_prev", "da_next"] + (["c_prev", "dc_next"] if cell == "lstm" else [])
+def _user(spec: CellSpec, method: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a user's cell method; an exception names the cell, method and line."""
+    try:
+        return fn(*args)
+    except (Exception, SystemExit) as exc:
+        raise cell_error(spec.label, method, exc, spec.source.get("path")) from None
+
+
+def _cell_problem(cfg: Config, spec: CellSpec, dtype: np.dtype) -> Problem:
+    """One step; f = Σ da_next⊙a_next (+ Σ dc_next⊙c_next, every state). Columns
+    (n_x or n_a, m)."""
+    d, cell = cfg.dims, spec.name
+    rng = _rng(cfg, spec, "cell")
+    params = _draw_params(cfg, spec, rng, dtype)
+    states = spec.states
+    prev = [f"{s}_prev" for s in states]
+    up = [f"d{s}_next" for s in states]
+    names = ["xt", prev[0], up[0]] + [
+        n for pair in zip(prev[1:], up[1:], strict=True) for n in pair
+    ]
     columns = {k: rng.standard_normal((d.n_x if k == "xt" else d.n_a, d.m)) for k in names}
-    columns["a_prev"] = np.tanh(columns["a_prev"])  # a hidden state lies in (-1, 1)
+    columns[prev[0]] = np.tanh(columns[prev[0]])  # a hidden state lies in (-1, 1)
     columns = {k: v.astype(dtype) for k, v in columns.items()}
 
-    def per_column(p: Arrays, c: Arrays) -> Values:
+    def step(p: Arrays, c: Arrays) -> tuple[np.ndarray, ...]:
+        if not spec.notebook:
+            mine = {k: p[k] for k in spec.params}
+            state = tuple(c[k] for k in prev)
+            return _user(spec, "step_forward", spec.step.step_forward, mine, c["xt"], state)[0]
         if cell == "lstm":
             a, c_next, _, _ = notebook.lstm_cell_forward(c["xt"], c["a_prev"], c["c_prev"], p)
-            (fa, sa), (fc, sc) = _weighted(c["da_next"], a), _weighted(c["dc_next"], c_next)
-            return fa + fc, sa + sc
-        a, _, _ = getattr(notebook, f"{cell}_cell_forward")(c["xt"], c["a_prev"], p)
-        return _weighted(c["da_next"], a)
+            return a, c_next
+        return (getattr(notebook, f"{cell}_cell_forward")(c["xt"], c["a_prev"], p)[0],)
+
+    def per_column(p: Arrays, c: Arrays) -> Values:
+        parts = [_weighted(c[name], value) for name, value in zip(up, step(p, c), strict=True)]
+        return sum(f for f, _ in parts[1:]) + parts[0][0], sum(s for _, s in parts[1:]) + parts[0][
+            1
+        ]
 
     def analytic() -> Mapping[str, np.ndarray]:
         p, c = _copy(params), _copy(columns)  # the code under test may write to its inputs
+        if not spec.notebook:
+            mine = {k: p[k] for k in spec.params}
+            state = tuple(c[k] for k in prev)
+            _, cache = _user(spec, "step_forward", spec.step.step_forward, mine, c["xt"], state)
+            upstream = tuple(c[k] for k in up)
+            dprev, dxt, dparams = _user(
+                spec, "step_backward", spec.step.step_backward, mine, upstream, cache
+            )
+            out = {"dxt": dxt, **{"d" + k: v for k, v in zip(prev, dprev, strict=True)}}
+            return {**out, **{"d" + k: v for k, v in dparams.items()}}
         if cell == "lstm":
             cache = notebook.lstm_cell_forward(c["xt"], c["a_prev"], c["c_prev"], p)[-1]
             return notebook.lstm_cell_backward(c["da_next"], c["dc_next"], cache)
         cache = getattr(notebook, f"{cell}_cell_forward")(c["xt"], c["a_prev"], p)[-1]
         return getattr(notebook, f"{cell}_cell_backward")(c["da_next"], cache)
 
-    wrt = {"dxt": "xt", "da_prev": "a_prev"} | ({"dc_prev": "c_prev"} if cell == "lstm" else {})
-    wrt |= {"d" + k: k for k in _recurrent(cell)}
-    return Problem(cell, "cell", None, params, columns, wrt, per_column, analytic, d.m)
+    wrt = {"dxt": "xt"} | {"d" + k: k for k in prev}
+    wrt |= {"d" + k: k for k in spec.params}
+    return Problem(spec.label, "cell", None, params, columns, wrt, per_column, analytic, d.m)
 
 
 def _sequence_columns(cfg: Config, rng: np.random.Generator, dtype: np.dtype) -> Arrays:
@@ -141,64 +192,142 @@ def _sequence_columns(cfg: Config, rng: np.random.Generator, dtype: np.dtype) ->
     return {"x": x.astype(dtype), "a0": a0.astype(dtype)}
 
 
-def _forward(cell: str, c: Arrays, p: Arrays) -> Any:
+def _forward(spec: CellSpec, c: Arrays, p: Arrays) -> Any:
     """The notebook's forward over the sequence: its whole return tuple (a, y, ..., caches)."""
-    return getattr(notebook, f"{cell}_forward")(c["x"], c["a0"], p)
+    return getattr(notebook, f"{spec.name}_forward")(c["x"], c["a0"], p)
 
 
-def _sequence_problem(cfg: Config, cell: str, dtype: np.dtype) -> Problem:
+def _engine_hidden(
+    spec: CellSpec, c: Arrays, p: Arrays, layers: int = 1, D: int = 1,
+    masks: list[np.ndarray] | None = None,
+) -> np.ndarray:  # fmt: skip
+    """The engine's top-layer hidden states a: (D*n_a, M, T_x) (masks: (D*n_a, M, T_x))."""
+    x = c["x"]
+    packed = engine.pack(spec, p, n_x=x.shape[0], layers=layers, directions=D)
+    tm = None if masks is None else [engine.to_time_major(k) for k in masks]
+    cache = engine.forward(packed, engine.to_time_major(x), (c["a0"],), None, tm)
+    return engine.from_time_major(engine.hidden(packed, cache))
+
+
+def _sequence_problem(cfg: Config, spec: CellSpec, dtype: np.dtype) -> Problem:
     """The whole sequence; f = Σ da⊙a. Columns x, a0 and da (n_a, m, T_x)."""
     d = cfg.dims
-    rng = _rng(cfg, cell, "sequence")
-    params = _draw_params(cfg, cell, rng, dtype)
+    rng = _rng(cfg, spec, "sequence")
+    params = _draw_params(cfg, spec, rng, dtype)
     columns = _sequence_columns(cfg, rng, dtype)
     columns["da"] = rng.standard_normal((d.n_a, d.m, d.T_x)).astype(dtype)
 
     def per_column(p: Arrays, c: Arrays) -> Values:
-        return _weighted(c["da"], _forward(cell, c, p)[0])
+        a = _forward(spec, c, p)[0] if spec.notebook else _engine_hidden(spec, c, p)
+        return _weighted(c["da"], a)
 
     def analytic() -> Mapping[str, np.ndarray]:
         p, c = _copy(params), _copy(columns)
-        return getattr(notebook, f"{cell}_backward")(c["da"], _forward(cell, c, p)[-1])
+        if spec.notebook:
+            return getattr(notebook, f"{spec.name}_backward")(c["da"], _forward(spec, c, p)[-1])
+        packed = engine.pack(spec, p, n_x=d.n_x)
+        cache = engine.forward(packed, engine.to_time_major(c["x"]), (c["a0"],))
+        grads, dX, da0 = engine.backward(packed, cache, engine.to_time_major(c["da"]))
+        assert dX is not None
+        named = engine.unpack(grads, prefix="d")
+        return {"dx": engine.from_time_major(dX), "da0": da0,
+                **{"d" + k: named["d" + k] for k in spec.params}}  # fmt: skip
 
-    wrt = {"dx": "x", "da0": "a0"} | {"d" + k: k for k in _recurrent(cell)}
-    return Problem(cell, "sequence", None, params, columns, wrt, per_column, analytic, d.m)
+    wrt = {"dx": "x", "da0": "a0"} | {"d" + k: k for k in spec.params}
+    return Problem(spec.label, "sequence", None, params, columns, wrt, per_column, analytic, d.m)
 
 
-def _model_problem(cfg: Config, cell: str, loss: str, dtype: np.dtype) -> Problem:
+def _model_problem(cfg: Config, spec: CellSpec, loss: str, dtype: np.dtype) -> Problem:
     """The model under `loss`, as the engine computes it. Columns x, a0 and targets.
 
     xent targets are stored time-major (T_x, m), so that the batch is axis 1 (the engine
-    takes them as (m, T_x)); mse_last targets are (n_y, m).
+    takes them as (m, T_x)); xent_last targets are (1, m), mse_last targets (n_y, m).
+    A stacked model (``model.*``) checks dx and every parameter, with fixed dropout masks
+    as columns (D*n_a, m, T_x) per layer below the top.
     """
     d, m = cfg.dims, cfg.dims.m
-    rng = _rng(cfg, cell, "model", MODEL_LOSSES.index(loss))
-    params = _draw_params(cfg, cell, rng, dtype)
+    layers, D = cfg.model.layers, _directions(cfg)
+    stacked = layers * D > 1
+    rng = _rng(cfg, spec, "model", MODEL_LOSSES.index(loss))
+    params = _draw_params(cfg, spec, rng, dtype, stacked)
     columns = _sequence_columns(cfg, rng, dtype)
     if loss == "xent":
         targets = rng.integers(0, d.n_y, size=(d.T_x, m))
         targets[rng.random((d.T_x, m)) < PAD_FRACTION] = -1  # padding, ignored by the loss
         columns["targets"] = targets
+    elif loss == "xent_last":
+        targets = rng.integers(0, d.n_y, size=(1, m))
+        targets[rng.random((1, m)) < PAD_FRACTION] = -1
+        columns["targets"] = targets
     else:
         columns["targets"] = rng.standard_normal((d.n_y, m)).astype(dtype)
-    out = OUTPUT_NAMES[cell]
+    mask_names: list[str] = []
+    if stacked and cfg.model.dropout > 0:
+        keep = 1.0 - cfg.model.dropout
+        for layer in range(layers - 1):
+            name = f"mask_l{layer}"
+            mask = (rng.random((D * d.n_a, m, d.T_x)) < keep) / keep
+            columns[name] = mask.astype(dtype)
+            mask_names.append(name)
+    out = spec.output
 
     def per_column(p: Arrays, c: Arrays) -> Values:
-        a, y = _forward(cell, c, p)[:2]  # (n_a, M, T_x) and softmax outputs (n_y, M, T_x)
-        if loss == "xent":
-            f = _xent_columns(y, c["targets"], m)
+        M = c["x"].shape[1]
+        y = None
+        if spec.notebook and not stacked:
+            a, y = _forward(spec, c, p)[:2]  # (n_a, M, T_x) and softmax outputs (n_y, M, T_x)
         else:
-            y_hat = p[out] @ a[:, :, -1] + p["by"]  # the linear read-out at the last step
+            masks = [c[k] for k in mask_names] or None
+            a = _engine_hidden(spec, c, p, layers, D, masks)
+        if loss == "xent":
+            if y is None:
+                y = softmax(np.einsum("ya,amt->ymt", p[out], a) + p["by"][:, :, None])
+            f = _xent_columns(y, c["targets"], m)
+        elif loss == "xent_last":
+            last = stack.last(a.transpose(2, 0, 1), D, d.n_a)  # (D*n_a, M)
+            f = _xent_columns(softmax(p[out] @ last + p["by"])[:, :, None], c["targets"], m)
+        else:
+            last = stack.last(a.transpose(2, 0, 1), D, d.n_a)
+            y_hat = p[out] @ last + p["by"]  # the linear read-out at the last step
             f = _colsum((y_hat - c["targets"]) ** 2) / (d.n_y * m)
+        assert f.shape == (M,)
         return f, np.abs(f)  # every term has the same sign: the scale is |f_j|
 
     def analytic() -> Mapping[str, np.ndarray]:
         p, c = _copy(params), _copy(columns)
-        targets = c["targets"].T if loss == "xent" else c["targets"]
-        return engine.loss_and_grads(cell, p, c["x"], targets, c["a0"], loss=loss)[1]
+        targets = {"xent": c["targets"].T, "xent_last": c["targets"][0]}.get(loss, c["targets"])
+        if not mask_names:
+            return engine.loss_and_grads(
+                spec, p, c["x"], targets, c["a0"], loss=loss, layers=layers, directions=D
+            )[1]
+        return _masked_loss_and_grads(spec, p, c, targets, loss, layers, D, mask_names)
 
-    wrt = {"dx": "x", "da0": "a0"} | {"d" + k: k for k in PARAM_NAMES[cell]}
-    return Problem(cell, "model", loss, params, columns, wrt, per_column, analytic, m)
+    wrt = {"dx": "x", "da0": "a0"} | {"d" + k: k for k in params}
+    if stacked:
+        wrt.pop("da0")  # a0 only starts the first block; the columns keep it fixed
+    return Problem(spec.label, "model", loss, params, columns, wrt, per_column, analytic, m)
+
+
+def _masked_loss_and_grads(
+    spec: CellSpec, p: Arrays, c: Arrays, targets: np.ndarray, loss: str, layers: int,
+    D: int, mask_names: list[str],
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The engine's training step with fixed dropout masks: every gradient, and dx."""
+    x = c["x"]
+    packed = engine.pack(spec, p, n_x=x.shape[0], layers=layers, directions=D)
+    grads = packed.zeros_like()
+    X = engine.to_time_major(x)
+    tgt = np.ascontiguousarray(targets.T) if loss == "xent" else targets
+    masks = [engine.to_time_major(c[k]) for k in mask_names]
+    cache = engine.forward(packed, X, (c["a0"],), None, masks)
+    H = engine.hidden(packed, cache)
+    dH = np.empty_like(H)
+    from rnncli.engine import _loss_into, workspace
+
+    _loss_into(packed, loss, H, None, tgt, grads, dH, workspace.Workspace())
+    _, dX, _ = engine.backward(packed, cache, dH, grads)
+    assert dX is not None
+    return {**engine.unpack(grads, prefix="d"), "dx": engine.from_time_major(dX)}
 
 
 def _xent_columns(y: np.ndarray, targets: np.ndarray, m: int) -> np.ndarray:
@@ -214,8 +343,9 @@ def _copy(arrays: Mapping[str, np.ndarray]) -> Arrays:
 
 def problems(cfg: Config, cell: str, level: str, dtype: np.dtype) -> list[Problem]:
     """The checks of one (cell, level): one, or one per loss at the model level."""
+    spec = cells.get(cell)
     if level == "cell":
-        return [_cell_problem(cfg, cell, dtype)]
+        return [_cell_problem(cfg, spec, dtype)]
     if level == "sequence":
-        return [_sequence_problem(cfg, cell, dtype)]
-    return [_model_problem(cfg, cell, loss, dtype) for loss in MODEL_LOSSES]
+        return [_sequence_problem(cfg, spec, dtype)]
+    return [_model_problem(cfg, spec, loss, dtype) for loss in MODEL_LOSSES]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from rnncli import cells as registry
 from rnncli.config import Config
 from rnncli.errors import InputError
 from rnncli.gradcheck.checks import CELLS, LEVELS, init_scale, problems
@@ -34,6 +35,24 @@ def select(given: Sequence[str] | None, allowed: tuple[str, ...], what: str) -> 
         if name not in allowed:
             raise InputError(f"unknown {what} {name!r}: expected one of {', '.join(allowed)}")
     return tuple(dict.fromkeys(names))  # in the order given, without repeats
+
+
+def select_cells(given: Sequence[str] | None) -> tuple[str, ...]:
+    """The cells to check: the built-ins by default, or the named ones (built-in or a
+    user's, e.g. ``my_cells.py:Peephole``), each loaded and checked against the protocol."""
+    if given is None:
+        return CELLS
+    if isinstance(given, str):
+        given = [given]
+    names = [s.strip() for part in given for s in str(part).split(",") if s.strip()]
+    if not names:
+        raise InputError(f"no cell selected: expected one or more of {', '.join(CELLS)}")
+    out = []
+    for name in names:
+        name = registry.canonical(name)
+        registry.get(name)  # unknown names and broken cells are refused here
+        out.append(name)
+    return tuple(dict.fromkeys(out))
 
 
 def _positive(key: str, value: Any) -> float:
@@ -77,8 +96,10 @@ def run_gradcheck(
     ("lstm model/xent") before it runs. Raises InputError for bad settings or names; a
     wrong gradient is a failing row, not an exception.
     """
-    cells_, levels_ = select(cells, CELLS, "cell"), select(levels, LEVELS, "level")
+    cells_, levels_ = select_cells(cells), select(levels, LEVELS, "level")
     s = resolve_settings(cfg)
+    for name in cells_:
+        registry.check_dtype(registry.get(name), cfg.dtype)
     tally = Tally()
     rows: list[Row] = []
     start = time.perf_counter()
@@ -101,6 +122,6 @@ def run_gradcheck(
         evals=tally.evals,
         calls=tally.calls,
         seconds=time.perf_counter() - start,
-        cells=cells_,
+        cells=tuple(registry.get(c).label for c in cells_),
         levels=levels_,
     )

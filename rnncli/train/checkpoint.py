@@ -41,8 +41,7 @@ class TrainState:
     loss_count: int
     solved_sequences: int  # -1 while unsolved
     wall_s: float  # training time so far, over all sessions
-    carry_a: np.ndarray | None = None  # text: hidden state carried into the next chunk
-    carry_c: np.ndarray | None = None
+    carry: tuple[np.ndarray, ...] = ()  # text: the model state carried into the next chunk
     layout: int = LAYOUT_VERSION  # of theta and opt_state
 
 
@@ -59,10 +58,8 @@ def save(path: Path, s: TrainState) -> None:
     }
     for name, value in s.opt_state.items():
         arrays["opt_" + name] = value
-    if s.carry_a is not None:
-        arrays["carry_a"] = s.carry_a
-    if s.carry_c is not None:
-        arrays["carry_c"] = s.carry_c
+    for i, a in enumerate(s.carry):
+        arrays[f"carry_{i}"] = a
     save_npz_atomic(path, arrays)
 
 
@@ -89,21 +86,32 @@ def load(path: Path) -> TrainState:
             loss_count=count,
             solved_sequences=solved,
             wall_s=wall_s,
-            carry_a=data.get("carry_a"),
-            carry_c=data.get("carry_c"),
+            carry=_carry(data),
             layout=int(data["layout"]) if "layout" in data else 1,
         )
     except (KeyError, ValueError) as err:
         raise InputError(f"{path}: checkpoint is missing or has bad entries ({err})") from None
 
 
-def upgrade(path: Path, s: TrainState, cell: str, n_x: int, n_a: int, n_y: int) -> None:
+def _carry(data: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The carried state: carry_0, carry_1, ... (older checkpoints: carry_a, carry_c)."""
+    if "carry_a" in data:
+        return tuple(data[k] for k in ("carry_a", "carry_c") if k in data)
+    return tuple(data[f"carry_{i}"] for i in range(len(data)) if f"carry_{i}" in data)
+
+
+def upgrade(
+    path: Path, s: TrainState, cell: str, n_x: int, n_a: int, n_y: int,
+    layers: int = 1, directions: int = 1,
+) -> None:  # fmt: skip
     """Bring `s` (read from `path`) to the current parameter layout, in place, and check
-    that its parameter vector fits the model (cell, n_x, n_a, n_y)."""
+    that its parameter vector fits the model (cell, n_x, n_a, n_y, layers, directions)."""
+    shape = (layers, directions)
     try:
-        s.theta = upgrade_flat(cell, n_x, n_a, n_y, s.theta, s.layout)
+        s.theta = upgrade_flat(cell, n_x, n_a, n_y, s.theta, s.layout, *shape)
         s.opt_state = {
-            k: upgrade_flat(cell, n_x, n_a, n_y, v, s.layout) for k, v in s.opt_state.items()
+            k: upgrade_flat(cell, n_x, n_a, n_y, v, s.layout, *shape)
+            for k, v in s.opt_state.items()
         }
     except ValueError as err:
         raise InputError(f"{path}: does not fit this run's {cell} model ({err})") from None

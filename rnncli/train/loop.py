@@ -92,15 +92,21 @@ def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.ran
     return np.random.default_rng(init), np.random.default_rng(data), np.random.default_rng(evals)
 
 
+def model_shape(cfg: Any) -> tuple[int, int]:
+    """(layers, directions) of the config's model."""
+    return cfg.model.layers, 2 if cfg.model.bidirectional else 1
+
+
 def fresh_state(cfg: Any, problem: Problem) -> tuple[Packed, TrainState, Optimizer]:
     init_rng, data_rng, _ = streams(cfg.seed)
     t = cfg.train
+    layers, D = model_shape(cfg)
     params = init_params(
         cfg.cell, problem.n_x, t.hidden, problem.n_y, init_rng,
         scheme=cfg.init.scheme if cfg.init.scheme != "notebook" else "xavier",
-        scale=cfg.init.scale, dtype=np.dtype(cfg.dtype),
+        scale=cfg.init.scale, dtype=np.dtype(cfg.dtype), layers=layers, directions=D,
     )  # fmt: skip
-    p = engine.pack(cfg.cell, params)
+    p = engine.pack(cfg.cell, params, n_x=problem.n_x, layers=layers, directions=D)
     opt = Optimizer(t.optimizer, p.flat.size, p.dtype, t.momentum)
     state = TrainState(
         step=0, sequences=0, theta=p.flat, opt_t=0, opt_state=opt.state,
@@ -111,7 +117,7 @@ def fresh_state(cfg: Any, problem: Problem) -> tuple[Packed, TrainState, Optimiz
 
 
 def restore(cfg: Any, problem: Problem, state: TrainState) -> tuple[Packed, Optimizer]:
-    p = Packed(cfg.cell, problem.n_x, cfg.train.hidden, problem.n_y, state.theta)
+    p = Packed(cfg.cell, problem.n_x, cfg.train.hidden, problem.n_y, state.theta, *model_shape(cfg))
     opt = Optimizer(cfg.train.optimizer, p.flat.size, p.dtype, cfg.train.momentum)
     opt.t = state.opt_t
     for name in opt.state:
@@ -174,8 +180,9 @@ def train(
         assert run is not None
         state = checkpoint.load(run.path / checkpoint.NAME)
         checkpoint.upgrade(
-            run.path / checkpoint.NAME, state, cfg.cell, problem.n_x, t.hidden, problem.n_y
-        )
+            run.path / checkpoint.NAME, state, cfg.cell, problem.n_x, t.hidden, problem.n_y,
+            *model_shape(cfg),
+        )  # fmt: skip
         p, opt = restore(cfg, problem, state)
         data_rng.bit_generator.state = state.rng_state
         history = _truncate_metrics(run.path / METRICS, state.step)
@@ -210,12 +217,8 @@ def train(
                 break
             b = problem.batch(data_rng)
             m = b.X.shape[2]
-            if carry_state and not b.reset and state.carry_a is not None:
-                a0, c0 = state.carry_a, state.carry_c
-            else:
-                a0 = np.zeros((p.n_a, m), dtype=p.dtype)
-                c0 = np.zeros_like(a0)
-            value, final = engine.train_step(p, b.X, b.targets, a0, c0, problem.loss, grads)
+            state0 = state.carry if carry_state and not b.reset and state.carry else None
+            value, final = engine.train_step(p, b.X, b.targets, state0, problem.loss, grads)
             if not math.isfinite(value):
                 status, message = "diverged", diverged(f"loss is {value}", state.step + 1)
                 break
@@ -229,7 +232,7 @@ def train(
                 status, message = "diverged", diverged("the parameters overflowed", state.step + 1)
                 break
             if carry_state:
-                state.carry_a, state.carry_c = final
+                state.carry = final
             state.step += 1
             state.sequences += m
             state.loss_sum += problem.reported_loss(value, b.X.shape[0])

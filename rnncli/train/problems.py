@@ -62,12 +62,15 @@ class Problem:
         pass
 
 
-def _logits(p: Packed, X: np.ndarray, a0: np.ndarray | None = None) -> np.ndarray:
-    """Output pre-activations at every step: (T, n_y, m)."""
-    if a0 is None:
-        a0 = np.zeros((p.n_a, X.shape[2]), dtype=p.dtype)
-    cache = engine.forward(p, X, a0)
-    return losses.logits(p.Wy, p.by, engine.hidden(p, cache))
+def _logits(p: Packed, X: np.ndarray) -> np.ndarray:
+    """Output pre-activations at every step, from a zero state: (T, n_y, m)."""
+    return losses.logits(p.Wy, p.by, engine.hidden(p, engine.forward(p, X)))
+
+
+def _last_logits(p: Packed, X: np.ndarray) -> np.ndarray:
+    """Output pre-activations of the readout at the last step: (n_y, m)."""
+    out: np.ndarray = p.Wy @ engine.last_hidden(p, engine.forward(p, X)) + p.by
+    return out
 
 
 class Reber(Problem):
@@ -106,7 +109,7 @@ class Adding(Problem):
         return Batch(engine.to_time_major(x), y)
 
     def evaluate(self, p: Packed) -> dict[str, float]:
-        y_hat = _logits(p, self.eval_X)[-1]  # linear read-out at the last step
+        y_hat = _last_logits(p, self.eval_X)  # linear read-out at the last step
         return {"test_mse": float(np.mean((y_hat - self.eval_y) ** 2))}
 
     def solved(self, metrics: dict[str, float]) -> bool:
@@ -146,18 +149,17 @@ class Text(Problem):
     def evaluate(self, p: Packed) -> dict[str, float]:
         """Mean cross-entropy per character on the validation text, state carried."""
         self.val.set_state(0)
-        a0 = np.zeros((p.n_a, self.val.batch), dtype=p.dtype)
-        c0: np.ndarray | None = np.zeros_like(a0)
+        state: tuple[np.ndarray, ...] | None = None
         total, count = 0.0, 0
         for _ in range(self.val_chunks):
             x, targets = self.val.next_chunk()
             X = engine.to_time_major(x)
-            cache = engine.forward(p, X, a0, c0)
+            cache = engine.forward(p, X, state)
             H = engine.hidden(p, cache)
             value, _, _, _ = losses.xent(p.Wy, p.by, H, np.ascontiguousarray(targets.T))
             total += value * self.val.batch  # xent averages over the batch only
             count += targets.size
-            a0, c0 = engine.final_state(p, cache)
+            state = engine.final_state(p, cache)
         return {"val_loss": total / count}
 
     has_goal = False

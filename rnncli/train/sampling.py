@@ -24,15 +24,14 @@ class Stepper:
 
     def __init__(self, p: Packed, m: int) -> None:
         self.p = p
-        self.a = np.zeros((p.n_a, m), dtype=p.dtype)
-        self.c: np.ndarray | None = np.zeros_like(self.a)
+        self.state = engine.initial_state(p, m)
         self.eye = np.eye(p.n_x, dtype=p.dtype)
 
     def __call__(self, symbols: np.ndarray) -> np.ndarray:
         """Feed symbols (m,) ints; return the next-symbol logits (n_y, m)."""
         X = self.eye[symbols].T[None]  # (1, n_x, m)
-        cache = engine.forward(self.p, X, self.a, self.c)
-        self.a, self.c = engine.final_state(self.p, cache)
+        cache = engine.forward(self.p, X, self.state)
+        self.state = engine.final_state(self.p, cache)
         return losses.logits(self.p.Wy, self.p.by, engine.hidden(self.p, cache))[0]
 
 
