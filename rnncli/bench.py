@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 import rnncli
+from rnncli import cells as registry
 from rnncli.engine import workspace
 
 #: name -> (n_x, n_a, n_y, m, T_x), the sizes of the performance issue.
@@ -60,9 +61,8 @@ SIZES: dict[str, tuple[int, int, int, int, int]] = {
     "medium": (64, 128, 64, 32, 50),
     "large": (256, 512, 256, 64, 100),
 }
-CELLS = ("rnn", "lstm", "gru")
+CELLS = tuple(registry.BUILTIN)
 DTYPES = ("float64", "float32")
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 PAUSE_S = 0.3  # between NumPy and PyTorch timings: OpenBLAS threads spin ~0.2 s
 ROUNDS = 9  # default rounds per size ...
@@ -85,16 +85,20 @@ Progress = Callable[[str], None]
 # --------------------------------------------------------------------------------------
 
 
-def gemm_flops(cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int) -> int:
-    """Matrix-product FLOPs of one forward + backward with dx (2 per multiply-add).
+def gemm_flops(cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int) -> int | None:
+    """Matrix-product FLOPs of one forward + backward with dx (2 per multiply-add), for a
+    built-in cell (None for a user's cell, whose arithmetic rnncli does not know).
 
     Over N = T*m columns: forward input projection 2GnN n_x, recurrence 2GnNn, output
     layer 2 n_y n N; backward dWy, dH (2 n_y n N each), recurrence and the recurrent
     columns of dW (2GnnN each), its input columns and dx (2Gn n_x N each). In all
     6 N (G n (n + n_x) + n_y n), G = gates per cell.
     """
+    spec = registry.get(cell)
+    if not spec.fused:
+        return None
     N = T * m
-    return 6 * N * (GATES[cell] * n_a * (n_a + n_x) + n_y * n_a)
+    return 6 * N * (spec.n_gates * n_a * (n_a + n_x) + n_y * n_a)
 
 
 def make_problem(
@@ -104,15 +108,7 @@ def make_problem(
     n_x, n_a, n_y, m, T = SIZES[size]
     rng = np.random.default_rng(seed)
     scale = 1 / np.sqrt(n_a + n_x)
-    if cell == "rnn":
-        shapes = {"Wax": (n_a, n_x), "Waa": (n_a, n_a), "ba": (n_a, 1)}
-    else:
-        shapes = {}
-        for g in "fico" if cell == "lstm" else "zrh":
-            shapes["W" + g] = (n_a, n_a + n_x)
-            shapes["b" + g] = (n_a, 1)
-    shapes["Wya" if cell == "rnn" else "Wy"] = (n_y, n_a)
-    shapes["by"] = (n_y, 1)
+    shapes = registry.get(cell).model_shapes(n_x, n_a, n_y)
     params = {k: (scale * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
     x = rng.standard_normal((n_x, m, T)).astype(dtype)
     targets = rng.integers(0, n_y, (m, T))
@@ -247,9 +243,11 @@ def time_size(
     torch_fns: dict[Key, Callable[[], Any]] = {}
     for dtype in dtypes:
         for cell in cells:
+            builtin = cell in CELLS  # a user's cell has neither notebook nor PyTorch twin
             for variant, make in makers.items():
-                numpy_fns[cell, dtype, variant] = make(cell, size, dtype)
-            if use_torch:
+                if builtin or variant == "engine":
+                    numpy_fns[cell, dtype, variant] = make(cell, size, dtype)
+            if use_torch and builtin:
                 torch_fns[cell, dtype, "torch"] = torch_call(cell, size, dtype)
     plan = {key: _calls_per_sample(fn, min_sample_s) for key, fn in numpy_fns.items()}
     if torch_fns:
@@ -292,7 +290,7 @@ def time_size(
             rows.append(
                 {
                     "size": size,
-                    "cell": cell,
+                    "cell": registry.get(cell).label,
                     "dtype": dtype,
                     **stats,
                     "speedup_vs_notebook": None if vs_nb is None else vs_nb["median"],
@@ -304,7 +302,9 @@ def time_size(
                     if vs_torch is None
                     else [vs_torch["q1"], vs_torch["q3"]],
                     "gemm_flops": flops,
-                    "engine_gflops": flops / (engine["median_ms"] * 1e-3) / 1e9,
+                    "engine_gflops": None
+                    if flops is None
+                    else flops / (engine["median_ms"] * 1e-3) / 1e9,
                 }
             )
     return rows
@@ -413,9 +413,9 @@ def run_bench(
     for s in sizes:
         if s not in SIZES:
             raise ValueError(f"unknown size {s!r}: expected one of {', '.join(SIZES)}")
+    cells = [registry.canonical(c) for c in cells]
     for c in cells:
-        if c not in CELLS:
-            raise ValueError(f"unknown cell {c!r}: expected one of {', '.join(CELLS)}")
+        registry.get(c)  # an unknown or broken cell is refused before any timing
     for d in dtypes:
         if d not in DTYPES:
             raise ValueError(f"unknown dtype {d!r}: expected one of {', '.join(DTYPES)}")
@@ -447,12 +447,13 @@ def run_bench(
         for d in dtypes:
             peaks[d] = max(peaks[d], gemm_peak(d), key=lambda p: p["gflops"])
     for row in results:
-        row["gemm_share"] = row["engine_gflops"] / peaks[row["dtype"]]["gflops"]
+        rate = row["engine_gflops"]
+        row["gemm_share"] = None if rate is None else rate / peaks[row["dtype"]]["gflops"]
     mem: dict[str, Any] | None = None
     if memory and sizes:
         biggest = max(sizes, key=lambda s: np.prod(SIZES[s]))
         mem = {"size": biggest, "dtype": "float64", "cells": {}}
-        for cell in cells:
+        for cell in [c for c in cells if c in CELLS]:
             if progress:
                 progress(f"peak memory {biggest} {cell}")
             mem["cells"][cell] = {
@@ -464,7 +465,7 @@ def run_bench(
         "version": 1,
         "config": {
             "sizes": list(sizes),
-            "cells": list(cells),
+            "cells": [registry.get(c).label for c in cells],
             "dtypes": list(dtypes),
             "min_rounds": {s: rounds_for(s) for s in sizes},
             "min_time_s": min_time_s,
@@ -530,6 +531,14 @@ def _x(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio:.2f}x"
 
 
+def _rate(gflops: float | None) -> str:
+    return "-" if gflops is None else f"{gflops:.1f}"
+
+
+def _share(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.0f}%"
+
+
 def render(results: dict[str, Any], console: Any = None) -> None:
     """Print the results as a rich table plus summary lines."""
     from rich.console import Console
@@ -554,8 +563,8 @@ def render(results: dict[str, Any], console: Any = None) -> None:
             _x(row["speedup_vs_notebook"]),
             _ms(row["torch"]),
             _x(row["speedup_vs_torch"]),
-            f"{row['engine_gflops']:.1f}",
-            f"{100 * row['gemm_share']:.0f}%",
+            _rate(row["engine_gflops"]),
+            _share(row["gemm_share"]),
         )
     console.print(table)
     for line in summary_lines(results):
@@ -618,8 +627,8 @@ def to_markdown(results: dict[str, Any]) -> str:
     rows = [
         f"| {r['size']} | {r['cell']} | {r['dtype']} | {_ms(r['engine'])} | "
         f"{_ms(r['notebook'])} | {_x(r['speedup_vs_notebook'])} | {_ms(r['torch'])} | "
-        f"{_x(r['speedup_vs_torch'])} | {r['engine_gflops']:.1f} | "
-        f"{100 * r['gemm_share']:.0f}% |"
+        f"{_x(r['speedup_vs_torch'])} | {_rate(r['engine_gflops'])} | "
+        f"{_share(r['gemm_share'])} |"
         for r in results["results"]
     ]
     return head + "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in summary_lines(results))

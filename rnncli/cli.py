@@ -565,7 +565,11 @@ def bench(
     ] = False,
     cells: Annotated[
         str | None,
-        typer.Option("--cells", help="Comma list of rnn, lstm, gru.", show_default=False),
+        typer.Option(
+            "--cells",
+            help="Comma list of rnn, lstm, gru or your own cells (file.py:Class).",
+            show_default=False,
+        ),
     ] = None,
     dtypes: Annotated[
         str | None,

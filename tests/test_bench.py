@@ -127,3 +127,21 @@ def test_training_throughput_runs_the_real_loop() -> None:
     out = throughput.measure(steps=3, cell="rnn")
     assert out["cell"] == "rnn" and out["steps"] == 3
     assert out["reber_sequences_per_s"] > 0 and out["text_chars_per_s"] > 0
+
+
+def test_a_users_cell_is_timed_without_twins() -> None:
+    """A user's cell has no notebook or PyTorch twin and no known FLOP count."""
+    from pathlib import Path
+
+    mgu = Path(__file__).resolve().parent.parent / "examples" / "cells" / "mgu.py"
+    out = bench.run_bench(
+        sizes=["tiny"], cells=["lstm", f"{mgu}:MGU"], dtypes=["float64"], rounds=1,
+        torch=False, min_sample_s=0.0005, memory=False,
+    )  # fmt: skip
+    lstm, mine = out["results"]
+    assert mine["cell"] == "MGU" and mine["engine"]["median_ms"] > 0
+    assert mine["notebook"] is None and mine["gemm_flops"] is None and mine["gemm_share"] is None
+    assert lstm["notebook"] is not None
+    console = Console(width=120, record=True)
+    bench.render(out, console)
+    assert "MGU" in console.export_text()
