@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from rnncli.config import load_config
-from rnncli.train import train
+from rnncli.training import train
 
 
 def main() -> None:

@@ -397,9 +397,9 @@ def train(
 
       rnncli train --resume outputs/2026-11-29/10-00-00-train-lstm
     """
-    from rnncli.train import artifacts, prepare
-    from rnncli.train import train as run_training
-    from rnncli.train.progress import PlainReporter, RichReporter
+    from rnncli.training import artifacts, prepare
+    from rnncli.training import train as run_training
+    from rnncli.training.progress import PlainReporter, RichReporter
 
     flags = _flags(
         cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
@@ -478,7 +478,7 @@ def sample(
     """
     from rnncli.engine import Packed
     from rnncli.tasks.text import Vocab
-    from rnncli.train import checkpoint, sampling
+    from rnncli.training import checkpoint, sampling
 
     if not (run_dir / "config.yaml").is_file() or not (run_dir / "task.json").is_file():
         raise InputError(f"{run_dir}: not a train run folder (needs config.yaml and task.json)")
@@ -608,7 +608,7 @@ def bench(
       rnncli bench --sizes small,medium --cells lstm --json
     """
     from rnncli import bench as bn
-    from rnncli.train import throughput
+    from rnncli.training import throughput
 
     def split(text: str | None) -> list[str] | None:
         return [t.strip() for t in text.split(",") if t.strip()] if text else None

@@ -122,7 +122,7 @@ def test_time_budget_adds_rounds() -> None:
 
 
 def test_training_throughput_runs_the_real_loop() -> None:
-    from rnncli.train import throughput
+    from rnncli.training import throughput
 
     out = throughput.measure(steps=3, cell="rnn")
     assert out["cell"] == "rnn" and out["steps"] == 3

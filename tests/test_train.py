@@ -27,8 +27,8 @@ from rnncli.cli import app
 from rnncli.config import load_config, to_dict
 from rnncli.errors import InputError
 from rnncli.runs import Run
-from rnncli.train import checkpoint as ckpt
-from rnncli.train import prepare, train
+from rnncli.training import checkpoint as ckpt
+from rnncli.training import prepare, train
 
 RNNCLI = Path(sys.executable).parent / "rnncli"
 SMALL = ["train.steps=60", "train.eval_every=10", "train.checkpoint_every=20", "train.eval_size=32"]

@@ -145,7 +145,7 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
     diverged, interrupted, failed (an exception, recorded in run.json too) or cancelled
     (the sweep was stopping before the job started; nothing was written).
     """
-    from rnncli.train import artifacts, prepare, train
+    from rnncli.training import artifacts, prepare, train
 
     out: dict[str, Any] = {"id": spec.id, "status": "failed", "error": None, "summary": None}
     stop_file = Path(spec.stop_file)

@@ -1,7 +1,7 @@
 """How a sweep shows progress: a live bar on a terminal, plain lines otherwise, or nothing.
 
 These report jobs of a sweep (done, failed, running); the reporters of one ``train`` run
-(steps, loss, metrics) are :mod:`rnncli.train.progress`.
+(steps, loss, metrics) are :mod:`rnncli.training.progress`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.config import load_config
-from rnncli.train.loop import train
+from rnncli.training.loop import train
 
 
 def _timed(overrides: list[str], flags: dict[str, Any]) -> tuple[float, int]:

@@ -11,9 +11,9 @@ import numpy as np
 
 from rnncli import plot
 from rnncli.runs import Run
-from rnncli.train import sampling
-from rnncli.train.loop import Result
-from rnncli.train.problems import Problem
+from rnncli.training import sampling
+from rnncli.training.loop import Result
+from rnncli.training.problems import Problem
 
 
 def write_task(run: Run, problem: Problem) -> None:

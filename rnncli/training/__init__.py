@@ -1,5 +1,5 @@
 """Training: tasks as problems, optimisers, the loop with checkpoints and exact resume."""
 
-from rnncli.train.loop import Result, prepare, train
+from rnncli.training.loop import Result, prepare, train
 
 __all__ = ["Result", "prepare", "train"]

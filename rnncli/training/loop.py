@@ -25,10 +25,10 @@ from rnncli import engine
 from rnncli.engine import Packed
 from rnncli.params import init_params
 from rnncli.runs import Run, write_text_atomic
-from rnncli.train import checkpoint
-from rnncli.train.checkpoint import TrainState
-from rnncli.train.optim import Optimizer, clip_global_norm, learning_rate
-from rnncli.train.problems import Problem, make_problem
+from rnncli.training import checkpoint
+from rnncli.training.checkpoint import TrainState
+from rnncli.training.optim import Optimizer, clip_global_norm, learning_rate
+from rnncli.training.problems import Problem, make_problem
 
 METRICS = "metrics.jsonl"
 
