@@ -6,12 +6,8 @@ reference; ``loss_and_grads`` runs the whole model on the fast engine.
 
 from __future__ import annotations
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("rnncli")
-except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+#: The one place the version is written (pyproject.toml reads it from here).
+__version__ = "0.2.0"
 
 from rnncli.engine import loss_and_grads  # noqa: E402
 from rnncli.notebook import (  # noqa: E402

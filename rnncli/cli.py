@@ -8,8 +8,6 @@ one JSON document on stdout.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -353,9 +351,28 @@ def gradcheck(
 
 
 def _summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
-    rows = {k: v for k, v in summary.items() if k not in ("final", "message") and v is not None}
+    skip = ("final", "message", "best")
+    rows = {k: v for k, v in summary.items() if k not in skip and v is not None}
     rows.update({k: v for k, v in summary["final"].items()})
+    if summary.get("best"):
+        rows["best step"] = summary["best"]["step"]
     return rows
+
+
+def _train_reporter(json_out: bool, quiet: bool, verbose: bool) -> Any:
+    """A progress bar on a terminal, plain lines otherwise, none for --json or --quiet."""
+    from rnncli.training.progress import PlainReporter, RichReporter
+
+    if json_out or quiet:
+        return None
+    if verbose:
+        return PlainReporter(every=0.0)
+    err = report.console(stderr=True)
+    return RichReporter(err) if err.is_terminal else PlainReporter()
+
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More progress output.")]
 
 
 @app.command()
@@ -371,16 +388,40 @@ def train(
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Text file for --task text (train.data).", show_default=False),
+        typer.Option(
+            "--data", help="A text file to train on (implies --task text).", show_default=False
+        ),
     ] = None,
     resume: Annotated[
-        Path | None,
-        typer.Option("--resume", help="Continue RUN_DIR from its checkpoint.", show_default=False),
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Continue RUN_DIR (or latest, or a unique start of its name); with "
+            "train.steps=N, extend a finished run.",
+            show_default=False,
+        ),
     ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-from",
+            help="Start from the parameters of a run folder, its best.npz, or a weights file.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="A name for the run (in its folder name).", show_default=False),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Resume even if the cell or data file changed.")
+    ] = False,
     json_out: JsonOpt = False,
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
     show_config: ShowOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Train a model on a sequence task until solved or train.steps.
 
@@ -391,114 +432,135 @@ def train(
 
       rnncli train
 
-      rnncli train --task adding --cell rnn
+      rnncli train --task adding --cell rnn --name first-try
 
-      rnncli train --task text --data notes.txt train.steps=2000
+      rnncli train --data notes.txt train.steps=2000
 
-      rnncli train --resume outputs/2026-11-29/10-00-00-train-lstm
+      rnncli train --resume latest train.steps=6000
+
+      rnncli train --task adding train.T=200 --init-from latest
     """
-    from rnncli.training import artifacts, prepare
-    from rnncli.training import train as run_training
-    from rnncli.training.progress import PlainReporter, RichReporter
+    from rnncli.training import execute, plan_new, plan_resume
+    from rnncli.training.signals import catch_stops
 
+    if data is not None:
+        if task is not None and task != "text":
+            raise InputError(f"--data is the text of --task text; this run is --task {task}")
+        task = "text"
     flags = _flags(
         cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
     )
+    err = report.console(stderr=True)
     if resume is not None:
-        if flags or overrides or config is not None or no_save:
+        if flags or config is not None or no_save or init_from is not None or name:
             raise InputError(
-                "--resume continues a run with its saved config: give no config, flags or overrides"
+                "--resume continues a run with its saved config: give only train.* keys that "
+                "extend it (train.steps=N, ...), not a config, flags, --init-from or --name"
             )
-        if not (resume / "config.yaml").is_file():
-            raise InputError(f"{resume}: not a run folder (no config.yaml)")
-        if not (resume / "checkpoint.npz").is_file() or not (resume / "run.json").is_file():
-            # checked before Run.reopen marks the folder as running again
-            raise InputError(f"{resume}: not a train run with a checkpoint to resume from")
-        cfg = load_config(resume / "config.yaml", training=True)
+        from rnncli.runs import store
+
+        plan = plan_resume(store.resolve(resume, out), overrides or [], sys.argv, force)
     else:
         cfg = load_config(config, flags, overrides or [], training=True)
+        if show_config:
+            return _show_config(cfg)
+        plan = plan_new(
+            cfg, None if no_save else out, name=name, argv=sys.argv, flags=flags,
+            overrides=overrides or [], init_from=init_from,
+        )  # fmt: skip
     if show_config:
-        return _show_config(cfg)
-    problem = prepare(cfg)  # bad task input fails here, before any folder exists
-    run: Run | None
-    if resume is not None:
-        run = Run.reopen(resume, sys.argv)
-    elif no_save:
-        run = None
-    else:
-        run = _start_run(cfg, "train", out, flags, overrides)
-        artifacts.write_task(run, problem)
-    err_console = report.console(stderr=True)
-    reporter: Any = None
-    if not json_out:
-        live = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
-        reporter = RichReporter(err_console) if live else PlainReporter()
-    result = run_training(cfg, run, reporter, resume=resume is not None, problem=problem)
-    summary = result.summary()
-    summary["cell"] = cfg.cell
-    summary["run_dir"] = str(run.path) if run else None
-    if run is not None:
-        if result.status == "completed":
-            artifacts.write_results(result, run, cfg.train.temperature, err_console.print)
-        run.finish(result.status, summary=summary)
+        return _show_config(plan.cfg)
+    if plan.nothing_to_do:
+        err.print(plan.nothing_to_do, markup=False, highlight=False)
+        return None
+    notice = (lambda text: None) if (quiet or json_out) else _notice(err)
+    with catch_stops() as stop:
+        outcome = execute(plan, _train_reporter(json_out, quiet, verbose), stop.requested, notice)
+    summary = outcome.summary
     if json_out:
-        _emit_json({**summary, "config": to_dict(cfg)})
-    else:
+        _emit_json({**summary, "config": to_dict(plan.cfg)} if summary else
+                   {"status": outcome.status, "message": outcome.message})  # fmt: skip
+    elif summary:
         report.console().print(report.key_values("train summary", _summary_rows(summary)))
-    if result.status == "diverged":
-        raise CheckFailed(result.message)
-    if result.status == "interrupted":
-        _err(result.message + (f"; resume with: rnncli train --resume {run.path}" if run else ""))
-        raise typer.Exit(130)
+    if outcome.write_error:
+        raise InputError(outcome.message)
+    if outcome.status == "diverged":
+        raise CheckFailed(outcome.message)
+    if outcome.status == "interrupted":
+        where = outcome.run_dir
+        how = f"; resume with: rnncli train --resume {where}" if where else ""
+        print(f"rnncli: {stop.name}: {outcome.message}{how}", file=sys.stderr)
+        raise typer.Exit(stop.exit_code)
+    return None
+
+
+def _notice(console: Any) -> Callable[[str], None]:
+    return lambda text: console.print(text, markup=False, highlight=False)
 
 
 @app.command()
 @guard
 def sample(
-    run_dir: Annotated[Path, typer.Argument(help="A train run folder (reber or text).")],
+    run_dir: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_DIR",
+            help="A train run folder (reber or text), latest, or a unique start of its name.",
+            show_default=False,
+        ),
+    ],
     n: Annotated[
-        int, typer.Option("--n", min=1, help="Strings (reber) or characters (text).")
-    ] = 10,
+        int | None,
+        typer.Option(
+            "--n",
+            "-n",
+            min=1,
+            max=1_000_000,
+            help="Strings (reber, default 10) or characters (text, default 400).",
+            show_default=False,
+        ),
+    ] = None,
     temperature: Annotated[
-        float, typer.Option("--temperature", min=1e-6, help="Softmax temperature.")
+        float, typer.Option("--temperature", min=1e-6, max=1e6, help="Softmax temperature.")
     ] = 1.0,
     prime: Annotated[
         str | None, typer.Option("--prime", help="Text to start from (text models).")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Sampling seed.")] = 0,
+    best: Annotated[
+        bool, typer.Option("--best", help="Sample the best parameters (best.npz), not the last.")
+    ] = False,
+    out: OutOpt = Path("outputs"),
     json_out: JsonOpt = False,
 ) -> None:
     """Sample from a trained model; for reber, also the fraction the grammar accepts.
 
     Examples:
 
-      rnncli sample outputs/2026-11-29/10-00-00-train-lstm --n 20
+      rnncli sample latest -n 20
 
-      rnncli sample RUN_DIR --prime "The " --n 300 --temperature 0.8
+      rnncli sample RUN_DIR --prime "The " -n 300 --temperature 0.8
     """
-    from rnncli.engine import Packed
+    from rnncli.runs import store
     from rnncli.tasks.text import Vocab
-    from rnncli.training import checkpoint, sampling
+    from rnncli.training import sampling
+    from rnncli.weights import packed_from_run
 
-    if not (run_dir / "config.yaml").is_file() or not (run_dir / "task.json").is_file():
-        raise InputError(f"{run_dir}: not a train run folder (needs config.yaml and task.json)")
-    cfg = load_config(run_dir / "config.yaml", training=True)
-    task = json.loads((run_dir / "task.json").read_text())
+    folder = store.resolve(run_dir, out)
+    p, cfg, task = packed_from_run(folder, "best" if best else "last")
     if task["task"] not in ("reber", "text"):
         raise InputError(
-            f"{run_dir}: sampling needs a reber or text model, this one is {task['task']}"
+            f"{folder}: sampling needs a reber or text model, this one is {task['task']}"
         )
-    state = checkpoint.load(run_dir / checkpoint.NAME)
-    dims = (task["n_x"], cfg.train.hidden, task["n_y"])
-    shape = (cfg.model.layers, 2 if cfg.model.bidirectional else 1)
-    checkpoint.upgrade(run_dir / checkpoint.NAME, state, cfg.cell, *dims, *shape)
-    p = Packed(cfg.cell, *dims, state.theta, *shape)
+    if prime is not None and task["task"] != "text":
+        raise InputError(f"--prime is for text models; {folder} is a {task['task']} model")
     rng = np.random.default_rng(seed)
     if task["task"] == "reber":
-        result = sampling.sample_reber(p, n, temperature, rng)
+        result = sampling.sample_reber(p, n or 10, temperature, rng)
     else:
         vocab = Vocab.from_list(task["vocab"])
-        result = sampling.sample_text(p, vocab, n, temperature, prime or vocab.to_list()[0], rng)
+        start = prime or task.get("first_char") or vocab.to_list()[0]
+        result = sampling.sample_text(p, vocab, n or 400, temperature, start, rng)
     if json_out:
         return _emit_json(result)
     con = report.console()

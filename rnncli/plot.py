@@ -16,17 +16,30 @@ def have_matplotlib() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
+def figure(width: float = 7, height: float = 4) -> Any:
+    """A matplotlib Figure on the Agg canvas, without pyplot (whose global state is not
+    thread-safe: sweep jobs on Dask run in threads)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
 def save_loss_plot(history: Sequence[dict[str, Any]], metric: str, path: Path) -> None:
     """Training loss and the task metric against sequences seen, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from rnncli.runs import write_bytes_atomic
 
     seqs = [r["sequences"] for r in history]
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig = figure()
+    ax = fig.add_subplot()
     ax.plot(seqs, [r["loss"] for r in history], color="tab:blue", label="training loss")
     ax.set_xlabel("sequences")
     ax.set_ylabel("training loss", color="tab:blue")
@@ -36,10 +49,7 @@ def save_loss_plot(history: Sequence[dict[str, Any]], metric: str, path: Path) -
         ax2.set_ylabel(metric, color="tab:orange")
     ax.set_title("rnncli train")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    write_bytes_atomic(path, png(fig))
 
 
 def text_plot(values: Sequence[float], width: int = 60, height: int = 8) -> str:

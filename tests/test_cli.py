@@ -374,7 +374,8 @@ def test_resume_refuses_a_forward_run_and_leaves_it_alone(tmp_path: Path) -> Non
     assert "\n" not in result.stderr.strip() and str(run_dir) in result.stderr
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
     result = invoke(["train", "--resume", str(run_dir), "train.steps=5"])
-    assert result.exit_code == 2 and "--resume" in result.stderr
+    assert result.exit_code == 2 and "not a train run" in result.stderr
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
 def test_errors_print_no_traceback_in_a_real_process(tmp_path: Path) -> None:
@@ -405,7 +406,7 @@ def test_run_folder_contents(tmp_path: Path) -> None:
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", run_dir.parent.name)
     assert re.fullmatch(r"\d{2}-\d{2}-\d{2}-backward-gru", run_dir.name)
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "arrays.npz", "config.yaml", "overrides.yaml", "run.json",
+        ".lock", "arrays.npz", "config.yaml", "overrides.yaml", "run.json",
     ]  # fmt: skip
 
     cfg = load_config(run_dir / "config.yaml")
@@ -470,7 +471,7 @@ def test_two_runs_in_the_same_second_get_two_folders(
         def now(cls, tz: Any = None) -> Any:
             return datetime(2026, 1, 2, 3, 4, 5)
 
-    monkeypatch.setattr(runs, "datetime", Frozen)
+    monkeypatch.setattr(runs.folder, "datetime", Frozen)
     first = Path(run_json(["forward", "--out", str(tmp_path)])["run_dir"])
     second = Path(run_json(["forward", "--out", str(tmp_path)])["run_dir"])
     assert first == tmp_path / "2026-01-02" / "03-04-05-forward-lstm"

@@ -102,7 +102,7 @@ def test_failed_write_keeps_the_old_file_and_removes_the_temp(tmp_path: Path) ->
         raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError):
-        runs._atomic_write(target, boom)
+        runs.files._atomic_write(target, boom)
     assert target.read_text() == "old"
     assert only(tmp_path) == ["data.bin"]
 
@@ -114,10 +114,10 @@ def test_failed_replace_removes_the_temp(tmp_path: Path, monkeypatch: pytest.Mon
     def fail(src: Any, dst: Any) -> None:
         raise OSError("no")
 
-    monkeypatch.setattr(runs.os, "replace", fail)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(runs.files.os, "replace", fail)
+    with pytest.raises(runs.WriteError, match="cannot write .*r.json"):
         write_json_atomic(target, {"a": 2})
-    with pytest.raises(OSError):
+    with pytest.raises(runs.WriteError, match="x.npz"):
         save_npz_atomic(tmp_path / "x.npz", {"a": np.zeros(3)})
     monkeypatch.undo()
     assert strict_json(target.read_text()) == {"a": 1}
@@ -236,7 +236,8 @@ def start(tmp_path: Path, **kwargs: Any) -> Run:
 def test_run_start_writes_the_bookkeeping_files(tmp_path: Path) -> None:
     run = start(tmp_path)
     assert run.path == tmp_path / "outputs" / "2024-05-06" / "07-08-09-forward-lstm"
-    assert only(run.path) == ["config.yaml", "overrides.yaml", "run.json"]
+    assert only(run.path) == [".lock", "config.yaml", "overrides.yaml", "run.json"]
+    assert (run.path.parent.parent / "latest").resolve() == run.path.resolve()
 
     cfg = load_config(overrides=["dims.n_a=4"])
     assert load_config(run.path / "config.yaml") == cfg
@@ -268,7 +269,7 @@ def test_run_finish_and_outputs(tmp_path: Path) -> None:
     end = datetime.fromisoformat(info["end_time"])
     assert end >= datetime.fromisoformat(info["start_time"])
     assert Run.load_json(run.path / "result.json") == {"a[4][1]": 0.25}
-    assert not [p for p in os.listdir(run.path) if p.startswith(".")]
+    assert not [p for p in os.listdir(run.path) if p.startswith(".") and p != ".lock"]
 
 
 def test_two_runs_in_the_same_second_get_two_folders(tmp_path: Path) -> None:

@@ -249,38 +249,46 @@ def test_local_pool_sweep_resume_and_refusal(
             S.run_sweep(plan, out=out, workers=1)
 
 
-def test_fresh_folder_failures_are_reported_and_others_complete(tmp_path: Path) -> None:
+FLAKY = f"{Path(__file__).parent / 'fixtures' / 'cells' / 'flaky.py'}:Flaky"
+
+
+def test_input_errors_refuse_the_sweep_once(tmp_path: Path) -> None:
+    """A job's bad task input (here a missing text file) is refused before anything runs."""
     missing = tmp_path / "missing.txt"
-    plan = S.plan_sweep(
-        None, None, ["train.task=text,reber", f"train.data={missing}", *TINY], "0", name="mixed"
-    )
+    with pytest.raises(InputError, match=r"sweep job train.task=text.*missing.txt: text file"):
+        S.plan_sweep(None, None, ["train.task=text,reber", f"train.data={missing}", *TINY], "0")
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_failures_are_reported_and_others_complete(tmp_path: Path) -> None:
+    """A job that fails while it runs (the cell raises at n_a = 3) is recorded, with its
+    error in run.json, and the other jobs complete."""
+    plan = S.plan_sweep(None, {"cell": FLAKY}, ["train.hidden=3,4", *TINY], "0", name="mixed")
     result = S.run_sweep(plan, root=tmp_path / "outputs", workers=2)
     day = next((tmp_path / "outputs" / "sweeps").iterdir())
     assert result.sweep_dir.parent == day and result.sweep_dir.name.endswith("-mixed")
     assert (result.status, result.exit_code) == ("failed", 1)
-    by_task = {j.point["train.task"]: j for j in result.jobs}
-    assert by_task["reber"].status == "completed"
-    failed = by_task["text"]
-    assert failed.status == "failed" and "text file not found" in (failed.error or "")
+    by_hidden = {j.point["train.hidden"]: j for j in result.jobs}
+    assert by_hidden[4].status == "completed"
+    failed = by_hidden[3]
+    assert failed.status == "failed" and "boom at n_a=3" in (failed.error or "")
+    assert "step_backward raised RuntimeError" in (failed.error or "")
     info = read_json(result.sweep_dir / failed.id / "run.json")
-    assert info["status"] == "failed" and "text file not found" in info["error"]
+    assert info["status"] == "failed" and "boom at n_a=3" in info["error"]
     doc = result.to_json()
     assert (doc["completed"], doc["failed"]) == (1, 1)
     assert doc["failures"][0]["id"] == failed.id
     rows = read_csv(result.sweep_dir / "summary.csv")
-    assert {r["train.task"]: (r["completed"], r["failed"]) for r in rows} == {
-        "text": ("0", "1"), "reber": ("1", "0")
+    assert {r["train.hidden"]: (r["completed"], r["failed"]) for r in rows} == {
+        "3": ("0", "1"), "4": ("1", "0")
     }  # fmt: skip
     console = Console(record=True, width=200)
     S.render(result, console)
-    assert "text file not found" in console.export_text()
+    assert "boom at n_a=3" in console.export_text()
 
 
 def test_fail_fast_stops_the_sweep(tmp_path: Path) -> None:
-    missing = tmp_path / "missing.txt"
-    plan = S.plan_sweep(
-        None, None, ["train.task=text,reber", f"train.data={missing}", *TINY], "0-1"
-    )
+    plan = S.plan_sweep(None, {"cell": FLAKY}, ["train.hidden=3,4", *TINY], "0-1")
     result = S.run_sweep(plan, out=tmp_path / "sw", workers=1, fail_fast=True)
     assert (result.status, result.exit_code) == ("stopped", 1)
     assert [j.status for j in result.jobs] == ["failed", "pending", "pending", "pending"]

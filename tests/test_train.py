@@ -62,7 +62,7 @@ def task_args(task: str, tmp_path: Path) -> list[str]:
 
 
 def only_run_dir(root: Path) -> Path:
-    found = [p for p in root.glob("*/*") if p.is_dir()]
+    found = [p for p in root.glob("*/*") if p.is_dir() and p.parent.name != "latest"]
     assert len(found) == 1, found
     return found[0]
 
@@ -111,12 +111,12 @@ def test_train_run_folder_and_determinism(tmp_path: Path, task: str) -> None:
         dirs.append(only_run_dir(tmp_path / name))
     doc, run_dir = docs[0], dirs[0]
     assert doc["run_dir"] == str(run_dir)
-    assert re.fullmatch(r"\d{2}-\d{2}-\d{2}-train-lstm", run_dir.name)
+    assert re.fullmatch(rf"\d{{2}}-\d{{2}}-\d{{2}}-train-{task}-lstm", run_dir.name)
     assert doc["status"] == "completed" and doc["task"] == task and doc["cell"] == "lstm"
 
     names = {p.name for p in run_dir.iterdir()}
     expected = {"config.yaml", "overrides.yaml", "run.json", "metrics.jsonl", "checkpoint.npz",
-                "task.json", "loss.png"}  # fmt: skip
+                "best.npz", "task.json", "loss.png", ".lock"}  # fmt: skip
     if task in ("reber", "text"):
         expected.add("samples.txt")
     assert names == expected
@@ -237,19 +237,18 @@ def test_sigint_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None
     assert metrics(run_dir) == metrics(ref_dir)
 
 
-def _interrupt_at(problem: Any, calls: int) -> None:
-    """Deliver a real SIGINT while the trainer fetches its `calls`-th batch."""
+def _stop_after(problem: Any, calls: int) -> Any:
+    """A should_stop that asks the trainer to stop once it fetched its `calls`-th batch."""
     original = problem.batch
     count = 0
 
     def batch(rng: np.random.Generator) -> Any:
         nonlocal count
         count += 1
-        if count == calls:
-            signal.raise_signal(signal.SIGINT)
         return original(rng)
 
     problem.batch = batch
+    return lambda: count >= calls
 
 
 @pytest.mark.parametrize("task", ["text", "reber"])
@@ -267,15 +266,17 @@ def test_library_resume_mid_way_is_exact(tmp_path: Path, task: str) -> None:
     def start(name: str) -> Run:
         return Run.start(tmp_path / name, "train", cfg.cell, to_dict(cfg), overrides, [], cfg.seed)
 
-    full = train(cfg, start("full"))
+    full_run = start("full")
+    full = train(cfg, full_run)
+    full_run.release()
     assert full.status == "completed"
 
     run = start("cut")
     problem = prepare(cfg)
     if task == "text":
         assert problem.stream.chunks_per_epoch < 45  # type: ignore[attr-defined]
-    _interrupt_at(problem, 45)
-    cut = train(cfg, run, problem=problem)
+    cut = train(cfg, run, problem=problem, should_stop=_stop_after(problem, 45))
+    run.release()
     assert cut.status == "interrupted" and cut.state.step == 45
     assert cut.message == "interrupted at step 45"
     assert load_checkpoint(run.path)["floats"][0] != 0  # steps 41-45 not yet evaluated
@@ -451,8 +452,8 @@ def test_bad_text_files_exit_2_naming_the_path(tmp_path: Path, kind: str, needle
 
 
 def test_resume_from_a_layout_1_checkpoint(tmp_path: Path) -> None:
-    """A checkpoint written before the parameter layout changed (no `layout` entry,
-    blocks [Wa, Wx, b, Wy, by], LSTM gates o, f, i, g) resumes with the same numbers."""
+    """A checkpoint written under layout 1 (blocks [Wa, Wx, b, Wy, by], LSTM gates o, f, i,
+    g) resumes with the same numbers; one that does not say its layout is refused."""
     from helpers import layout_v1
 
     from rnncli import engine
@@ -461,8 +462,10 @@ def test_resume_from_a_layout_1_checkpoint(tmp_path: Path) -> None:
     cfg = load_config(None, {}, [*SMALL, "train.hidden=8"], training=True)
     run = Run.start(tmp_path / "cut", "train", cfg.cell, to_dict(cfg), [], [], cfg.seed)
     problem = prepare(cfg)
-    _interrupt_at(problem, 25)
-    assert train(cfg, run, problem=problem).status == "interrupted"
+    assert train(cfg, run, problem=problem, should_stop=_stop_after(problem, 25)).status == (
+        "interrupted"
+    )
+    run.release()
     data = load_checkpoint(run.path)
     assert int(data["layout"]) == LAYOUT_VERSION
     dims = (cfg.cell, problem.n_x, 8, problem.n_y)
@@ -471,14 +474,19 @@ def test_resume_from_a_layout_1_checkpoint(tmp_path: Path) -> None:
         return layout_v1(cfg.cell, engine.unpack(engine.Packed(*dims, flat)))
 
     old = {k: to_v1(v) if k == "theta" or k.startswith("opt_") else v for k, v in data.items()}
-    del old["layout"]
+    old["layout"] = np.array(1)
     np.savez(run.path / ckpt.NAME, **old)
 
     state = ckpt.load(run.path / ckpt.NAME)
     assert state.layout == 1
-    ckpt.upgrade(run.path / ckpt.NAME, state, *dims)
+    ckpt.check(run.path / ckpt.NAME, state, *dims, "float64", ("m", "v"))
     assert np.array_equal(state.theta, data["theta"])
     assert all(np.array_equal(v, data["opt_" + k]) for k, v in state.opt_state.items())
     assert train(cfg, Run.reopen(run.path), resume=True).status == "completed"
-    with pytest.raises(InputError, match="does not fit this run's lstm model"):
-        ckpt.upgrade(run.path / ckpt.NAME, ckpt.load(run.path / ckpt.NAME), "lstm", 7, 9, 7)
+    with pytest.raises(InputError, match="does not fit this run's model"):
+        ckpt.check(run.path / ckpt.NAME, ckpt.load(run.path / ckpt.NAME), "lstm", 7, 9, 7,
+                   "float64", ("m", "v"))  # fmt: skip
+    del old["layout"]
+    np.savez(run.path / ckpt.NAME, **old)
+    with pytest.raises(InputError, match="checkpoint has no 'layout' entry"):
+        ckpt.load(run.path / ckpt.NAME)

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.cells.builtin import BUILTIN
-from rnncli.cells.load import load_file, load_module, make_spec, sha256
+from rnncli.cells.load import load_file, load_module, make_spec
 from rnncli.cells.spec import OUTPUT_BIAS, Block, CellSpec, Gate
 from rnncli.errors import InputError
+from rnncli.hashing import file_sha256
 
 ENTRY_POINT_GROUP = "rnncli.cells"
 
@@ -117,7 +118,7 @@ def get(name: str) -> CellSpec:
 
 def _digest(path: Path, label: str) -> str:
     try:
-        return sha256(path.resolve()) if path.is_file() else "missing"
+        return file_sha256(path.resolve()) if path.is_file() else "missing"
     except OSError:
         return "unreadable"
 

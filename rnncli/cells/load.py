@@ -9,7 +9,6 @@ one backward step at n_x = 3, n_a = 4, m = 2, in float64 and float32) and builds
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import sys
@@ -24,12 +23,9 @@ import numpy as np
 from rnncli.cells import protocol
 from rnncli.cells.spec import CellSpec, Gate
 from rnncli.errors import CellError, InputError
+from rnncli.hashing import file_sha256
 
 PROBE = (3, 4, 2)  # n_x, n_a, m of the probe
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def cell_error(label: str, method: str, exc: BaseException, file: str | None) -> CellError:
@@ -76,7 +72,7 @@ def load_file(path_text: str, class_name: str, label: str) -> tuple[Any, dict[st
         raise InputError(f"cell {label}: {path_text} is not a file")
     path = path.resolve()
     try:
-        digest = sha256(path)
+        digest = file_sha256(path)
     except OSError as exc:
         raise InputError(f"cell {label}: cannot read {path_text} ({exc.strerror})") from None
     module = _exec_module(f"rnncli_cell_{digest[:16]}", path, label)
@@ -123,7 +119,7 @@ def load_module(module_name: str, class_name: str, label: str) -> tuple[Any, dic
     file = getattr(module, "__file__", None)
     if file:
         source["path"] = str(Path(file).resolve())
-        source["sha256"] = sha256(Path(file))
+        source["sha256"] = file_sha256(Path(file))
     if package:
         source.update(package=package, version=version)
     return cls, source

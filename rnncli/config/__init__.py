@@ -15,7 +15,12 @@ whose only change is that ``1e-2``, ``1E3`` and ``-.5`` are floats, as in YAML 1
 """
 
 from rnncli.config.load import dump_yaml, load_config, to_dict
-from rnncli.config.memory import available_memory, check_memory, estimate_bytes
+from rnncli.config.memory import (
+    available_memory,
+    check_memory,
+    check_training_memory,
+    estimate_bytes,
+)
 from rnncli.config.schema import TASK_DEFAULTS, Config, Sweep, Train, leaf_keys
 from rnncli.config.source import parse_overrides, parse_seeds, sweep_values
 
@@ -26,6 +31,7 @@ __all__ = [
     "Train",
     "available_memory",
     "check_memory",
+    "check_training_memory",
     "dump_yaml",
     "estimate_bytes",
     "leaf_keys",

@@ -137,6 +137,9 @@ def load_config(
     except ValidationError as exc:
         raise _format_error(exc, prov) from None
     cfg = cfg.model_copy(update={"cell": _resolve_cell(cfg.cell, _source(("cell",), prov))})
+    if cfg.train.data:  # a run must find its text from any folder it is resumed in
+        data = str(Path(cfg.train.data).expanduser().absolute())
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"data": data})})
     _check_grid_values(cfg, prov)
     return cfg
 

@@ -67,3 +67,34 @@ def check_memory(cfg: Config, available: int | None = None) -> int:
             f"but only {format_bytes(available)} is available"
         )
     return need
+
+
+def training_bytes(cfg: Config, n_x: int, n_y: int) -> int:
+    """Rough peak memory of a training run: the model, its gradient and optimiser state,
+    one batch's forward and backward, and one evaluation pass."""
+    from rnncli.engine.layout import size
+
+    t, m = cfg.train, cfg.model
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    D = 2 if m.bidirectional else 1
+    params = size(cfg.cell, n_x, t.hidden, n_y, m.layers, D)
+    steps = {"text": t.bptt, "adding": t.T}.get(t.task, 32)
+    width = m.layers * D * t.hidden
+    per_column = steps * (n_x + 12 * width + 3 * n_y)
+    columns = t.batch + min(t.eval_size, 4096)
+    return itemsize * (5 * params + per_column * columns)
+
+
+def check_training_memory(cfg: Config, n_x: int, n_y: int, available: int | None = None) -> int:
+    """Refuse a training run that cannot fit in memory, before anything is written."""
+    need = training_bytes(cfg, n_x, n_y)
+    if available is None:
+        available = available_memory()
+    if available is not None and need > available:
+        t = cfg.train
+        raise InputError(
+            f"this training run needs about {format_bytes(need)} (train.hidden={t.hidden}, "
+            f"train.batch={t.batch}, train.eval_size={t.eval_size}, cell={cfg.cell}, "
+            f"{cfg.dtype}) but only {format_bytes(available)} is available"
+        )
+    return need

@@ -149,6 +149,8 @@ class Train(BaseModel):
     decay: float = Field(default=0.5, gt=0)
     decay_every: int = Field(default=1000, gt=0)
     clip: float = Field(default=5.0, ge=0)
+    clip_mode: Literal["norm", "value"] = "norm"
+    eps: float = Field(default=1e-8, gt=0)
     bptt: int = Field(default=50, gt=0)
     T: int = Field(default=100, gt=0)
     eval_every: int = Field(default=5, gt=0)
@@ -156,6 +158,9 @@ class Train(BaseModel):
     checkpoint_every: int = Field(default=200, gt=0)
     data: str | None = None
     temperature: float = Field(default=1.0, gt=0)
+    keep_best: bool = True
+    stop_on_solve: bool = True
+    patience: int = Field(default=0, ge=0)
 
 
 class Sweep(BaseModel):

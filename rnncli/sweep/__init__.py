@@ -74,11 +74,11 @@ throughout, and the next run picks up where this one stopped. One sweep folder t
 their public names.
 """
 
-# The constants, DONE, FAILED, JobCancelled and value_text are public but not in __all__
+# The constants, DONE, FAILED and value_text are public but not in __all__
 # (as before the split); the noqa keeps them importable from here.
 from rnncli.sweep.executors import DASK_HINT  # noqa: F401
 from rnncli.sweep.folder import FORMAT, SWEEP_JSON  # noqa: F401
-from rnncli.sweep.job import STOP_FILE, JobCancelled, JobSpec, run_job  # noqa: F401
+from rnncli.sweep.job import STOP_FILE, JobSpec, run_job  # noqa: F401
 from rnncli.sweep.plan import (  # noqa: F401
     DONE,
     FAILED,

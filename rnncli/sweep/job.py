@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,14 @@ import yaml
 
 from rnncli.config import Config
 from rnncli.errors import InputError
-from rnncli.runs import Run, to_json
+from rnncli.runs import to_json, write_json_atomic
 
 STOP_FILE = ".stop"
 
 #: Files a job writes; removed before a job starts again from scratch.
 _RUN_FILES = (
     "run.json", "config.yaml", "overrides.yaml", "task.json", "metrics.jsonl",
-    "checkpoint.npz", "loss.png", "samples.txt",
+    "checkpoint.npz", "best.npz", "loss.png", "samples.txt",
 )  # fmt: skip
 
 
@@ -48,46 +47,22 @@ class JobSpec:
     stop_file: str
 
 
-class JobCancelled(Exception):
-    """Raised inside a job running in a thread when the sweep is stopping."""
+class StopWatch:
+    """``should_stop`` for a job: true once the sweep's stop file exists (looked for at
+    most every `every` seconds) or a signal reached this worker."""
 
-
-class _StopWatch:
-    """A train reporter that stops the job when the sweep's stop file appears."""
-
-    def __init__(self, stop_file: Path, every: float = 0.5) -> None:
-        self.stop_file, self.every = stop_file, every
+    def __init__(self, stop_file: Path, signalled: Callable[[], bool], every: float = 0.5) -> None:
+        self.stop_file, self.signalled, self.every = stop_file, signalled, every
         self.last, self.fired = 0.0, False
 
-    def _check(self) -> None:
+    def __call__(self) -> bool:
+        if self.fired or self.signalled():
+            return True
         now = time.monotonic()
-        if self.fired or now - self.last < self.every:
-            return
-        self.last = now
-        if not self.stop_file.exists():
-            return
-        self.fired = True
-        handler = signal.getsignal(signal.SIGINT)
-        in_main = threading.current_thread() is threading.main_thread()
-        if in_main and callable(handler) and handler is not signal.default_int_handler:
-            signal.raise_signal(signal.SIGINT)  # train's own handler: a clean, checkpointed stop
-        else:
-            raise JobCancelled("the sweep is stopping")
-
-    def start(self, total: int, done: int) -> None:
-        pass
-
-    def update(self, step: int, loss: float, seq_per_s: float) -> None:
-        self._check()
-
-    def evaluation(self, record: dict[str, Any]) -> None:
-        self._check()
-
-    def stop(self) -> None:
-        pass
-
-
-_ARTIFACTS_LOCK = threading.Lock()  # matplotlib's pyplot is not thread-safe (Dask threads)
+        if now - self.last >= self.every:
+            self.last = now
+            self.fired = self.stop_file.exists()
+        return self.fired
 
 
 def _quiet(message: str) -> None:
@@ -139,13 +114,15 @@ def error_text(exc: BaseException) -> str:
 
 
 def run_job(spec: JobSpec) -> dict[str, Any]:
-    """Run one sweep job: ``train`` with its own run folder at ``spec.run_dir``.
+    """Run one sweep job: ``train`` with its own run folder at ``spec.run_dir``, through
+    the same lifecycle as ``rnncli train``.
 
     Returns ``{"id", "status", "error", "summary", "resumed"}``; status is completed,
     diverged, interrupted, failed (an exception, recorded in run.json too) or cancelled
     (the sweep was stopping before the job started; nothing was written).
     """
-    from rnncli.training import artifacts, prepare, train
+    from rnncli.training import execute, plan_new, plan_resume
+    from rnncli.training.signals import catch_stops
 
     out: dict[str, Any] = {"id": spec.id, "status": "failed", "error": None, "summary": None}
     stop_file = Path(spec.stop_file)
@@ -153,47 +130,36 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
         return {**out, "status": "cancelled"}
     path = Path(spec.run_dir)
     sweep_info = {"sweep_dir": spec.sweep_dir, "job_id": spec.id, "seed_label": spec.seed_label}
-    run: Run | None = None
     try:
         cfg = Config.model_validate(spec.config)
         resume = _resumable(path, spec.config)
         out["resumed"] = resume
         if resume:
-            run = Run.reopen(path, spec.argv)
+            plan = plan_resume(path, [], spec.argv)
+            plan.nothing_to_do = ""  # finished but not marked so (killed at the end): close it
         else:
             _clear(path)
-            run = Run.start_at(
-                path,
-                "train",
-                cfg.cell,
-                spec.config,
-                spec.overrides,
-                spec.argv,
-                cfg.seed,
-                spec.flags,
-            )
-        problem = prepare(cfg)
-        if not resume:
-            artifacts.write_task(run, problem)
-        result = train(cfg, run, _StopWatch(stop_file), resume=resume, problem=problem)
-        summary = result.summary()
-        summary["cell"] = cfg.cell
-        summary["run_dir"] = str(run.path)
-        if result.status == "completed":
-            with _ARTIFACTS_LOCK:
-                artifacts.write_results(result, run, cfg.train.temperature, _quiet)
-        run.finish(result.status, summary=summary, sweep=sweep_info)
-        error = result.message if result.status == "diverged" else None
-        return {**out, "status": result.status, "error": error, "summary": summary}
-    except JobCancelled:
-        if run is not None:
-            run.finish("interrupted", sweep=sweep_info)
-        return {**out, "status": "interrupted"}
+            plan = plan_new(
+                cfg, None, run_dir=path, argv=spec.argv, flags=spec.flags,
+                overrides=spec.overrides, extra={"sweep": sweep_info},
+            )  # fmt: skip
+        with catch_stops() as stop:
+            outcome = execute(plan, None, StopWatch(stop_file, stop.requested), _quiet)
+        if outcome.status == "failed":
+            return {**out, "error": outcome.message, "summary": outcome.summary or None}
+        error = outcome.message if outcome.status == "diverged" else None
+        return {**out, "status": outcome.status, "error": error, "summary": outcome.summary}
     except Exception as exc:
         out["error"] = error_text(exc)
-        if run is not None:
-            with contextlib.suppress(Exception):
-                run.finish(
-                    "failed", error=out["error"], traceback=traceback.format_exc(), sweep=sweep_info
-                )
+        _record_failure(path, out["error"], sweep_info)
         return out
+
+
+def _record_failure(path: Path, error: str, sweep_info: dict[str, Any]) -> None:
+    """Mark the job's run.json failed, if the job got as far as writing one."""
+    info = read_json(path / "run.json")
+    if not isinstance(info, dict):
+        return
+    info.update(status="failed", error=error, traceback=traceback.format_exc(), sweep=sweep_info)
+    with contextlib.suppress(Exception):
+        write_json_atomic(path / "run.json", info)

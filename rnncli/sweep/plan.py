@@ -147,6 +147,31 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
     return list(seen.values())
 
 
+def _check_jobs(jobs: Sequence[Job]) -> None:
+    """Refuse the sweep, once and before anything runs, if a job's task input is bad (a
+    missing text file, a model the task cannot take, too little memory)."""
+    from rnncli.config import Config
+    from rnncli.training.lifecycle import check
+
+    seen = set()
+    for job in jobs:
+        cfg = Config.model_validate(job.config)
+        t = cfg.train
+        key = (
+            cfg.cell,
+            cfg.dtype,
+            cfg.model.model_dump_json(),
+            t.model_dump_json(exclude={"steps"}),
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check(cfg)
+        except InputError as err:
+            raise InputError(f"sweep job {job.id}: {err}") from None
+
+
 def plan_sweep(
     config: str | Path | None = None,
     flags: Mapping[str, Any] | None = None,
@@ -206,6 +231,7 @@ def plan_sweep(
                     len(jobs), job_id(point, label), point, label, seed, to_dict(cfg), job_overrides
                 )
             )
+    _check_jobs(jobs)
     ids = [j.id for j in jobs]
     if len(set(ids)) != len(ids):  # only if two values print alike: true and "true"
         dup = next(i for i in ids if ids.count(i) > 1)

@@ -1,19 +1,26 @@
 """Checkpoints: everything a run needs to continue bit for bit, in a plain .npz.
 
-Holds the flat parameter vector, the optimiser state, the training data stream's RNG
-state (as JSON text), counters, and the carried hidden state of the text task. Written
-atomically and read with ``allow_pickle=False``: no object arrays, ever.
+Holds the flat parameter vector, the optimiser state, the random streams' states (as JSON
+text), counters, the best validation score so far, and the state the text task carries
+from chunk to chunk. Written atomically and read with ``allow_pickle=False``: no object
+arrays, ever. A file that is damaged in any way is refused with one line naming it.
 
 The parameter vector and the optimiser state are in the engine's layout, so a checkpoint
-records `LAYOUT_VERSION`; `upgrade` rearranges one written under an older layout (one
-without the entry is layout 1).
+records `LAYOUT_VERSION`; `upgrade` rearranges one written under an older layout. A
+checkpoint that does not say its layout is refused: reading it under the wrong one would
+permute the weights without a word.
+
+``best.npz`` holds the parameters with the best validation score (``train.keep_best``),
+with the step and the metrics they had.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +28,10 @@ import numpy as np
 
 from rnncli.engine.layout import LAYOUT_VERSION, upgrade_flat
 from rnncli.errors import InputError
-from rnncli.runs import save_npz_atomic
+from rnncli.runs import save_npz_atomic, to_json
 
 NAME = "checkpoint.npz"
+BEST = "best.npz"
 
 
 @dataclass
@@ -35,7 +43,7 @@ class TrainState:
     theta: np.ndarray  # flat parameters (engine layout)
     opt_t: int
     opt_state: dict[str, np.ndarray]
-    rng_state: Mapping[str, Any]  # numpy bit generator state
+    rng_state: Mapping[str, Any]  # numpy bit generator state of the training data stream
     stream_state: int  # text position
     loss_sum: float  # training loss accumulated since the last evaluation
     loss_count: int
@@ -43,9 +51,21 @@ class TrainState:
     wall_s: float  # training time so far, over all sessions
     carry: tuple[np.ndarray, ...] = ()  # text: the model state carried into the next chunk
     layout: int = LAYOUT_VERSION  # of theta and opt_state
+    best_score: float = math.inf  # the best validation score so far (lower is better)
+    best_step: int = -1
+    evals_since_best: int = 0  # evaluations without improvement, for train.patience
+    stop: str = ""  # why the run stopped last: steps, solved, patience (or "")
+    dropout_state: Mapping[str, Any] = field(default_factory=dict)  # dropout mask stream
 
 
 def save(path: Path, s: TrainState) -> None:
+    meta = {
+        "best_score": s.best_score if math.isfinite(s.best_score) else None,
+        "best_step": s.best_step,
+        "evals_since_best": s.evals_since_best,
+        "stop": s.stop,
+        "dropout_state": s.dropout_state,
+    }
     arrays: dict[str, np.ndarray] = {
         "theta": s.theta,
         "counters": np.array(
@@ -55,6 +75,7 @@ def save(path: Path, s: TrainState) -> None:
         "floats": np.array([s.loss_sum, s.wall_s], dtype=np.float64),
         "rng_state": np.array(json.dumps(s.rng_state)),
         "layout": np.array(s.layout, dtype=np.int64),
+        "meta": np.array(to_json(meta, indent=None)),
     }
     for name, value in s.opt_state.items():
         arrays["opt_" + name] = value
@@ -63,34 +84,85 @@ def save(path: Path, s: TrainState) -> None:
     save_npz_atomic(path, arrays)
 
 
-def load(path: Path) -> TrainState:
+def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
+    """Every array of an .npz, or InputError naming the file (missing, empty, truncated,
+    damaged, or holding objects)."""
     if not path.is_file():
-        raise InputError(f"{path}: no checkpoint to resume from")
+        raise InputError(f"{path}: no {what} to read")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file, not a {what}")
     try:
         with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable checkpoint ({err})") from None
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError) as err:
+        text = " ".join(str(err).split()) or type(err).__name__
+        raise InputError(f"{path}: not a readable {what} ({text[:120]})") from None
+
+
+def load(path: Path) -> TrainState:
+    data = read_npz(path)
+
+    def need(key: str) -> np.ndarray:
+        if key not in data:
+            raise InputError(f"{path}: checkpoint has no {key!r} entry")
+        return data[key]
+
     try:
-        step, sequences, opt_t, stream, count, solved = (int(v) for v in data["counters"])
-        loss_sum, wall_s = (float(v) for v in data["floats"])
-        return TrainState(
-            step=step,
-            sequences=sequences,
-            theta=data["theta"],
-            opt_t=opt_t,
-            opt_state={k[4:]: v for k, v in data.items() if k.startswith("opt_")},
-            rng_state=json.loads(str(data["rng_state"])),
-            stream_state=stream,
-            loss_sum=loss_sum,
-            loss_count=count,
-            solved_sequences=solved,
-            wall_s=wall_s,
-            carry=_carry(data),
-            layout=int(data["layout"]) if "layout" in data else 1,
+        layout = need("layout")
+        if layout.shape != () or layout.dtype.kind not in "iu":
+            raise ValueError(f"layout {layout!r}")
+        layout_version = int(layout)
+        counters = need("counters")
+        floats = need("floats")
+        if counters.shape != (6,) or counters.dtype.kind not in "iu":
+            raise ValueError(f"counters has shape {counters.shape} and dtype {counters.dtype}")
+        if floats.shape != (2,) or floats.dtype.kind != "f":
+            raise ValueError(f"floats has shape {floats.shape} and dtype {floats.dtype}")
+        step, sequences, opt_t, stream, count, solved = (int(v) for v in counters)
+        loss_sum, wall_s = (float(v) for v in floats)
+        theta = need("theta")
+        if theta.ndim != 1 or theta.dtype.kind != "f":
+            raise ValueError(f"theta has shape {theta.shape} and dtype {theta.dtype}")
+        if not np.isfinite(theta).all():
+            raise ValueError("theta has NaN or inf entries")
+        rng_state = json.loads(str(need("rng_state")))
+        if not isinstance(rng_state, dict):
+            raise ValueError("rng_state is not a JSON object")
+        meta = json.loads(str(data["meta"])) if "meta" in data else {}
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a JSON object")
+        if min(step, sequences, opt_t, stream, count) < 0:
+            raise ValueError("negative counters")
+    except InputError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{path}: checkpoint has bad entries ({err})") from None
+    if layout_version not in (1, LAYOUT_VERSION):
+        raise InputError(
+            f"{path}: unknown parameter layout {layout_version} (this rnncli reads 1 and "
+            f"{LAYOUT_VERSION}): written by a newer rnncli?"
         )
-    except (KeyError, ValueError) as err:
-        raise InputError(f"{path}: checkpoint is missing or has bad entries ({err})") from None
+    best = meta.get("best_score")
+    return TrainState(
+        step=step,
+        sequences=sequences,
+        theta=theta,
+        opt_t=opt_t,
+        opt_state={k[4:]: v for k, v in data.items() if k.startswith("opt_")},
+        rng_state=rng_state,
+        stream_state=stream,
+        loss_sum=loss_sum,
+        loss_count=count,
+        solved_sequences=solved,
+        wall_s=wall_s,
+        carry=_carry(data),
+        layout=layout_version,
+        best_score=math.inf if best is None else float(best),
+        best_step=int(meta.get("best_step", -1)),
+        evals_since_best=int(meta.get("evals_since_best", 0)),
+        stop=str(meta.get("stop", "")),
+        dropout_state=meta.get("dropout_state") or {},
+    )
 
 
 def _carry(data: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -100,19 +172,56 @@ def _carry(data: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return tuple(data[f"carry_{i}"] for i in range(len(data)) if f"carry_{i}" in data)
 
 
-def upgrade(
-    path: Path, s: TrainState, cell: str, n_x: int, n_a: int, n_y: int,
-    layers: int = 1, directions: int = 1,
+def check(
+    path: Path, s: TrainState, cell: str, n_x: int, n_a: int, n_y: int, dtype: str,
+    optimizer_state: tuple[str, ...], layers: int = 1, directions: int = 1,
 ) -> None:  # fmt: skip
     """Bring `s` (read from `path`) to the current parameter layout, in place, and check
-    that its parameter vector fits the model (cell, n_x, n_a, n_y, layers, directions)."""
+    that it fits the run: its model (cell, sizes, layers, directions), dtype and optimiser.
+    InputError naming the file and what does not fit."""
+    if s.theta.dtype != np.dtype(dtype):
+        raise InputError(f"{path}: parameters are {s.theta.dtype} but the run is {dtype}")
+    missing = [k for k in optimizer_state if k not in s.opt_state]
+    if missing:
+        raise InputError(f"{path}: checkpoint has no 'opt_{missing[0]}' entry for the optimiser")
     shape = (layers, directions)
     try:
         s.theta = upgrade_flat(cell, n_x, n_a, n_y, s.theta, s.layout, *shape)
         s.opt_state = {
             k: upgrade_flat(cell, n_x, n_a, n_y, v, s.layout, *shape)
             for k, v in s.opt_state.items()
+            if k in optimizer_state
         }
     except ValueError as err:
-        raise InputError(f"{path}: does not fit this run's {cell} model ({err})") from None
+        raise InputError(f"{path}: does not fit this run's model ({err})") from None
+    for k, v in s.opt_state.items():
+        if v.dtype != s.theta.dtype or not np.isfinite(v).all():
+            raise InputError(f"{path}: optimiser state opt_{k} is damaged (dtype or NaN)")
     s.layout = LAYOUT_VERSION
+
+
+def save_best(path: Path, theta: np.ndarray, step: int, record: Mapping[str, Any]) -> None:
+    """best.npz: the parameters, the step and the evaluation record they scored."""
+    save_npz_atomic(path, {
+        "theta": theta, "step": np.array(step, dtype=np.int64),
+        "layout": np.array(LAYOUT_VERSION, dtype=np.int64),
+        "record": np.array(to_json(record, indent=None)),
+    })  # fmt: skip
+
+
+def load_params(path: Path) -> tuple[np.ndarray, int, int]:
+    """(theta, step, layout) of a checkpoint or best.npz, for sampling and fine-tuning."""
+    data = read_npz(path)
+    theta = data.get("theta")
+    if theta is None or theta.ndim != 1 or theta.dtype.kind != "f":
+        raise InputError(f"{path}: has no parameter vector 'theta'")
+    if "layout" not in data:
+        raise InputError(f"{path}: no parameter layout recorded; refusing to guess it")
+    if not np.isfinite(theta).all():
+        raise InputError(f"{path}: parameters have NaN or inf entries")
+    try:
+        step = int(data["counters"][0]) if "counters" in data else int(data.get("step", -1))
+        layout = int(data["layout"])
+    except (ValueError, TypeError, IndexError) as err:
+        raise InputError(f"{path}: bad step or layout entry ({err})") from None
+    return theta, step, layout

@@ -1,20 +1,23 @@
 """The training loop: batches -> engine -> clipped gradients -> optimiser, with
-evaluation, metrics, checkpoints, exact resume, Ctrl-C and divergence handling.
+evaluation, metrics, checkpoints, the best parameters, exact resume and early stops.
 
-Randomness: one root seed; `numpy.random.SeedSequence(seed)` spawns three independent
-streams for initialisation, training data and evaluation data, so changing, say, the
-evaluation set size never changes the training data.
+Randomness: one root seed; `numpy.random.SeedSequence(seed)` spawns independent streams
+for initialisation, training data, evaluation data and dropout masks, so changing, say,
+the evaluation set size never changes the training data.
+
+The loop stops at ``train.steps``, when the task is solved (``train.stop_on_solve``),
+when the validation score has not improved for ``train.patience`` evaluations, when
+``should_stop()`` says so (Ctrl-C, SIGTERM, a sweep stopping), when the loss or the
+parameters stop being finite (diverged), or when a run file cannot be written (failed).
+It never leaves the run folder worse than it found it: the checkpoint on disk is always
+a good one.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,12 +25,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnncli import engine
-from rnncli.engine import Packed
+from rnncli.engine import Packed, stack
 from rnncli.params import init_params
-from rnncli.runs import Run, write_text_atomic
+from rnncli.runs import Run, WriteError, read_jsonl, write_text_atomic
 from rnncli.training import checkpoint
 from rnncli.training.checkpoint import TrainState
-from rnncli.training.optim import Optimizer, clip_global_norm, learning_rate
+from rnncli.training.optim import Optimizer, clip, learning_rate, state_names
 from rnncli.training.problems import Problem, make_problem
 
 METRICS = "metrics.jsonl"
@@ -56,7 +59,7 @@ class _Silent:
 
 @dataclass
 class Result:
-    status: str  # completed | interrupted | diverged
+    status: str  # completed | interrupted | diverged | failed
     problem: Problem
     params: Packed
     state: TrainState
@@ -71,25 +74,27 @@ class Result:
         last = self.history[-1] if self.history else {}
         metrics = {k: v for k, v in last.items() if k not in ("step", "sequences", "lr", "wall_s")}
         wall = self.state.wall_s
+        s = self.state
         return {
             "status": self.status,
             "task": self.problem.name,
-            "steps": self.state.step,
-            "sequences": self.state.sequences,
+            "steps": s.step,
+            "sequences": s.sequences,
+            "stopped_by": s.stop or None,
             "solved": self.solved if self.problem.has_goal else None,
-            "sequences_to_solve": self.state.solved_sequences if self.solved else None,
+            "sequences_to_solve": s.solved_sequences if self.solved else None,
             "metric": self.problem.metric,
             "final": metrics,
+            "best": {"step": s.best_step, "score": s.best_score} if s.best_step >= 0 else None,
             "wall_s": round(wall, 3),
-            "sequences_per_s": round(self.state.sequences / wall, 1) if wall > 0 else None,
+            "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
             "message": self.message,
         }
 
 
-def streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """Independent (init, data, eval) generators from one root seed."""
-    init, data, evals = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(init), np.random.default_rng(data), np.random.default_rng(evals)
+def streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent (init, data, eval, dropout) generators from one root seed."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
 
 
 def model_shape(cfg: Any) -> tuple[int, int]:
@@ -97,28 +102,46 @@ def model_shape(cfg: Any) -> tuple[int, int]:
     return cfg.model.layers, 2 if cfg.model.bidirectional else 1
 
 
-def fresh_state(cfg: Any, problem: Problem) -> tuple[Packed, TrainState, Optimizer]:
-    init_rng, data_rng, _ = streams(cfg.seed)
+def _optimizer(cfg: Any, p: Packed) -> Optimizer:
+    t = cfg.train
+    return Optimizer(t.optimizer, p.flat.size, p.dtype, t.momentum, t.eps)
+
+
+def fresh_state(
+    cfg: Any, problem: Problem, theta: np.ndarray | None = None
+) -> tuple[Packed, TrainState, Optimizer]:
+    """A new run's parameters (drawn, or `theta` given: fine-tuning), state and optimiser."""
+    init_rng, data_rng, _, dropout_rng = streams(cfg.seed)
     t = cfg.train
     layers, D = model_shape(cfg)
-    params = init_params(
-        cfg.cell, problem.n_x, t.hidden, problem.n_y, init_rng,
-        scheme=cfg.init.scheme if cfg.init.scheme != "notebook" else "xavier",
-        scale=cfg.init.scale, dtype=np.dtype(cfg.dtype), layers=layers, directions=D,
-    )  # fmt: skip
-    p = engine.pack(cfg.cell, params, n_x=problem.n_x, layers=layers, directions=D)
-    opt = Optimizer(t.optimizer, p.flat.size, p.dtype, t.momentum)
+    if theta is None:
+        params = init_params(
+            cfg.cell, problem.n_x, t.hidden, problem.n_y, init_rng,
+            scheme=cfg.init.scheme if cfg.init.scheme != "notebook" else "xavier",
+            scale=cfg.init.scale, dtype=np.dtype(cfg.dtype), layers=layers, directions=D,
+        )  # fmt: skip
+        p = engine.pack(cfg.cell, params, n_x=problem.n_x, layers=layers, directions=D)
+    else:
+        p = Packed(cfg.cell, problem.n_x, t.hidden, problem.n_y, theta.copy(), layers, D)
+    opt = _optimizer(cfg, p)
     state = TrainState(
         step=0, sequences=0, theta=p.flat, opt_t=0, opt_state=opt.state,
         rng_state=data_rng.bit_generator.state, stream_state=0, loss_sum=0.0, loss_count=0,
-        solved_sequences=-1, wall_s=0.0,
+        solved_sequences=-1, wall_s=0.0, dropout_state=dropout_rng.bit_generator.state,
     )  # fmt: skip
     return p, state, opt
 
 
-def restore(cfg: Any, problem: Problem, state: TrainState) -> tuple[Packed, Optimizer]:
-    p = Packed(cfg.cell, problem.n_x, cfg.train.hidden, problem.n_y, state.theta, *model_shape(cfg))
-    opt = Optimizer(cfg.train.optimizer, p.flat.size, p.dtype, cfg.train.momentum)
+def restore(cfg: Any, problem: Problem, state: TrainState, path: Path) -> tuple[Packed, Optimizer]:
+    """The model and optimiser of a checkpoint read from `path`, checked against `cfg`."""
+    t = cfg.train
+    layers, D = model_shape(cfg)
+    checkpoint.check(
+        path, state, cfg.cell, problem.n_x, t.hidden, problem.n_y, cfg.dtype,
+        state_names(t.optimizer), layers, D,
+    )  # fmt: skip
+    p = Packed(cfg.cell, problem.n_x, t.hidden, problem.n_y, state.theta, layers, D)
+    opt = _optimizer(cfg, p)
     opt.t = state.opt_t
     for name in opt.state:
         opt.state[name][...] = state.opt_state[name]
@@ -127,37 +150,30 @@ def restore(cfg: Any, problem: Problem, state: TrainState) -> tuple[Packed, Opti
     return p, opt
 
 
-@contextmanager
-def _sigint_flag() -> Iterator[threading.Event]:
-    """Turn Ctrl-C into a flag the loop checks between updates (main thread only)."""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        flag.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _truncate_metrics(path: Path, step: int) -> list[dict[str, Any]]:
-    """Drop metric lines written after the checkpoint; they will be produced again."""
-    if not path.exists():
-        return []
-    kept = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    kept = [r for r in kept if r["step"] <= step]
-    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+def kept_metrics(
+    path: Path, step: int, notice: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """The metric lines up to the checkpoint's step (a torn last line is dropped with a
+    notice); the file is rewritten without the later ones, which will be produced again."""
+    kept = [r for r in read_jsonl(path, notice) if r.get("step", math.inf) <= step]
+    if path.exists():
+        write_text_atomic(path, "".join(engine_json(r) + "\n" for r in kept))
     return kept
+
+
+def engine_json(record: dict[str, Any]) -> str:
+    from rnncli.runs import to_json
+
+    return to_json(record, indent=None)
 
 
 def prepare(cfg: Any) -> Problem:
     """The task with its evaluation set; raises InputError for bad task input (text files)."""
     return make_problem(cfg, streams(cfg.seed)[2])
+
+
+def _never() -> bool:
+    return False
 
 
 def train(
@@ -166,35 +182,46 @@ def train(
     reporter: Reporter | None = None,
     resume: bool = False,
     problem: Problem | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    theta: np.ndarray | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> Result:
-    """Train ``cfg`` (a validated config). With `run`, write metrics and checkpoints there;
-    with ``resume=True``, continue from ``run``'s checkpoint. `problem` is `prepare(cfg)`,
-    made here when not given."""
+    """Train ``cfg`` (a validated config). With `run`, write metrics, checkpoints and the
+    best parameters there; with ``resume=True``, continue from ``run``'s checkpoint.
+    `problem` is `prepare(cfg)`, made here when not given; `should_stop` is polled between
+    updates; `theta` starts a new run from given parameters (engine layout)."""
     reporter = reporter or _Silent()
+    should_stop = should_stop or _never
     t = cfg.train
-    _, data_rng, _ = streams(cfg.seed)
+    _, data_rng, _, dropout_rng = streams(cfg.seed)
     if problem is None:
         problem = prepare(cfg)
     history: list[dict[str, Any]] = []
     if resume:
         assert run is not None
-        state = checkpoint.load(run.path / checkpoint.NAME)
-        checkpoint.upgrade(
-            run.path / checkpoint.NAME, state, cfg.cell, problem.n_x, t.hidden, problem.n_y,
-            *model_shape(cfg),
-        )  # fmt: skip
-        p, opt = restore(cfg, problem, state)
-        data_rng.bit_generator.state = state.rng_state
-        history = _truncate_metrics(run.path / METRICS, state.step)
+        path = run.path / checkpoint.NAME
+        state = checkpoint.load(path)
+        p, opt = restore(cfg, problem, state, path)
+        try:
+            data_rng.bit_generator.state = state.rng_state
+            if state.dropout_state:
+                dropout_rng.bit_generator.state = state.dropout_state
+        except (ValueError, TypeError, KeyError) as err:
+            from rnncli.errors import InputError
+
+            raise InputError(f"{path}: checkpoint has a bad random state ({err})") from None
+        history = kept_metrics(run.path / METRICS, state.step, notice)
     else:
-        p, state, opt = fresh_state(cfg, problem)
+        p, state, opt = fresh_state(cfg, problem, theta)
     grads = p.zeros_like()
     carry_state = problem.name == "text"
+    dropout = cfg.model.dropout if p.layers > 1 else 0.0
 
     def save_checkpoint() -> None:
         if run is None:
             return
         state.rng_state = data_rng.bit_generator.state
+        state.dropout_state = dropout_rng.bit_generator.state
         state.stream_state = problem.stream_state()
         state.opt_t = opt.t
         checkpoint.save(run.path / checkpoint.NAME, state)
@@ -205,63 +232,93 @@ def train(
             "kept the last good checkpoint" if kept else "no checkpoint was saved before it"
         )
 
+    def done() -> str:
+        """Why the run has nothing left to do, or ""."""
+        if state.step >= t.steps:
+            return "steps"
+        if t.stop_on_solve and state.solved_sequences >= 0:
+            return "solved"
+        if t.patience and state.evals_since_best >= t.patience:
+            return "patience"
+        return ""
+
     status, message = "completed", ""
     t_start = time.perf_counter()
     wall0 = state.wall_s
     last_tick, last_seq = t_start, state.sequences
     reporter.start(t.steps, state.step)
-    with _sigint_flag() as interrupted, np.errstate(over="ignore", invalid="ignore"):
-        while state.step < t.steps and state.solved_sequences < 0:
-            if interrupted.is_set():
-                status, message = "interrupted", f"interrupted at step {state.step}"
-                break
-            b = problem.batch(data_rng)
-            m = b.X.shape[2]
-            state0 = state.carry if carry_state and not b.reset and state.carry else None
-            value, final = engine.train_step(p, b.X, b.targets, state0, problem.loss, grads)
-            if not math.isfinite(value):
-                status, message = "diverged", diverged(f"loss is {value}", state.step + 1)
-                break
-            clip_global_norm(grads.flat, t.clip)
-            opt.step(
-                p.flat,
-                grads.flat,
-                learning_rate(t.lr, state.step, t.schedule, t.decay, t.decay_every),
-            )
-            if not np.isfinite(p.flat).all():  # never checkpoint an overflowed update
-                status, message = "diverged", diverged("the parameters overflowed", state.step + 1)
-                break
-            if carry_state:
-                state.carry = final
-            state.step += 1
-            state.sequences += m
-            state.loss_sum += problem.reported_loss(value, b.X.shape[0])
-            state.loss_count += 1
-            state.wall_s = wall0 + time.perf_counter() - t_start
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            while not done():
+                if should_stop():
+                    status, message = "interrupted", f"interrupted at step {state.step}"
+                    break
+                b = problem.batch(data_rng)
+                T, _, m = b.X.shape
+                state0 = state.carry if carry_state and not b.reset and state.carry else None
+                masks = stack.dropout_masks(p, dropout, dropout_rng, T, m) if dropout else None
+                value, final = engine.train_step(
+                    p, b.X, b.targets, state0, problem.loss, grads, masks
+                )
+                if not math.isfinite(value):
+                    status, message = "diverged", diverged(f"loss is {value}", state.step + 1)
+                    break
+                clip(grads.flat, t.clip, t.clip_mode)
+                lr = learning_rate(t.lr, state.step, t.schedule, t.decay, t.decay_every)
+                opt.step(p.flat, grads.flat, lr)
+                if not np.isfinite(p.flat).all():  # never checkpoint an overflowed update
+                    status, message = (
+                        "diverged",
+                        diverged("the parameters overflowed", state.step + 1),
+                    )
+                    break
+                if carry_state:
+                    state.carry = final
+                state.step += 1
+                state.sequences += m
+                loss = problem.reported_loss(value, T)
+                state.loss_sum += loss
+                state.loss_count += 1
+                state.wall_s = wall0 + time.perf_counter() - t_start
 
-            now = time.perf_counter()
-            if now - last_tick > 0.1:
-                reporter.update(state.step, value, (state.sequences - last_seq) / (now - last_tick))
-                last_tick, last_seq = now, state.sequences
-            if state.step % t.eval_every == 0 or state.step == t.steps:
-                record = {
-                    "step": state.step,
-                    "sequences": state.sequences,
-                    "loss": state.loss_sum / state.loss_count,
-                    **problem.evaluate(p),
-                    "lr": learning_rate(t.lr, state.step - 1, t.schedule, t.decay, t.decay_every),
-                    "wall_s": round(state.wall_s, 4),
-                }
-                state.loss_sum, state.loss_count = 0.0, 0
-                if problem.solved(record):
-                    state.solved_sequences = state.sequences
-                history.append(record)
-                if run is not None:
-                    run.append_jsonl(METRICS, record)
-                reporter.evaluation(record)
-            if state.step % t.checkpoint_every == 0:
-                save_checkpoint()
-    if status != "diverged":
-        save_checkpoint()  # the end state, or where Ctrl-C stopped us
-    reporter.stop()
+                now = time.perf_counter()
+                if now - last_tick > 0.1:
+                    rate = (state.sequences - last_seq) / (now - last_tick)
+                    reporter.update(state.step, loss, rate)
+                    last_tick, last_seq = now, state.sequences
+                if state.step % t.eval_every == 0 or state.step == t.steps:
+                    record = {
+                        "step": state.step,
+                        "sequences": state.sequences,
+                        "loss": state.loss_sum / state.loss_count,
+                        **problem.evaluate(p),
+                        "lr": lr,
+                        "wall_s": round(state.wall_s, 4),
+                    }
+                    state.loss_sum, state.loss_count = 0.0, 0
+                    if problem.solved(record) and state.solved_sequences < 0:
+                        state.solved_sequences = state.sequences
+                    score = problem.score(record)
+                    if score < state.best_score:
+                        state.best_score, state.best_step = score, state.step
+                        state.evals_since_best = 0
+                        if run is not None and t.keep_best:
+                            checkpoint.save_best(
+                                run.path / checkpoint.BEST, p.flat, state.step, record
+                            )
+                    else:
+                        state.evals_since_best += 1
+                    history.append(record)
+                    if run is not None:
+                        run.append_jsonl(METRICS, record)
+                    reporter.evaluation(record)
+                if state.step % t.checkpoint_every == 0:
+                    save_checkpoint()
+        state.stop = done() if status == "completed" else ""
+        if status != "diverged":
+            save_checkpoint()  # the end state, or where the stop request found us
+    except WriteError as err:  # a full disk, a read-only folder: the last checkpoint stands
+        status, message = "failed", str(err)
+    finally:
+        reporter.stop()
     return Result(status, problem, p, state, history, message)

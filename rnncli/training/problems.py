@@ -20,6 +20,7 @@ from rnncli import engine
 from rnncli import loss as losses
 from rnncli.engine import Packed
 from rnncli.errors import InputError
+from rnncli.hashing import file_sha256
 from rnncli.tasks import adding, reber, text
 
 
@@ -49,6 +50,10 @@ class Problem:
 
     def solved(self, metrics: dict[str, float]) -> bool:
         return False
+
+    def score(self, metrics: dict[str, float]) -> float:
+        """The validation score the best checkpoint and patience go by (lower is better)."""
+        return float(metrics[self.metric])
 
     def reported_loss(self, value: float, steps: int) -> float:
         """The training loss as metrics.jsonl records it (per sequence by default)."""
@@ -94,6 +99,9 @@ class Reber(Problem):
     def solved(self, metrics: dict[str, float]) -> bool:
         return metrics["legal_acc"] >= 0.999 and metrics["outer_acc"] == 1.0
 
+    def score(self, metrics: dict[str, float]) -> float:
+        return -(metrics["outer_acc"] + metrics["legal_acc"])  # both accuracies count
+
 
 class Adding(Problem):
     def __init__(
@@ -138,8 +146,9 @@ class Text(Problem):
                 "train.bptt"
             ) from None
         self.val_chunks = min(self.val.chunks_per_epoch, max(1, eval_size // val_batch))
-        self.meta = {"vocab": self.vocab.to_list(), "path": str(path)}
-        self.first_char = train_text[0]  # where samples.txt starts
+        self.first_char = train_text[0]  # where samples start
+        self.meta = {"vocab": self.vocab.to_list(), "path": str(path),
+                     "sha256": file_sha256(path), "first_char": self.first_char}  # fmt: skip
         self.dtype = dtype
 
     def batch(self, rng: np.random.Generator) -> Batch:

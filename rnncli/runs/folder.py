@@ -1,0 +1,417 @@
+"""Run folders: every command that produces results gets its own, and nothing is lost.
+
+A run lives in ``<root>/<YYYY-MM-DD>/<HH-MM-SS>-<command>-<what>[-N]/`` (``what``: the
+task and cell of a training run, ``train-reber-lstm``, and its ``--name``) and holds
+``config.yaml`` (the resolved config), ``overrides.yaml`` (what the user typed),
+``run.json`` (argv, status, times, seed, environment) and whatever the command writes.
+Folders are never reused; every file is written atomically (`rnncli.runs.files`).
+``<root>/latest`` points at the newest run (a symlink, or a one-line file where the OS
+has none).
+
+One process at a time: a run folder is locked (an advisory ``flock`` on ``.lock``, which
+the OS releases when the process dies, so kill -9 leaves no stale lock) by whoever
+writes into it; a second process gets an InputError naming the holder's PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rnncli import __version__
+from rnncli.errors import InputError
+from rnncli.runs.files import (
+    append_jsonl,
+    jsonable,
+    read_json,
+    remove_temp_files,
+    save_npz_atomic,
+    write_error,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no locking
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = ".lock"
+LATEST = "latest"
+
+# --------------------------------------------------------------------------- run folders
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def folder_name(*parts: str | None) -> str:
+    """``07-08-09-train-reber-lstm``: the parts made filesystem-safe, empty ones left out."""
+    clean = [_UNSAFE.sub("_", p).strip("_.") for p in parts if p]
+    return "-".join(p for p in clean if p) or "run"
+
+
+def new_run_dir(
+    root: str | Path, command: str, what: str | Sequence[str], now: datetime | None = None
+) -> Path:
+    """Create ``root/<date>/<time>-<command>-<what>/``, adding ``-2``, ``-3``... if taken.
+
+    ``mkdir(exist_ok=False)`` decides, so two processes starting in the same second still
+    get different folders.
+    """
+    now = now or datetime.now()
+    day = Path(root) / now.strftime("%Y-%m-%d")
+    parts = [what] if isinstance(what, str) else list(what)
+    base = folder_name(now.strftime("%H-%M-%S"), command or "run", *parts)
+    try:
+        day.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            candidate = day / (base if n == 1 else f"{base}-{n}")
+            try:
+                candidate.mkdir(exist_ok=False)
+                return candidate
+            except FileExistsError:
+                n += 1
+    except OSError as exc:
+        raise write_error(day, exc) from None
+
+
+def check_out(root: str | Path) -> None:
+    """Refuse an --out that cannot hold run folders, before any work is done."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"--out {root}: is a file, expected a folder for run folders")
+    probe = root
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--out {root}: {probe} is not writable")
+
+
+def point_latest(root: str | Path, run_dir: Path) -> None:
+    """Make ``root/latest`` name `run_dir` (best effort: a run never fails for it)."""
+    root = Path(root)
+    link = root / LATEST
+    target = os.path.relpath(run_dir, root)
+    tmp = root / f".{LATEST}.{os.getpid()}.tmp"
+    with contextlib.suppress(OSError):
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        try:
+            os.symlink(target, tmp)
+        except (OSError, NotImplementedError):
+            tmp.write_text(target + "\n", encoding="utf-8")
+        os.replace(tmp, link)
+
+
+def read_latest(root: str | Path) -> Path | None:
+    """The run folder ``root/latest`` names, or None."""
+    link = Path(root) / LATEST
+    if link.is_symlink():
+        return (Path(root) / os.readlink(link)).resolve() if link.exists() else None
+    if link.is_file():
+        text = link.read_text(encoding="utf-8").strip()
+        return (Path(root) / text).resolve() if text else None
+    return None
+
+
+# --------------------------------------------------------------------------- locks
+
+
+@dataclass
+class Lock:
+    """An advisory lock on a folder (``flock`` on ``<folder>/.lock``), held until `release`
+    or the death of the process."""
+
+    path: Path
+    fd: int | None = None
+
+    @classmethod
+    def acquire(cls, folder: Path, what: str = "run folder") -> Lock:
+        lock = cls(folder / LOCK_FILE)
+        if fcntl is None:  # pragma: no cover
+            return lock
+        try:
+            fd = os.open(lock.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise write_error(lock.path, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise InputError(
+                f"{folder}: this {what} is in use by process {holder}; wait for it to end"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        lock.fd = fd
+        return lock
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = None
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a live process holds the folder's lock."""
+    path = folder / LOCK_FILE
+    if fcntl is None or not path.exists():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _blas_info() -> dict[str, Any]:
+    try:
+        config: Any = np.show_config(mode="dicts")  # numpy >= 1.26
+        deps = config["Build Dependencies"]
+        out = {}
+        for lib in ("blas", "lapack"):
+            info = deps.get(lib, {})
+            out[lib] = {k: info.get(k) for k in ("name", "version", "openblas configuration")}
+        return out
+    except Exception:  # older NumPy prints instead of returning; keep it minimal
+        return {"blas": None, "lapack": None}
+
+
+def _git(args: Sequence[str], cwd: Path) -> str | None:
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    try:
+        result = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def git_info(directory: str | Path | None = None) -> dict[str, Any] | None:
+    """``{commit, dirty}`` of the checkout holding the rnncli sources, None if there is none.
+
+    Read-only git commands only (``--no-optional-locks``: no index refresh); ``commit`` is
+    None in a repository without commits; ``dirty`` ignores untracked files.
+    """
+    where = Path(directory) if directory else Path(__file__).resolve().parent
+    if _git(["rev-parse", "--is-inside-work-tree"], where) != "true":
+        return None
+    commit = _git(["rev-parse", "HEAD"], where)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+    return {"commit": commit or None, "dirty": None if status is None else bool(status)}
+
+
+def environment_info() -> dict[str, Any]:
+    """Versions and machine facts for ``run.json``; never raises."""
+    info: dict[str, Any] = {
+        "rnncli": __version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "executable": sys.executable,
+    }
+    info["blas"] = _blas_info()
+    try:
+        info["git"] = git_info()
+    except Exception:
+        info["git"] = None
+    return info
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def now_iso() -> str:
+    """The local time with its UTC offset, to the second."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _yaml_text(obj: Any) -> str:
+    return yaml.safe_dump(jsonable(obj), sort_keys=False, default_flow_style=False)
+
+
+@dataclass
+class Run:
+    """One run folder; create it with :meth:`start`, close it with :meth:`finish`.
+    A run made by `start`, `start_at` or `reopen` holds the folder's lock until
+    `release` (or the end of the process)."""
+
+    path: Path
+    info: dict[str, Any]
+    _t0: float = field(default_factory=time.monotonic, repr=False)
+    lock: Lock | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(
+        cls,
+        root: str | Path,
+        command: str,
+        cell: str,
+        config_dict: Mapping[str, Any],
+        overrides: Sequence[str],
+        argv: Sequence[str],
+        seed: int,
+        flags: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        what: Sequence[str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """Create the folder and write ``config.yaml``, ``overrides.yaml`` and ``run.json``;
+        ``root/latest`` then names it. `what`: the folder name's parts after the command
+        (default: the cell); `extra`: more run.json entries."""
+        t0 = time.monotonic()
+        path = new_run_dir(root, command, list(what) if what else cell, now)
+        run = cls.start_at(
+            path, command, cell, config_dict, overrides, argv, seed, flags, extra=extra
+        )
+        run._t0 = t0
+        point_latest(root, path)
+        return run
+
+    @classmethod
+    def start_at(
+        cls,
+        path: str | Path,
+        command: str,
+        cell: str,
+        config_dict: Mapping[str, Any],
+        overrides: Sequence[str],
+        argv: Sequence[str],
+        seed: int,
+        flags: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """Like :meth:`start`, but in exactly ``path`` (created if missing; e.g. a sweep job)."""
+        t0 = time.monotonic()
+        path = Path(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(path, exc) from None
+        lock = Lock.acquire(path)
+        write_text_atomic(path / "config.yaml", _yaml_text(config_dict))
+        given = {"overrides": list(overrides), "flags": dict(flags or {})}
+        write_text_atomic(path / "overrides.yaml", _yaml_text(given))
+        info: dict[str, Any] = {
+            "argv": list(argv),
+            "command": command,
+            "cell": cell,
+            "status": "running",
+            "start_time": now_iso(),
+            "seed": seed,
+            "path": str(path),
+            **dict(extra or {}),
+            "environment": environment_info(),
+        }
+        run = cls(path=path, info=info, _t0=t0, lock=lock)
+        run.write_json("run.json", info)
+        return run
+
+    @classmethod
+    def reopen(
+        cls, path: str | Path, argv: Sequence[str] = (), entry: Mapping[str, Any] | None = None
+    ) -> Run:
+        """Continue an existing run folder (``train --resume``): lock it, clear the temp
+        files a kill left behind, and set its status back to running (recording `entry`
+        with the time and argv under ``resumed``)."""
+        path = Path(path)
+        lock = Lock.acquire(path)
+        try:
+            info = cls.load_json(path)
+            remove_temp_files(path)
+            info["status"] = "running"
+            record = {"time": now_iso(), "argv": list(argv), **dict(entry or {})}
+            info.setdefault("resumed", []).append(record)
+            run = cls(path=path, info=info, lock=lock)
+            run.write_json("run.json", info)
+        except BaseException:
+            lock.release()
+            raise
+        return run
+
+    def release(self) -> None:
+        """Let other processes have the folder."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def finish(self, status: str, **extra: Any) -> Path:
+        """Rewrite ``run.json`` with the final status, end time, duration and ``extra``."""
+        self.info.update(
+            status=status,
+            end_time=now_iso(),
+            duration_s=round(time.monotonic() - self._t0, 6),
+            **extra,
+        )
+        return self.write_json("run.json", self.info)
+
+    def _file(self, name: str) -> Path:
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise ValueError(f"run file name {name!r} must be a plain relative path")
+        return self.path / rel
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Atomically write ``obj`` as JSON to ``<run>/<name>``."""
+        return write_json_atomic(self._file(name), obj)
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Atomically write ``text`` to ``<run>/<name>``."""
+        return write_text_atomic(self._file(name), text)
+
+    def save_arrays(self, name: str, arrays: Mapping[str, np.ndarray]) -> Path:
+        """Atomically save ``arrays`` to ``<run>/<name>`` (``.npz`` is added if missing)."""
+        if not name.endswith(".npz"):
+            name += ".npz"
+        return save_npz_atomic(self._file(name), arrays)
+
+    def append_jsonl(self, name: str, obj: Any) -> None:
+        """Append one JSON line to ``<run>/<name>`` (e.g. ``metrics.jsonl``)."""
+        append_jsonl(self._file(name), obj)
+
+    @staticmethod
+    def load_json(path: str | Path) -> Any:
+        """Read a JSON file; given a run folder, read its ``run.json`` (which must be a
+        JSON object). InputError naming the file otherwise."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / "run.json"
+            info = read_json(p, "run.json")
+            if not isinstance(info, dict):
+                raise InputError(f"{p}: not a readable run.json (not a JSON object)")
+            return info
+        return read_json(p)

@@ -1,0 +1,148 @@
+"""Finding runs: ``latest`` and unique prefixes for RUN_DIR arguments, the list behind
+``rnncli runs`` (read from run.json files only, so thousands list in well under a second),
+and cleaning up runs that are of no more use.
+
+Layout of an output root::
+
+    <root>/<YYYY-MM-DD>/<run>/run.json                  a run
+    <root>/sweeps/<YYYY-MM-DD>/<sweep>/<job>/run.json   a sweep's job
+    <root>/latest                                       the newest run (not sweeps)
+
+A sweep made with ``--out DIR`` anywhere else is found by giving that DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rnncli.errors import InputError
+from rnncli.runs.folder import LATEST, is_locked, read_latest
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SWEEP_JSON = "sweep.json"
+
+
+def resolve(arg: str | Path, root: str | Path = "outputs") -> Path:
+    """A RUN_DIR argument as a folder: a path that exists, ``latest`` (the newest run under
+    `root`), or a unique prefix of a run's or sweep's folder name (``15-15-59``) or path."""
+    text = str(arg)
+    root = Path(root)
+    if text == LATEST and not Path(text).exists():
+        latest = read_latest(root)
+        if latest is None or not latest.is_dir():
+            raise InputError(f"latest: no run under {root} yet ({root / LATEST} is missing)")
+        return latest
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise InputError(f"{text}: not a run folder (a file)")
+    if "/" in text or os.sep in text:
+        found = sorted(p for p in path.parent.glob(path.name + "*") if p.is_dir())
+    else:
+        found = sorted(
+            p
+            for pattern in (f"*/{text}*", f"sweeps/*/{text}*", f"sweeps/*/*/{text}*")
+            for p in root.glob(pattern)
+            if p.is_dir() and not p.is_symlink()
+        )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError(f"{text}: no such run folder, nor a unique start of one under {root}")
+    names = ", ".join(p.name for p in found[:3]) + (", ..." if len(found) > 3 else "")
+    raise InputError(f"{text}: {len(found)} run folders start so ({names}); give more of it")
+
+
+@dataclass
+class Entry:
+    """One run found under a root: its folder, run.json and sweep folder (if any)."""
+
+    path: Path
+    info: dict[str, Any]
+    sweep: Path | None = None
+
+    @property
+    def start(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(str(self.info.get("start_time")))
+        except ValueError:
+            return None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _children(path: Path) -> Iterator[Path]:
+    try:
+        with os.scandir(path) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    yield Path(e.path)
+    except OSError:
+        return
+
+
+def scan(root: str | Path) -> list[Entry]:
+    """Every run under `root` (and, if `root` is itself a sweep folder, its jobs), newest
+    first. Folders whose run.json is missing or unreadable are left out."""
+    root = Path(root)
+    out: list[Entry] = []
+    if (root / SWEEP_JSON).is_file():
+        for job in _children(root):
+            info = _read(job)
+            if info is not None:
+                out.append(Entry(job, info, root))
+    else:
+        for day in _children(root):
+            if _DAY.match(day.name):
+                for run in _children(day):
+                    info = _read(run)
+                    if info is not None:
+                        out.append(Entry(run, info))
+        sweeps = root / "sweeps"
+        for day in _children(sweeps):
+            for sweep in _children(day):
+                for job in _children(sweep):
+                    info = _read(job)
+                    if info is not None:
+                        out.append(Entry(job, info, sweep))
+    out.sort(key=lambda e: str(e.info.get("start_time", "")), reverse=True)
+    return out
+
+
+def parse_age(text: str) -> timedelta:
+    """``30d``, ``12h``, ``45m``, ``2w`` -> a timedelta."""
+    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
+    if not m:
+        raise InputError(f"--older-than {text!r}: expected e.g. 30d, 12h, 45m or 2w")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n),
+            "w": timedelta(weeks=n)}[unit]  # fmt: skip
+
+
+def removable(entry: Entry) -> str:
+    """Why a run must not be removed, or "" (it has a run.json and no live process)."""
+    if not (entry.path / "run.json").is_file():
+        return "no run.json"
+    if is_locked(entry.path):
+        return "in use by a running process"
+    return ""
+
+
+def remove(entry: Entry) -> None:
+    """Delete a run folder (callers check `removable` first)."""
+    shutil.rmtree(entry.path)

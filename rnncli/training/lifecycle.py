@@ -1,0 +1,342 @@
+"""One run's life, in one place: plan it (check everything, write nothing), then execute
+it (open the folder, train, write the results, close the folder). ``rnncli train``, every
+sweep job and ``rnncli.train()`` go through here.
+
+    plan_new(cfg, out=...)            a new run (or a sweep job's exact folder, run_dir=)
+    plan_resume(RUN_DIR, overrides)   continue a run, or extend a finished one
+    execute(plan, reporter, should_stop)
+
+Extending: ``--resume RUN_DIR train.steps=N`` (and the other `RESUMABLE` keys, which
+change neither the model nor the data stream) continues a finished run; the changes are
+recorded in run.json with the step they took effect at. A finished run extended to N
+steps ends exactly where a run started with N steps ends (the loop is a pure function of
+the config and the checkpoint). Any other changed key is refused, naming it; a run with
+nothing left to do says so (`Plan.nothing_to_do`).
+
+Fine-tuning: ``init_from`` (another run's folder, its ``best.npz``, or a weights file)
+starts a new run from those parameters; every shape must match.
+
+A planned run has passed every check that can fail on input: a refused resume leaves the
+folder exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncli import cells
+from rnncli.config import Config, check_training_memory, load_config, to_dict
+from rnncli.errors import InputError
+from rnncli.hashing import file_sha256
+from rnncli.runs import Run, WriteError, check_out, now_iso, read_json
+from rnncli.training import artifacts, checkpoint
+from rnncli.training.loop import Reporter, Result, model_shape, prepare, restore, train
+from rnncli.training.problems import Problem
+
+#: Keys a resume may change: they change neither the model nor the data stream.
+RESUMABLE = (
+    "train.steps", "train.eval_every", "train.eval_size", "train.checkpoint_every",
+    "train.lr", "train.schedule", "train.decay", "train.decay_every", "train.momentum",
+    "train.eps", "train.clip", "train.clip_mode", "train.patience", "train.keep_best",
+    "train.stop_on_solve", "train.temperature",
+)  # fmt: skip
+
+#: Tasks whose model predicts the next symbol: a model that reads the sequence backwards
+#: would see the answer.
+NEXT_SYMBOL_TASKS = ("reber", "text")
+
+Notice = Callable[[str], None]
+
+
+@dataclass
+class Plan:
+    """A checked, not yet started training run."""
+
+    cfg: Config
+    problem: Problem
+    mode: str  # "new" (a fresh folder under `out`), "at" (exactly `run_dir`), "resume"
+    out: Path | None = None
+    run_dir: Path | None = None
+    name: str | None = None
+    argv: list[str] = field(default_factory=list)
+    flags: dict[str, Any] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # key: [old, new]
+    theta: np.ndarray | None = None  # parameters to start from (fine-tuning)
+    init_from: dict[str, Any] | None = None  # where they come from, for run.json
+    extra: dict[str, Any] = field(default_factory=dict)  # more run.json entries
+    nothing_to_do: str = ""  # a finished run with nothing to extend: why
+    step: int = 0  # where a resume starts
+
+
+@dataclass
+class Outcome:
+    """What `execute` did."""
+
+    status: str  # completed | interrupted | diverged | failed | nothing-to-do
+    summary: dict[str, Any]
+    run_dir: Path | None
+    result: Result | None
+    message: str = ""
+    write_error: bool = False  # a run file could not be written (exit 2)
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = prefix + k
+        if isinstance(v, Mapping) and k != "grid":
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def check_model(cfg: Config) -> None:
+    """Refusals that depend on the model and the task together."""
+    if cfg.model.bidirectional and cfg.train.task in NEXT_SYMBOL_TASKS:
+        raise InputError(
+            f"model.bidirectional=true cannot train on train.task={cfg.train.task}: a model that "
+            "reads the sequence backwards would see the next symbol it is asked to predict"
+        )
+    cells.check_dtype(cells.get(cfg.cell), cfg.dtype)
+
+
+def check(cfg: Config) -> Problem:
+    """Every refusal a new run can meet before it starts (model and task together, the
+    task's data, memory); the task's problem."""
+    check_model(cfg)
+    problem = prepare(cfg)  # bad task input fails here, before any folder exists
+    check_training_memory(cfg, problem.n_x, problem.n_y)
+    return problem
+
+
+def plan_new(
+    cfg: Config,
+    out: Path | None,
+    run_dir: Path | None = None,
+    name: str | None = None,
+    argv: Sequence[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+    init_from: Path | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Plan:
+    """A new run under `out` (None: no folder, as --no-save), or exactly at `run_dir`."""
+    problem = check(cfg)
+    if out is not None:
+        check_out(out)
+    plan = Plan(
+        cfg, problem, "at" if run_dir is not None else "new", out=out, run_dir=run_dir,
+        name=name, argv=list(argv), flags=dict(flags or {}), overrides=list(overrides),
+        extra=dict(extra or {}),
+    )  # fmt: skip
+    if init_from is not None:
+        plan.theta, plan.init_from = parameters_from(init_from, cfg, problem)
+    return plan
+
+
+def _run_files(run_dir: Path) -> None:
+    """Refuse a folder that is not a resumable training run, naming what is missing."""
+    if not run_dir.exists():
+        raise InputError(f"{run_dir}: no such run folder")
+    if not (run_dir / "config.yaml").is_file():
+        raise InputError(f"{run_dir}: not a run folder (no config.yaml)")
+    if not (run_dir / "run.json").is_file() or not (run_dir / checkpoint.NAME).is_file():
+        raise InputError(f"{run_dir}: not a train run with a checkpoint to resume from")
+    if not (run_dir / "task.json").is_file():
+        raise InputError(f"{run_dir}: not a train run (no task.json)")
+
+
+def plan_resume(
+    run_dir: Path,
+    overrides: Sequence[str] = (),
+    argv: Sequence[str] = (),
+    force: bool = False,
+) -> Plan:
+    """Continue (or extend, with `overrides` of `RESUMABLE` keys) the run in `run_dir`.
+    Reads only; refuses a damaged folder, a changed cell or data file (unless `force`),
+    and any change to another key, each with one line."""
+    _run_files(run_dir)
+    info = Run.load_json(run_dir)
+    if info.get("command") != "train":
+        raise InputError(f"{run_dir}: a {info.get('command')} run, not a train run")
+    saved = load_config(run_dir / "config.yaml", training=True)
+    cfg = load_config(run_dir / "config.yaml", {}, list(overrides), training=True)
+    before, after = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
+    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    for key in changes:
+        if key not in RESUMABLE:
+            raise InputError(
+                f"{key} cannot change when a run continues (it changes the model or the data); "
+                f"resumable: {', '.join(k.split('.', 1)[1] for k in RESUMABLE)}; "
+                "or start a new run from it with --init-from"
+            )
+    spec = cells.get(cfg.cell)
+    why = cells.source_changes(info.get("cell_source"), spec)
+    if why and not force:
+        raise InputError(f"{why}; --force continues anyway")
+    check_model(cfg)
+    task = read_json(run_dir / "task.json", "task.json")
+    if not isinstance(task, dict):
+        raise InputError(f"{run_dir / 'task.json'}: not a JSON object")
+    _check_data(cfg, task, run_dir, force)
+    problem = prepare(cfg)
+    if (task.get("n_x"), task.get("n_y")) != (problem.n_x, problem.n_y):
+        raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
+    state = checkpoint.load(run_dir / checkpoint.NAME)
+    restore(cfg, problem, state, run_dir / checkpoint.NAME)  # checks it fits, writes nothing
+    plan = Plan(
+        cfg, problem, "resume", run_dir=run_dir, argv=list(argv), overrides=list(overrides),
+        changes=changes, step=state.step,
+    )  # fmt: skip
+    plan.nothing_to_do = _finished(cfg, state, info)
+    return plan
+
+
+def _check_data(cfg: Config, task: Mapping[str, Any], run_dir: Path, force: bool) -> None:
+    """The text a run trains on must be the file it started with."""
+    if cfg.train.task != "text":
+        return
+    path = Path(cfg.train.data or "")
+    if not path.is_file():
+        raise InputError(f"data file {path} is missing (the run {run_dir} trains on it)")
+    recorded = task.get("sha256")
+    if recorded and file_sha256(path) != recorded and not force:
+        raise InputError(
+            f"data file {path} changed since the run started (its content hash differs); "
+            "--force continues anyway"
+        )
+
+
+def _finished(cfg: Config, state: checkpoint.TrainState, info: Mapping[str, Any]) -> str:
+    """Why a run has nothing left to do under `cfg`, or ""."""
+    t = cfg.train
+    where = f"{info.get('path', '')}"
+    if state.step >= t.steps:
+        return (
+            f"run {where} has done its {state.step} steps; nothing to do "
+            f"(extend it with train.steps=N, N > {state.step})"
+        )
+    if t.stop_on_solve and state.solved_sequences >= 0:
+        return (
+            f"run {where} solved its task after {state.solved_sequences} sequences; nothing to "
+            "do (train past it with train.stop_on_solve=false)"
+        )
+    if t.patience and state.evals_since_best >= t.patience:
+        return (
+            f"run {where} stopped: no improvement in {state.evals_since_best} evaluations; "
+            "nothing to do (raise train.patience, or 0 for none)"
+        )
+    return ""
+
+
+def parameters_from(source: Path, cfg: Config, problem: Problem) -> tuple[np.ndarray, dict]:
+    """Parameters (engine layout) for a new run from another run's folder (its checkpoint),
+    a checkpoint or best.npz, or a weights file with notebook or PyTorch names; every
+    shape is checked against the new run's model."""
+    from rnncli import weights
+
+    layers, D = model_shape(cfg)
+    theta = weights.load_for(source, cfg.cell, problem.n_x, cfg.train.hidden, problem.n_y,
+                             cfg.dtype, layers, D)  # fmt: skip
+    record: dict[str, Any] = {"path": str(source.resolve())}
+    file = source / checkpoint.NAME if source.is_dir() else source
+    if file.is_file():
+        record["sha256"] = file_sha256(file)
+    return theta, record
+
+
+def _summary(result: Result, cfg: Config, run: Run | None) -> dict[str, Any]:
+    summary = result.summary()
+    summary["cell"] = cfg.cell
+    summary["run_dir"] = str(run.path) if run else None
+    return summary
+
+
+def execute(
+    plan: Plan,
+    reporter: Reporter | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    notice: Notice = print,
+) -> Outcome:
+    """Open the run folder (locked), train, write the results and close it."""
+    cfg, problem = plan.cfg, plan.problem
+    if plan.nothing_to_do:
+        return Outcome("nothing-to-do", {}, plan.run_dir, None, plan.nothing_to_do)
+    spec = cells.get(cfg.cell)
+    extra = {
+        "task": problem.name, "name": plan.name, "cell_source": dict(spec.source),
+        **({"init_from": plan.init_from} if plan.init_from else {}), **plan.extra,
+    }  # fmt: skip
+    run: Run | None = None
+    try:
+        if plan.mode == "resume":
+            assert plan.run_dir is not None
+            entry = {"step": plan.step, "changes": plan.changes} if plan.changes else {}
+            run = Run.reopen(plan.run_dir, plan.argv, entry)
+        elif plan.mode == "at":
+            assert plan.run_dir is not None
+            run = Run.start_at(
+                plan.run_dir, "train", cfg.cell, to_dict(cfg), plan.overrides, plan.argv,
+                cfg.seed, plan.flags, extra=extra,
+            )  # fmt: skip
+        elif plan.out is not None:
+            what = [problem.name, spec.label, plan.name or ""]
+            run = Run.start(
+                plan.out, "train", cfg.cell, to_dict(cfg), plan.overrides, plan.argv, cfg.seed,
+                plan.flags, what=what, extra=extra,
+            )  # fmt: skip
+        if run is not None:
+            notice(f"run folder: {run.path}")
+            if plan.mode != "resume":
+                artifacts.write_task(run, problem)
+        return _train(plan, run, reporter, should_stop, notice)
+    except WriteError as err:
+        if run is not None:
+            _finish_quietly(run, "failed", error=str(err))
+        return Outcome("failed", {}, run.path if run else None, None, str(err), True)
+    finally:
+        if run is not None:
+            run.release()
+
+
+def _train(
+    plan: Plan,
+    run: Run | None,
+    reporter: Reporter | None,
+    should_stop: Callable[[], bool] | None,
+    notice: Notice,
+) -> Outcome:
+    cfg = plan.cfg
+    result = train(
+        cfg, run, reporter, resume=plan.mode == "resume", problem=plan.problem,
+        should_stop=should_stop, theta=plan.theta, notice=notice,
+    )  # fmt: skip
+    summary = _summary(result, cfg, run)
+    write_failed = result.status == "failed"
+    message = result.message
+    if run is not None:
+        if result.status == "completed" and not (should_stop and should_stop()):
+            try:
+                artifacts.write_results(result, run, cfg.train.temperature, notice)
+            except WriteError as err:  # the run itself is complete; say what is missing
+                write_failed, message = True, str(err)
+        try:
+            run.finish(result.status, summary=summary, stop=result.state.stop or None,
+                       ended=now_iso())  # fmt: skip
+        except WriteError as err:
+            write_failed, message = True, str(err)
+    return Outcome(result.status, summary, run.path if run else None, result, message,
+                   write_failed)  # fmt: skip
+
+
+def _finish_quietly(run: Run, status: str, **extra: Any) -> None:
+    with contextlib.suppress(WriteError):
+        run.finish(status, **extra)
