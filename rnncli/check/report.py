@@ -214,9 +214,14 @@ def render(report: CheckReport, console: Console) -> None:
         if f.checks:
             console.print(_table(f, wide))
         console.print(escape(verdict_line(f)), style=_STYLE[f.verdict], highlight=False)
-        for d in f.diagnosis:
-            console.print(f"  [bold]{d.id}[/]: {escape(d.hint)}", highlight=False)
-            console.print(f"  [dim]evidence:[/] {escape(d.evidence)}", highlight=False)
+        if f.diagnosis:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True, style="bold")
+            grid.add_column(ratio=1)
+            for d in f.diagnosis:
+                grid.add_row(f"  {d.id}", escape(d.hint))
+                grid.add_row("  evidence", escape(d.evidence), style="dim")
+            console.print(grid)
         console.print()
     missing = [f.name for f in report.functions if f.verdict == "missing"]
     if missing:

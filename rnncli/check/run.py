@@ -39,7 +39,7 @@ def run_check(
     """
     try:
         selected = select(only, "--only")
-        required = select(require, "--require") if require else ()
+        required = select(require, "--require") if require is not None else ()
     except ValueError as exc:
         raise InputError(str(exc)) from None
     selected = tuple(n for n in select(None, "") if n in selected or n in required)
