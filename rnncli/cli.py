@@ -452,10 +452,15 @@ def check(
     progress = None
     if sys.stderr.isatty() and fmt == "table":  # a transient status line on a terminal only
         progress = lambda name: err_console.print(f"checking {name}…", end="\r")  # noqa: E731
-    result = ck.run_check(
-        path, only=only, require=require, timeout=cfg.check.timeout,
-        memory_mib=cfg.check.memory, seed=cfg.seed, progress=progress,
-    )  # fmt: skip
+    try:
+        result = ck.run_check(
+            path, only=only, require=require, timeout=cfg.check.timeout,
+            memory_mib=cfg.check.memory, seed=cfg.seed, progress=progress,
+        )  # fmt: skip
+    except InputError as err:  # a submission that cannot be checked still gets its results.json
+        if gradescope_out is not None:
+            ck.write_gradescope(err, gradescope_out)
+        raise
     run_dir = None
     if not no_save:
         folder = ck.save_run(

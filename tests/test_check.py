@@ -463,6 +463,16 @@ def test_gradescope_results(tmp_path: Path) -> None:
     assert doc["score"] == pytest.approx(sum(t["score"] for t in tests.values()), abs=1e-3)
 
 
+def test_a_submission_that_cannot_be_checked_still_gets_its_results_json(tmp_path: Path) -> None:
+    (tmp_path / "hw.py").write_text("def rnn_forward(x, a0, parameters)\n    pass\n")
+    target = tmp_path / "results.json"
+    result = invoke(["check", str(tmp_path / "hw.py"), "--gradescope-out", str(target)])
+    assert result.exit_code == 2
+    doc = json.loads(target.read_text())
+    assert doc["score"] == 0.0 and doc["tests"] == []
+    assert doc["output"].endswith("hw.py:1: expected ':'")
+
+
 def test_the_run_folder_has_check_json_and_the_hash_not_the_code(tmp_path: Path) -> None:
     path = FIXTURES / "bias_mean.py"
     for keep in (False, True):

@@ -31,6 +31,7 @@ import numpy as np
 
 from rnncli.check.checks import Learner, check_function
 from rnncli.check.load import definitions, from_text
+from rnncli.check.results import FunctionResult
 from rnncli.check.spec import FUNCTIONS
 
 STAND_INS = Path(__file__).resolve().parent / "stand_in"  # holds rnn_utils.py
@@ -72,8 +73,6 @@ def load(msg: dict[str, Any], memory_mib: int) -> tuple[Learner, dict[str, Any]]
         code = compile(ast.Module(body=[stmt], type_ignores=[]), unit.filename, "exec")
         try:
             exec(code, ns)  # the learner's own definitions: this is what check runs
-        except KeyboardInterrupt:
-            raise
         except BaseException as exc:
             fail = learner.failure(exc)
             snippet = ast.get_source_segment(unit.source, stmt) or type(stmt).__name__
@@ -105,8 +104,13 @@ def main(argv: list[str] | None = None) -> None:
             learner, reply = load(msg, args.memory)
             send(reply)
         elif msg["op"] == "check" and learner is not None:
+            name = str(msg["name"])
             unusable = {str(k): str(v) for k, v in dict(msg.get("unusable", {})).items()}
-            result = check_function(str(msg["name"]), learner, int(msg["seed"]), unusable)
+            try:
+                result = check_function(name, learner, int(msg["seed"]), unusable)
+            except BaseException as exc:  # e.g. a returned object whose len() raises
+                why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+                result = FunctionResult(name, "error", f"could not be checked ({why})")
             send({"op": "result", "result": result.to_json()})
 
 

@@ -172,6 +172,16 @@ def gradescope(report: CheckReport) -> dict[str, Any]:
     }
 
 
+def gradescope_error(message: str) -> dict[str, Any]:
+    """Gradescope's results.json for a file that could not be checked at all (exit 2)."""
+    return {
+        "score": 0.0,
+        "output": f"rnncli check could not check this submission: {message}",
+        "stdout_visibility": "visible",
+        "tests": [],
+    }
+
+
 def _num(x: float) -> str:
     return f"{x:.1e}" if math.isfinite(x) else "-"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.check import compare, load
-from rnncli.check.report import CheckReport, gradescope
+from rnncli.check.report import CheckReport, gradescope, gradescope_error
 from rnncli.check.results import FunctionResult
 from rnncli.check.sandbox import ChildGone, Sandbox
 from rnncli.check.spec import select
@@ -115,6 +115,9 @@ def save_run(
     return run.path
 
 
-def write_gradescope(report: CheckReport, path: str | Path) -> Path:
-    """Gradescope's results.json at `path`, atomically."""
+def write_gradescope(report: CheckReport | InputError, path: str | Path) -> Path:
+    """Gradescope's results.json at `path`, atomically; for an InputError (a file that
+    could not be checked), a score of 0 and the one-line reason."""
+    if isinstance(report, InputError):
+        return write_json_atomic(path, gradescope_error(str(report)))
     return write_json_atomic(path, gradescope(report))
