@@ -530,10 +530,12 @@ def test_only_definitions_run() -> None:
         "import numpy as np\n"
         "from rnn_utils import *\n"
         "n_a = 5\n"
+        "n_x, n_y = 3, 2\n"
         "EPS: float = 1e-8\n"
         "shape = (3, -1 * 2)\n"
         "act = lambda z: np.tanh(z)\n"
         "try:\n    import scipy\nexcept ImportError:\n    scipy = None\n"
+        "try:\n    import torch\nexcept ImportError:\n    pass\n"
         "def rnn_forward(x, a0, parameters):\n    return 1\n"
         "class Helper:\n    pass\n"
         "np.random.seed(1)\n"
@@ -546,9 +548,9 @@ def test_only_definitions_run() -> None:
     source = from_text("mine.py", "py", text)
     kept, skipped = definitions(source)
     kinds = [type(stmt).__name__ for _, stmt in kept]
-    assert kinds == ["Import", "ImportFrom", "Assign", "AnnAssign", "Assign", "Assign", "Try",
-                     "FunctionDef", "ClassDef"]  # fmt: skip
-    assert skipped == {"Wf": "line 16", "k": "line 21"}  # n_a is defined by a kept statement
+    assert kinds == ["Import", "ImportFrom", "Assign", "Assign", "AnnAssign", "Assign", "Assign",
+                     "Try", "Try", "FunctionDef", "ClassDef"]  # fmt: skip
+    assert skipped == {"Wf": "line 21", "k": "line 26"}  # n_a is defined by a kept statement
 
 
 def test_notebook_magics_and_cell_magics_are_skipped() -> None:

@@ -40,6 +40,7 @@ from rnncli.check.compare import (
     diff_outputs,
     time_profile,
 )
+from rnncli.check.diagnose import Evidence, diagnose
 from rnncli.check.load import Source
 from rnncli.check.problems import Case, fd_case, fresh_cases, notebook_case
 from rnncli.check.results import ArrayDiff, CheckResult, FunctionResult
@@ -207,29 +208,6 @@ def _untouched_row(outcome: Outcome) -> CheckResult:
             "inputs untouched", "fail", note="writes into " + ", ".join(outcome.touched)
         )
     return CheckResult("inputs untouched", "pass")
-
-
-# ------------------------------------------------------------------------------ evidence
-
-
-@dataclass
-class Evidence:
-    """What the diagnosis is derived from (see `rnncli.check.diagnose`)."""
-
-    spec: Spec
-    m: int = 0  # the notebook test's batch size
-    main: list[ArrayDiff] | None = None  # the notebook test, per returned array
-    failure: Failure | None = None  # the first exception of the learner's code
-    touched: list[str] = field(default_factory=list)
-    fresh_failed: list[str] = field(default_factory=list)
-    zero_ok: bool | None = None
-    linear_ok: bool | None = None
-    probes: dict[str, list[ArrayDiff]] = field(default_factory=dict)
-    profile: list[float] | None = None  # dx's error per time step on the notebook test
-    carry_zero: bool | None = None  # upstream at the last step only: dx before it is all 0
-    fd_ok: bool | None = None
-    forward_ok: bool | None = None  # the learner's forward on the finite-difference case
-    skipped: dict[str, str] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------ forward
@@ -507,8 +485,6 @@ def check_function(
     `unusable` names functions of the learner's not to call (they hung or killed the
     process when checked), with why: ``{"rnn_cell_forward": "timed out"}``.
     """
-    from rnncli.check.diagnose import diagnose
-
     spec = SPECS[name]
     fn = learner.ns.get(name)
     if not callable(fn):

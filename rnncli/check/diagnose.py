@@ -1,6 +1,6 @@
 """From the evidence of a failing function to what is most likely wrong with it.
 
-Each rule reads the evidence (`checks.Evidence`): which returned arrays differ on the
+Each rule reads the `Evidence`: which returned arrays differ on the
 notebook test and how (all zeros, an exact multiple of the expected, a swapped shape),
 the upstream probes, the zero and linearity properties, dx's error per time step, and
 finite differences of the learner's own forward. The first rule that fits gives the
@@ -28,11 +28,36 @@ read off the evidence is worded "looks like"; a mismatch that fits no rule says 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rnncli.check.checks import Evidence
 from rnncli.check.compare import RTOL
 from rnncli.check.results import ArrayDiff, CheckResult, Diagnosis
-from rnncli.check.spec import LSTM_GATES
+from rnncli.check.spec import LSTM_GATES, Spec
+
+if TYPE_CHECKING:
+    from rnncli.check.checks import Failure
+
+
+@dataclass
+class Evidence:
+    """What a diagnosis is derived from; `checks` gathers it while it checks a function."""
+
+    spec: Spec
+    m: int = 0  # the notebook test's batch size
+    main: list[ArrayDiff] | None = None  # the notebook test, per returned array
+    failure: Failure | None = None  # the first exception of the learner's code
+    touched: list[str] = field(default_factory=list)
+    fresh_failed: list[str] = field(default_factory=list)
+    zero_ok: bool | None = None
+    linear_ok: bool | None = None
+    probes: dict[str, list[ArrayDiff]] = field(default_factory=dict)
+    profile: list[float] | None = None  # dx's error per time step on the notebook test
+    carry_zero: bool | None = None  # upstream at the last step only: dx before it is all 0
+    fd_ok: bool | None = None
+    forward_ok: bool | None = None  # the learner's forward on the finite-difference case
+    skipped: dict[str, str] = field(default_factory=dict)
+
 
 IDS = (
     "test-cell-global",
@@ -115,8 +140,8 @@ def _not_linear(ev: Evidence) -> Diagnosis | None:
     zero = "" if ev.zero_ok is not False else "; a zero upstream does not give zero gradients"
     return Diagnosis(
         "not-linear",
-        "The gradients do not scale with the upstream gradient: something is added or "
-        "recomputed that should be multiplied by it.",
+        "The gradients do not scale with the upstream gradient: it looks like something is "
+        "added or recomputed that should be multiplied by it.",
         f"twice (or minus) the upstream does not give twice (minus) the gradients{zero}",
     )
 
@@ -126,8 +151,8 @@ def _no_upstream(ev: Evidence) -> Diagnosis | None:
         return None
     if ev.spec.is_sequence:
         hint = (
-            "Every gradient is zero: only the carried gradient reaches the cell. Pass "
-            "da[:, :, t] + da_prevt to it, not da_prevt alone."
+            "Every gradient is zero: it looks like only the carried gradient reaches the "
+            "cell. Pass it da[:, :, t] + da_prevt, not da_prevt alone."
         )
     else:
         hint = "Every gradient is zero: the upstream gradient da_next never reaches them."
@@ -165,8 +190,8 @@ def _slice_swap(ev: Evidence) -> Diagnosis | None:
     shapes = ", ".join(f"{n} has shape {tuple(d[n].shape or ())}" for n in swapped)
     return Diagnosis(
         "slice-swap",
-        f"{a_name} and {x_name} take different parts of each gate's W: W[:, :n_a] (the "
-        f"a_prev columns) for {a_name}, W[:, n_a:] (the xt columns) for {x_name}.",
+        f"{a_name} and {x_name} look swapped: {a_name} takes W[:, :n_a] (the a_prev "
+        f"columns) of each gate's W, {x_name} takes W[:, n_a:] (the xt columns).",
         f"{shapes}: the other one's shape; the weight and bias gradients match",
     )
 
@@ -209,7 +234,7 @@ def _bias_mean(ev: Evidence) -> Diagnosis | None:
     names = ", ".join(d.name for d in bad)
     return Diagnosis(
         "bias-mean",
-        "Sum the bias gradient over the batch, don't average it: "
+        "The bias gradient looks averaged over the batch: sum it instead, "
         "db = np.sum(dz, axis=1, keepdims=True).",
         f"{names} = exactly 1/{ev.m} of the expected (m = {ev.m}); every other gradient matches",
     )
@@ -254,7 +279,7 @@ def _dc_path(ev: Evidence) -> Diagnosis | None:
         return None
     return Diagnosis(
         "dc-path",
-        "dc_prev misses the path through a_next: dc_prev = (da_next * ot * "
+        "dc_prev looks like it misses the path through a_next: dc_prev = (da_next * ot * "
         "(1 - tanh(c_next)**2) + dc_next) * ft.",
         _evidence_of(ev.main) + "; with da_next = 0 dc_prev is right, with dc_next = 0 it is not",
     )

@@ -169,19 +169,30 @@ def _literal(node: ast.expr) -> bool:
     return False
 
 
+def _names(target: ast.expr) -> list[str]:
+    """The names a plain target binds (``n_a``, ``n_x, n_a``), [] for anything else."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        names = [_names(e) for e in target.elts]
+        return [n for ns in names for n in ns] if all(names) else []
+    return []
+
+
 def _keeps(stmt: ast.stmt) -> bool:
     """True for a top-level statement that only defines something."""
     if isinstance(
-        stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        stmt,
+        (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef),
     ):
         return True
     if isinstance(stmt, ast.Assign):
-        return all(isinstance(t, ast.Name) for t in stmt.targets) and _literal(stmt.value)
+        return all(_names(t) for t in stmt.targets) and _literal(stmt.value)
     if isinstance(stmt, ast.AnnAssign):
         return isinstance(stmt.target, ast.Name) and (stmt.value is None or _literal(stmt.value))
     if isinstance(stmt, ast.Try):  # try: import x / except ImportError: def fallback(...)
         blocks = [stmt.body, stmt.orelse, stmt.finalbody, *(h.body for h in stmt.handlers)]
-        return all(_keeps(s) for block in blocks for s in block)
+        return all(isinstance(s, ast.Pass) or _keeps(s) for block in blocks for s in block)
     return False
 
 
@@ -211,7 +222,7 @@ def _bound(stmt: ast.stmt) -> list[str]:
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [stmt.name]
     if isinstance(stmt, ast.Assign):
-        return [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+        return [n for t in stmt.targets for n in _names(t)]
     if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
         return [stmt.target.id]
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
