@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -328,6 +329,36 @@ def test_an_infinite_loop_does_not_stop_the_next_function(tmp_path: Path) -> Non
     assert f["rnn_cell_backward"].verdict == f["rnn_backward"].verdict == "pass"
     note = row(report, "rnn_backward", "notebook test").note
     assert note == "on rnncli's cache: your rnn_forward timed out"
+
+
+def test_ctrl_c_exits_130_and_kills_the_child(tmp_path: Path) -> None:
+    (tmp_path / "loop.py").write_text(
+        "def rnn_forward(x, a0, parameters):\n    while True:\n        pass\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    proc = subprocess.Popen(
+        [str(RNNCLI), "check", "loop.py", "--timeout", "60", "--no-save"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    child = None
+    deadline = time.monotonic() + 30
+    while child is None and time.monotonic() < deadline:  # wait for the child to be started
+        time.sleep(0.1)
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines())
+            except (OSError, ValueError):
+                continue
+            if fields.get("PPid", "").strip() == str(proc.pid):
+                child = int(status.parent.name)
+    assert child is not None
+    time.sleep(1.0)  # loading done, the loop running
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert stderr == "rnncli: error: interrupted\n"
+    state = Path(f"/proc/{child}/status")
+    assert not state.exists() or "zombie" in state.read_text()
 
 
 # ----------------------------------------------------------------- bad input: exit 2

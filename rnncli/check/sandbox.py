@@ -3,12 +3,15 @@
 `Sandbox` starts ``python -m rnncli.check.child`` in a fresh interpreter, in its own
 session (so Ctrl-C reaches rnncli, which then kills it) and an empty temporary working
 directory, with BLAS on one thread, its address space capped at `memory_mib`, and a
-CPU-time backstop should rnncli itself die. Each request has a deadline: a function that
-does not answer in time gets ``timeout``, a child that dies gets ``crashed``; either way
-the child is killed, and the next function gets a fresh one that loads the file again.
+CPU-time backstop should rnncli itself die. Each request has a deadline (the time limit
+per function; loading the file gets at least `LOAD_TIMEOUT`): a function that does not
+answer in time gets ``timeout``, a child that dies gets ``crashed``; either way the child
+is killed, and the next function gets a fresh one that loads the file again.
 
-Nothing comes back but JSON lines, read with a deadline and validated
-(`FunctionResult.from_json`): the learner's code cannot reach rnncli's state or files.
+rnncli takes nothing from the child but JSON lines, read with a deadline and validated
+(`FunctionResult.from_json`), so the learner's code cannot reach rnncli's own state; the
+run folder is written by rnncli alone. (The learner's code still runs with the user's
+rights: this isolates mistakes, it is not a security sandbox.)
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from rnncli.check.results import FunctionResult
 from rnncli.check.spec import FUNCTIONS
 
 MAX_MESSAGE = 16 * 2**20  # bytes; a longer "line" is not rnncli's child talking
+LOAD_TIMEOUT = 30.0  # s, at least: starting Python and NumPy on a busy machine is not a hang
 
 
 class ChildGone(Exception):
@@ -136,16 +140,17 @@ class Sandbox:
         except (BrokenPipeError, OSError):
             raise self._died() from None
 
-    def _receive(self, deadline: float) -> dict[str, Any]:
-        """The child's next JSON line, before `deadline` (time.monotonic())."""
+    def _receive(self, timeout: float) -> dict[str, Any]:
+        """The child's next JSON line, within `timeout` seconds."""
         assert self._proc is not None and self._proc.stdout is not None
+        deadline = time.monotonic() + timeout
         fd = self._proc.stdout.fileno()
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
             while b"\n" not in self._buffer:
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
-                    raise ChildGone("timeout", f"no answer within {self.timeout:g} s")
+                    raise ChildGone("timeout", f"no answer within {timeout:g} s")
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     raise self._died()
@@ -161,10 +166,10 @@ class Sandbox:
             raise ChildGone("crashed", "the process wrote an unexpected message")
         return msg
 
-    def _request(self, msg: dict[str, Any], op: str) -> dict[str, Any]:
+    def _request(self, msg: dict[str, Any], op: str, timeout: float) -> dict[str, Any]:
         try:
             self._send(msg)
-            reply = self._receive(time.monotonic() + self.timeout)
+            reply = self._receive(timeout)
         except ChildGone:
             self._kill()
             raise
@@ -182,7 +187,7 @@ class Sandbox:
         directory = str(Path(self.source.path).resolve().parent)
         msg = {"op": "load", "path": self.source.path, "kind": self.source.kind,
                "text": self.text, "dir": directory}  # fmt: skip
-        reply = self._request(msg, "loaded")
+        reply = self._request(msg, "loaded", max(self.timeout, LOAD_TIMEOUT))
         present, notes = reply.get("present"), reply.get("notes", [])
         if not isinstance(present, list) or not isinstance(notes, list):
             self._kill()
@@ -196,7 +201,7 @@ class Sandbox:
             if self._proc is None:
                 self.load()
             msg = {"op": "check", "name": name, "seed": seed, "unusable": self.unusable}
-            reply = self._request(msg, "result")
+            reply = self._request(msg, "result", self.timeout)
             result = FunctionResult.from_json(reply.get("result"))
             if result.name != name:
                 raise ValueError("a result for another function")
