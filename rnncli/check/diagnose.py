@@ -85,8 +85,9 @@ _GATE_FORMULA = {
     "o": "dot = da_next * tanh(c_next) * ot * (1 - ot)",
 }
 _ERRATA = (
-    " The course's first version of this equation (8) was wrong: it multiplied by an extra"
-    " cct and used (1 - tanh(cct)**2) where cct is already tanh(...): use (1 - cct**2)."
+    " The course's first version of this equation (8) was wrong: it added dc_next * it"
+    " outside the derivative, multiplied by an extra cct, and had (1 - tanh(cct)**2) where"
+    " (1 - cct**2) belongs (cct is already tanh(...))."
 )
 
 
