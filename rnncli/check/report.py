@@ -62,7 +62,7 @@ class CheckReport:
         return not self.failing
 
     def summary(self) -> str:
-        """``FAIL: 6 of 7 functions pass; rnn_backward fails; 5 missing; 66/67 checks in 1.3 s``."""
+        """``FAIL: 6 of 7 functions pass; fails: rnn_backward; 5 missing; 59/60 checks``"""
         present = self.present
         passed = sum(f.verdict == "pass" for f in present)
         parts = [f"{'PASS' if self.ok else 'FAIL'}: {passed} of {len(present)} functions pass"]
