@@ -134,6 +134,14 @@ class Gradcheck(BaseModel):
     full_limit: int = Field(default=2000, ge=1)
 
 
+class Check(BaseModel):
+    """`rnncli check`: limits for the child process that runs a learner's code."""
+
+    model_config = _STRICT
+    timeout: float = Field(default=10.0, gt=0)  # seconds per function
+    memory: int = Field(default=2048, gt=0)  # MiB of address space
+
+
 class Train(BaseModel):
     """Training on a synthetic or text task."""
 
@@ -218,6 +226,7 @@ class Config(BaseModel):
     samples: list[Annotated[str, AfterValidator(_check_sample)]] | None = None
     backward: Backward = Field(default_factory=Backward)
     gradcheck: Gradcheck = Field(default_factory=Gradcheck)
+    check: Check = Field(default_factory=Check)
     train: Train = Field(default_factory=Train)
     sweep: Sweep = Field(default_factory=Sweep)
 

@@ -1,0 +1,39 @@
+"""``rnncli check``: verify a learner's own implementation of the notebook's functions.
+
+Reads a .py file or a .ipynb notebook, runs its definitions (never its test code) in a
+child process with a time limit per function and a memory cap, checks each notebook
+function it finds against rnncli's (`rnncli.notebook`), and says what is most likely
+wrong with a failing one.
+
+Modules, one idea each: `spec` (the functions, their arguments and returns), `load`
+(reading the file, the definitions-only filter), `problems` (the inputs: the notebook's
+test cells, fresh shapes), `compare` (whole-array comparisons, the contract), `checks`
+(the checks of one function, in the child), `diagnose` (evidence to a known bug),
+`results` (the data sent back), `child` (the child process), `sandbox` (rnncli's side
+of it: deadlines, crashes, restarts), `report` (tables, JSON, Gradescope), `run`
+(`run_check` and the run folder). `stand_in/` holds the ``rnn_utils`` the learner's code
+imports.
+"""
+
+from rnncli.check.diagnose import IDS
+from rnncli.check.report import CheckReport, gradescope, render, verdict_line
+from rnncli.check.results import ArrayDiff, CheckResult, Diagnosis, FunctionResult
+from rnncli.check.run import run_check, save_run, write_gradescope
+from rnncli.check.spec import FUNCTIONS, NOTEBOOK_FUNCTIONS
+
+__all__ = [
+    "FUNCTIONS",
+    "IDS",
+    "NOTEBOOK_FUNCTIONS",
+    "ArrayDiff",
+    "CheckReport",
+    "CheckResult",
+    "Diagnosis",
+    "FunctionResult",
+    "gradescope",
+    "render",
+    "run_check",
+    "save_run",
+    "verdict_line",
+    "write_gradescope",
+]
