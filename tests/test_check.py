@@ -522,7 +522,7 @@ def test_the_run_folder_has_check_json_and_the_hash_not_the_code(tmp_path: Path)
             info["status"] == "failed" and info["sha256"] == digest and info["command"] == "check"
         )
         files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
-        expected = ["check.json", "config.yaml", "overrides.yaml", "run.json"]
+        expected = [".lock", "check.json", "config.yaml", "overrides.yaml", "run.json"]
         assert files == sorted(expected + (["source/bias_mean.py"] if keep else []))
         if keep:
             assert (run_dir / "source" / "bias_mean.py").read_bytes() == path.read_bytes()
