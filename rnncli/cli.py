@@ -704,6 +704,282 @@ def sample(
         con.print(result["text"], markup=False)
 
 
+# ----------------------------------------------------------------------------- runs
+
+
+@app.command("runs")
+@guard
+def runs_(
+    out: OutOpt = Path("outputs"),
+    command: Annotated[
+        str | None, typer.Option("--command", help="Only this command's runs.", show_default=False)
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="Only this task's runs.", show_default=False)
+    ] = None,
+    cell: Annotated[
+        str | None, typer.Option("--cell", help="Only runs of this cell.", show_default=False)
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help="Only runs with this status (comma list).", show_default=False
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only runs started on or after this date (YYYY-MM-DD)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many rows.")
+    ] = None,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Remove the runs listed (needs --status).")
+    ] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="With --clean: only runs older than e.g. 30d, 12h."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Remove without asking.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List past runs, newest first (runs inside sweep folders too); or remove some.
+
+    Reads each run's run.json only. --out names the root (default outputs/) or a sweep
+    folder. --clean removes the runs that match, asking first unless --yes; it never
+    touches a folder without run.json or a run a live process holds.
+
+    Examples:
+
+      rnncli runs --task reber --status completed
+
+      rnncli runs --clean --status interrupted,diverged --older-than 30d --yes
+    """
+    from datetime import datetime
+
+    from rnncli.runs import compare, store
+
+    entries = store.scan(out)
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            raise InputError(f"--since {since!r}: expected a date such as 2026-11-01") from None
+        entries = [e for e in entries if e.start and e.start.replace(tzinfo=None) >= start]
+    wanted = {s.strip() for s in status.split(",")} if status else None
+    rows = []
+    for e in entries:
+        r = compare.row(e, out)
+        if command and r["command"] != command or task and r["task"] != task:
+            continue
+        if cell and r["cell"] != cell and str(e.info.get("cell")) != cell:
+            continue
+        if wanted and r["status"] not in wanted:
+            continue
+        rows.append((e, r))
+    if older_than is not None:
+        cutoff = datetime.now() - store.parse_age(older_than)
+        rows = [(e, r) for e, r in rows if e.start and e.start.replace(tzinfo=None) < cutoff]
+    if clean:
+        if not wanted:
+            raise InputError("--clean needs --status (e.g. --status interrupted,diverged)")
+        return _clean(rows, yes)
+    if limit is not None:
+        rows = rows[:limit]
+    if json_out:
+        return _emit_json({"root": str(out), "runs": [r for _, r in rows]})
+    con = report.console()
+    if not rows:
+        con.print(f"no runs under {out}" + (" match" if entries else ""), markup=False)
+        return None
+    con.print(compare.runs_table([r for _, r in rows], con.width))
+    return None
+
+
+def _clean(rows: list[Any], yes: bool) -> None:
+    from rnncli.runs import store
+
+    doomed = [(e, r) for e, r in rows if not store.removable(e)]
+    kept = len(rows) - len(doomed)
+    con = report.console(stderr=True)
+    if not doomed:
+        con.print("nothing to remove", markup=False)
+        return
+    for _, r in doomed:
+        con.print(f"  {r['path']}  ({r['status']})", markup=False, highlight=False)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError(f"--clean would remove {len(doomed)} runs: add --yes to confirm")
+        if not typer.confirm(f"remove these {len(doomed)} runs?", default=False):
+            raise typer.Exit(1)
+    for e, _ in doomed:
+        store.remove(e)
+    skipped = f" ({kept} in use, left alone)" if kept else ""
+    con.print(f"removed {len(doomed)} runs{skipped}", markup=False)
+
+
+@app.command()
+@guard
+def show(
+    run_dir: Annotated[
+        str, typer.Argument(metavar="RUN_DIR", help="A run folder, latest, or a unique start.")
+    ],
+    out: OutOpt = Path("outputs"),
+    json_out: JsonOpt = False,
+) -> None:
+    """One run: its config (the keys not at their defaults), summary, files and, for a
+    training run, the curve in the terminal.
+
+    Examples:
+
+      rnncli show latest
+    """
+    from rnncli import plot
+    from rnncli.config import load_config
+    from rnncli.runs import Run, compare, store
+
+    folder = store.resolve(run_dir, out)
+    info = Run.load_json(folder)
+    config = compare.load_config_dict(folder)
+    training = info.get("command") in ("train",)
+    defaults = to_dict(load_config(None, {"train.task": config.get("train", {}).get("task")},
+                                   training=training))  # fmt: skip
+    changed = [(k, v[1]) for k, v in compare.config_diff([defaults, config])]
+    files = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file()
+                   and not p.name.startswith("."))  # fmt: skip
+    records = compare.curves(folder) if (folder / "metrics.jsonl").exists() else []
+    if json_out:
+        return _emit_json({"run_dir": str(folder), "run": info, "config_changes": dict(changed),
+                           "files": dict(files), "metrics": records})  # fmt: skip
+    con = report.console()
+    head = {k: info.get(k) for k in ("command", "status", "task", "cell", "name", "start_time",
+                                     "duration_s") if info.get(k) is not None}  # fmt: skip
+    head["run folder"] = str(folder)
+    con.print(report.key_values("run", head))
+    con.print(report.key_values("config (not at the defaults)", dict(changed) or {"-": "-"}))
+    summary = info.get("summary")
+    if isinstance(summary, dict):
+        con.print(report.key_values("summary", _summary_rows(summary)))
+    con.print(report.key_values("files", {n: f"{size:,} bytes" for n, size in files}))
+    if records:
+        metric = str(summary.get("metric") or "") if isinstance(summary, dict) else ""
+        for key in ("loss", metric):
+            values = [r[key] for r in records if key and isinstance(r.get(key), (int, float))]
+            if values:
+                con.print(f"{key} over {len(values)} evaluations", markup=False)
+                con.print(plot.text_plot(values, width=min(60, con.width - 12)), markup=False)
+    return None
+
+
+@app.command()
+@guard
+def compare(
+    run_dirs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RUN_DIR... | SWEEP_DIR",
+            help="Runs to compare (folders, latest, unique starts), or one sweep folder.",
+        ),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric", help="The metric to plot (default: the task's).", show_default=False
+        ),
+    ] = None,
+    x: Annotated[
+        str, typer.Option("--x", help="The x axis: sequences, steps or wall_s.")
+    ] = "sequences",
+    out: OutOpt = Path("outputs"),
+    no_save: NoSaveOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Runs side by side: the config keys that differ, the final metrics, and
+    compare.png with the curves overlaid (for a sweep: mean and spread over seeds per
+    grid point, written into the sweep folder).
+
+    Examples:
+
+      rnncli compare outputs/2026-11-30/10-00-00-train-reber-lstm latest
+
+      rnncli compare outputs/sweeps/2026-11-30/10-00-00-reber-cells --metric outer_acc
+    """
+    from rnncli import plot
+    from rnncli.runs import Run, store
+    from rnncli.runs import compare as cmp
+
+    if x not in cmp.X_AXES:
+        raise InputError(f"--x {x!r}: expected one of {', '.join(cmp.X_AXES)}")
+    folders = [store.resolve(d, out) for d in run_dirs]
+    con = report.console()
+    if len(folders) == 1 and (folders[0] / store.SWEEP_JSON).is_file():
+        sweep_dir = folders[0]
+        doc, groups = cmp.sweep_groups(sweep_dir)
+        firsts = [paths[0] for paths in groups.values()]
+        metric = metric or _task_metric(firsts)
+        series = cmp.sweep_series(groups, metric, x)
+        target = None if no_save else sweep_dir / "compare.png"
+        labels = list(groups)
+        dirs = firsts
+        title = f"sweep {doc.get('name', sweep_dir.name)}"
+    else:
+        if len(folders) < 2:
+            raise InputError("compare needs two or more run folders, or one sweep folder")
+        dirs = folders
+        labels = [chr(ord("A") + i) if i < 26 else f"R{i}" for i in range(len(dirs))]
+        metric = metric or _task_metric(dirs)
+        series = cmp.run_series(dirs, labels, metric, x)
+        target = None
+        title = "rnncli compare"
+    configs = [cmp.load_config_dict(d) for d in dirs]
+    diff = cmp.config_diff(configs)
+    finals = []
+    for d in dirs:
+        summary = Run.load_json(d).get("summary")
+        finals.append((summary or {}).get("final", {}) if isinstance(summary, dict) else {})
+    run: Run | None = None
+    if not no_save and target is None:
+        run = Run.start(out, "compare", "runs", {"runs": [str(d) for d in dirs]}, [], sys.argv, 0,
+                        what=[str(len(dirs)), "runs"])  # fmt: skip
+        target = run.path / "compare.png"
+    figure = None
+    if target is not None and plot.have_matplotlib() and series:
+        cmp.plot(series, metric, x, target, title)
+        figure = str(target)
+    doc_out = {
+        "runs": [{"label": lab, "path": str(d)} for lab, d in zip(labels, dirs, strict=True)],
+        "differences": {k: v for k, v in diff}, "final": finals, "metric": metric, "x": x,
+        "figure": figure,
+    }  # fmt: skip
+    if run is not None:
+        run.write_json("compare.json", doc_out)
+        run.finish("completed")
+        run.release()
+    if json_out:
+        return _emit_json(doc_out)
+    for lab, d in zip(labels, dirs, strict=True):
+        con.print(f"{lab} = {d}", markup=False, highlight=False)
+    con.print(cmp.diff_table(labels, diff, con.width) if diff else "same config", markup=False)
+    con.print(cmp.finals_table(labels, finals, con.width))
+    err = report.console(stderr=True)
+    if figure:
+        err.print(f"figure: {figure}", markup=False, highlight=False)
+    elif target is not None and not plot.have_matplotlib():
+        err.print("matplotlib is not installed (pip install 'rnncli[plot]'): no compare.png",
+                  markup=False)  # fmt: skip
+    return None
+
+
+def _task_metric(dirs: list[Path]) -> str:
+    from rnncli.runs import Run
+
+    for d in dirs:
+        summary = Run.load_json(d).get("summary")
+        if isinstance(summary, dict) and summary.get("metric"):
+            return str(summary["metric"])
+    return "loss"
+
+
 # ----------------------------------------------------------------------------- cells
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 def console(stderr: bool = False) -> Console:
@@ -105,3 +108,60 @@ def key_values(title: str, rows: Mapping[str, Any]) -> Table:
     for k, v in rows.items():
         t.add_row(escape(k), f"{v:.6g}" if isinstance(v, float) else escape(str(v)))
     return t
+
+
+@dataclass
+class Col:
+    """A column of `fit_table`: its header, alignment and how readily it goes.
+
+    priority: columns are dropped highest first when the table is wider than the console
+    (0: never dropped). wrap: the cell is text that may wrap onto more lines (a path, a
+    note); never set for numbers, which must never be cut.
+    """
+
+    header: str
+    justify: str = "left"
+    priority: int = 0
+    wrap: bool = False
+    min_width: int = 12
+
+
+def _cell_width(text: str) -> int:
+    return max((cell_len(line) for line in str(text).splitlines()), default=0)
+
+
+def fit_table(
+    title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[Any]], width: int,
+    caption: str | None = None,
+) -> Table:  # fmt: skip
+    """A rich table of `rows` that fits `width` columns without cutting a number: the
+    lowest-priority columns are left out until it fits; text columns marked `wrap`
+    wrap. Cells are shown as given (str() of them), never as markup."""
+    keep = list(range(len(cols)))
+
+    def need(i: int) -> int:
+        natural = max([cell_len(cols[i].header), *(_cell_width(r[i]) for r in rows)])
+        return min(natural, cols[i].min_width) if cols[i].wrap else natural
+
+    def total(idx: list[int]) -> int:
+        return sum(need(i) for i in idx) + 3 * len(idx) + 1  # borders and padding
+
+    while total(keep) > width:
+        droppable = [i for i in keep if cols[i].priority > 0]
+        if not droppable:
+            break
+        keep.remove(max(droppable, key=lambda i: (cols[i].priority, i)))
+    t = Table(title=title, title_justify="left", caption=caption)
+    for i in keep:
+        c = cols[i]
+        t.add_column(
+            c.header, justify=c.justify, no_wrap=not c.wrap,  # type: ignore[arg-type]
+            overflow="fold" if c.wrap else "ellipsis", min_width=min(need(i), c.min_width),
+        )  # fmt: skip
+    for r in rows:
+        t.add_row(*(Text(str(r[i])) for i in keep))
+    return t
+
+
+def width_of(console: Console) -> int:
+    return int(console.width)

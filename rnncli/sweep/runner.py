@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rnncli.errors import InputError
 from rnncli.runs import new_run_dir, write_json_atomic, write_text_atomic
 from rnncli.sweep import executors
 from rnncli.sweep.folder import SWEEP_JSON, check_out, now_iso, sweep_doc
@@ -223,6 +224,25 @@ def _run(
     history[-1]["status"] = result.status
     save(result.status)
     write_text_atomic(sweep_dir / SUMMARY_CSV, summary_csv(plan, result.rows))
+    _draw(sweep_dir, result)
     if not inflight:
         stop_file.unlink(missing_ok=True)
     return result
+
+
+def _draw(sweep_dir: Path, result: SweepResult) -> None:
+    """compare.png: every grid point's curve of the task metric, mean and spread over
+    its seeds (with the [plot] extra; a sweep never fails for its figure)."""
+    from rnncli import plot
+    from rnncli.runs import compare
+
+    metrics = {str(r["metric"]) for r in result.rows if r.get("metric")}
+    if not plot.have_matplotlib() or len(metrics) != 1:
+        return
+    metric = metrics.pop()
+    with contextlib.suppress(InputError):
+        _, groups = compare.sweep_groups(sweep_dir)
+        series = compare.sweep_series(groups, metric, "sequences")
+        if series:
+            compare.plot(series, metric, "sequences", sweep_dir / "compare.png",
+                         f"sweep {result.plan.name}")  # fmt: skip
