@@ -1,8 +1,9 @@
 """The command line: parse, call the library, print. Nothing else lives here.
 
 Exit codes: 0 ok, 1 a check failed or training diverged, 2 bad usage or input,
-130 interrupted. Tables go to stdout, diagnostics to stderr; ``--json`` prints exactly
-one JSON document on stdout.
+130 interrupted (143 for SIGTERM, 129 for SIGHUP). Tables go to stdout, diagnostics to
+stderr; ``--json`` prints exactly one JSON document on stdout. Every error is one line,
+``rnncli: error: ...``, usage errors included.
 """
 
 from __future__ import annotations
@@ -16,15 +17,44 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 import yaml
+from typer.core import TyperGroup
 
 from rnncli import __version__, passes, report, samples
-from rnncli.config import Config, check_memory, dump_yaml, load_config, to_dict
+from rnncli.config import Config, check_memory, load_config, to_dict
 from rnncli.errors import CheckFailed, InputError
-from rnncli.runs import Run, to_json
+from rnncli.runs import Run, check_out, to_json
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (an unknown option, a bad value) as one line, like every other error,
+    instead of Click's usage block."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except Exception as exc:
+            if type(exc).__name__ == "Abort":  # Ctrl-C at a prompt
+                print("rnncli: interrupted", file=sys.stderr)
+                code = 130
+            elif hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # Click's
+                ctx = getattr(exc, "ctx", None)
+                where = ctx.command_path if ctx is not None else "rnncli"
+                print(f"rnncli: error: {exc.format_message()} (see {where} --help)",
+                      file=sys.stderr)  # fmt: skip
+                code = exc.exit_code
+            else:
+                raise
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="rnncli",  # the help text is _root's docstring (with examples)
-    add_completion=False,
+    cls=_OneLineErrors,
+    rich_markup_mode=None,  # plain help that wraps to the terminal, flags without metavars
+    add_completion=True,  # --install-completion / --show-completion
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -47,14 +77,30 @@ SeedOpt = Annotated[
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(
+        metavar="[KEY=VALUE]...",
         help="Dotted key=value overrides, e.g. dims.n_a=64 backward.upstream=loss.",
+        show_default=False,
+    ),
+]
+TrainOverrides = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[KEY=VALUE]...",
+        help="Dotted key=value overrides, e.g. train.steps=2000 train.hidden=32 model.layers=2.",
         show_default=False,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Root folder for run folders.")]
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Write no run folder.")]
-ShowOpt = Annotated[bool, typer.Option("--show-config", help="Print the resolved config and exit.")]
+ShowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--show-config", help="Print the resolved config (with --json: as JSON) and exit."
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notices.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More progress output.")]
 
 
 def _version(value: bool) -> None:
@@ -75,14 +121,11 @@ def _root(
 ) -> None:
     """Recurrent neural networks from scratch in NumPy.
 
+    \b
     Examples:
-
       rnncli forward --cell lstm
-
       rnncli backward --cell gru backward.upstream=loss
-
       rnncli gradcheck
-
       rnncli train
     """
     if ctx.invoked_subcommand is None:  # a bare `rnncli` prints help and exits 0
@@ -108,8 +151,15 @@ def guard(fn: F) -> F:
             _err(str(err))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            _err("interrupted")
+            print("rnncli: interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
+        except OSError as err:  # a file that cannot be read or written: say which
+            where = f"{err.filename}: " if err.filename else ""
+            _err(f"{where}{err.strerror or type(err).__name__}")
+            raise typer.Exit(2) from None
+        except RecursionError:
+            _err("input nested too deeply")
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -122,8 +172,27 @@ def _load(config: Path | None, flags: dict[str, Any], overrides: list[str] | Non
     return load_config(config, flags, overrides or [])
 
 
-def _show_config(cfg: Config) -> None:
-    sys.stdout.write(dump_yaml(cfg))
+#: The config sections each command reads (what --show-config shows).
+SECTIONS = {
+    "forward": ("cell", "seed", "dtype", "dims", "model", "init", "level", "samples"),
+    "backward": ("cell", "seed", "dtype", "dims", "model", "init", "level", "samples",
+                 "backward"),
+    "gradcheck": ("cell", "seed", "dtype", "dims", "model", "gradcheck"),
+    "train": ("cell", "seed", "dtype", "model", "init", "train"),
+    "check": ("check",),
+    "sweep": ("cell", "seed", "dtype", "model", "init", "train", "sweep"),
+}  # fmt: skip
+
+
+def _show_config(cfg: Config, command: str | None = None, json_out: bool = False) -> None:
+    """The resolved config: the sections `command` reads, as YAML (or JSON)."""
+    data = to_dict(cfg)
+    if command in SECTIONS:
+        data = {k: v for k, v in data.items() if k in SECTIONS[command]}
+    if json_out:
+        _emit_json(data)
+    else:
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
 
 
 def _start_run(
@@ -132,6 +201,15 @@ def _start_run(
     return Run.start(
         out, command, cfg.cell, to_dict(cfg), overrides or [], sys.argv, cfg.seed, flags
     )
+
+
+def _saved(save: Callable[[], str]) -> tuple[str | None, str | None]:
+    """Run `save` (which writes a run folder): (its folder, None), or (None, why not) when
+    the folder cannot be written; the caller prints its results first."""
+    try:
+        return save(), None
+    except InputError as err:
+        return None, str(err)
 
 
 def _emit_json(doc: dict[str, Any]) -> None:
@@ -165,16 +243,21 @@ def _inspect(
 ) -> None:
     cfg = _load(config, flags, overrides)
     if show_config:
-        return _show_config(cfg)
+        return _show_config(cfg, command, json_out)
     check_memory(cfg)
+    if not no_save:
+        check_out(out)
     run = passes.forward_only(passes.forward(cfg)) if command == "forward" else passes.backward(cfg)
     values = _sampled(cfg, run)  # may refuse a bad expression: before anything is written
-    run_dir = None
-    if not no_save:
+
+    def save() -> str:
         folder = _start_run(cfg, command, out, flags, overrides)
         folder.save_arrays("arrays.npz", run.arrays())
         folder.finish("completed", loss=run.loss)
-        run_dir = str(folder.path)
+        folder.release()
+        return str(folder.path)
+
+    run_dir, save_error = (None, None) if no_save else _saved(save)
     groups = [("input", run.inputs), ("param", run.params), ("output", run.outputs)]
     if json_out:
         doc: dict[str, Any] = {
@@ -188,7 +271,10 @@ def _inspect(
         }
         if run.grads:
             doc["gradients"] = {name: report.stats(g) for name, g in run.grads.items()}
-        return _emit_json(doc)
+        _emit_json(doc)
+        if save_error:
+            raise InputError(save_error)
+        return None
     con = report.console()
     title = f"{command} · {cfg.cell} · {cfg.level} · {cfg.dtype} · seed {cfg.seed}"
     if run.caches:
@@ -201,6 +287,8 @@ def _inspect(
     con.print(report.samples_table(values))
     if run_dir:
         report.console(stderr=True).print(f"run folder: {run_dir}")
+    if save_error:
+        raise InputError(save_error)
 
 
 @app.command()
@@ -217,12 +305,10 @@ def forward(
 ) -> None:
     """Run a cell or a whole sequence forward and show every array.
 
+    \b
     Examples:
-
       rnncli forward --cell lstm
-
       rnncli forward --config configs/seed/rnn_forward.yaml
-
       rnncli forward --cell gru level=cell dims.m=4 --json
     """
     _inspect(
@@ -254,10 +340,9 @@ def backward(
     backward.upstream=random draws da as the notebook does; backward.upstream=loss
     back-propagates the output layer's cross-entropy against seeded random targets.
 
+    \b
     Examples:
-
       rnncli backward --cell gru backward.upstream=loss
-
       rnncli backward --config configs/seed/lstm_cell_backward.yaml
     """
     _inspect(
@@ -306,27 +391,27 @@ def gradcheck(
     model (loss_and_grads on the engine, cross-entropy and mse_last). With no options
     every cell type is checked at every level.
 
+    \b
     Examples:
-
       rnncli gradcheck
-
       rnncli gradcheck --cell lstm --level sequence dims.T_x=12
-
       rnncli gradcheck gradcheck.mode=fast dims.n_a=64 --json
     """
     from rnncli import gradcheck as gc
 
     cfg = _load(config, _flags(seed=seed), overrides)
     if show_config:
-        return _show_config(cfg)
+        return _show_config(cfg, "gradcheck", json_out)
     err_console = report.console(stderr=True)
     progress = None
     if sys.stderr.isatty() and not json_out:  # a transient status line on a terminal only
         progress = lambda label: err_console.print(f"checking {label}…", end="\r")  # noqa: E731
+    if not no_save:
+        check_out(out)
     result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress)
     doc = result.to_json()
-    run_dir = None
-    if not no_save:
+
+    def save() -> str:
         run = Run.start(
             out, "gradcheck", cell or "all", to_dict(cfg), overrides or [], sys.argv, cfg.seed
         )
@@ -334,13 +419,18 @@ def gradcheck(
         run.finish(
             "completed" if result.ok else "failed", passed=result.passed, failed=result.failed
         )
-        run_dir = str(run.path)
+        run.release()
+        return str(run.path)
+
+    run_dir, save_error = (None, None) if no_save else _saved(save)
     if json_out:
         _emit_json({**doc, "config": to_dict(cfg), "run_dir": run_dir})
     else:
         gc.render(result, report.console())
         if run_dir:
             err_console.print(f"run folder: {run_dir}")
+    if save_error:  # the check ran and is printed; only keeping it failed
+        raise InputError(save_error)
     if not result.ok:
         names = ", ".join(f"{r.cell} {r.level} {r.name}" for r in result.failures()[:6])
         more = f" and {result.failed - 6} more" if result.failed > 6 else ""
@@ -423,14 +513,11 @@ def check(
     runs in a child process, with a time limit per function and a memory
     cap, but otherwise with your user's rights.
 
+    \b
     Examples:
-
       rnncli check my_rnn.py
-
       rnncli check Building_a_RNN_Step_by_Step.ipynb
-
       rnncli check my_rnn.py --only lstm_backward --json
-
       rnncli check hw.ipynb --require notebook --gradescope-out results.json
     """
     from rnncli import check as ck
@@ -445,7 +532,7 @@ def check(
     flags = _flags(**{"check.timeout": timeout, "check.memory": memory})
     cfg = _load(config, flags, overrides)
     if show_config:
-        return _show_config(cfg)
+        return _show_config(cfg, "check", json_out)
     err_console = report.console(stderr=True)
     progress = None
     if sys.stderr.isatty() and fmt == "table":  # a transient status line on a terminal only
@@ -503,14 +590,10 @@ def _train_reporter(json_out: bool, quiet: bool, verbose: bool) -> Any:
     return RichReporter(err) if err.is_terminal else PlainReporter()
 
 
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More progress output.")]
-
-
 @app.command()
 @guard
 def train(
-    overrides: Overrides = None,
+    overrides: TrainOverrides = None,
     config: ConfigOpt = None,
     cell: CellOpt = None,
     seed: SeedOpt = None,
@@ -560,16 +643,12 @@ def train(
     Tasks: reber (embedded Reber grammar, the default), adding (the adding problem,
     MSE at the last step), text (a character model on --data FILE).
 
+    \b
     Examples:
-
       rnncli train
-
       rnncli train --task adding --cell rnn --name first-try
-
       rnncli train --data notes.txt train.steps=2000
-
       rnncli train --resume latest train.steps=6000
-
       rnncli train --task adding train.T=200 --init-from latest
     """
     from rnncli.training import execute, plan_new, plan_resume
@@ -595,14 +674,17 @@ def train(
     else:
         cfg = load_config(config, flags, overrides or [], training=True)
         if show_config:
-            return _show_config(cfg)
+            return _show_config(cfg, "train", json_out)
         plan = plan_new(
             cfg, None if no_save else out, name=name, argv=sys.argv, flags=flags,
             overrides=overrides or [], init_from=init_from,
         )  # fmt: skip
     if show_config:
-        return _show_config(plan.cfg)
+        return _show_config(plan.cfg, "train", json_out)
     if plan.nothing_to_do:
+        if json_out:
+            return _emit_json({"status": "nothing-to-do", "message": plan.nothing_to_do,
+                               "run_dir": str(plan.run_dir)})  # fmt: skip
         err.print(plan.nothing_to_do, markup=False, highlight=False)
         return None
     notice = (lambda text: None) if (quiet or json_out) else _notice(err)
@@ -667,10 +749,9 @@ def sample(
 ) -> None:
     """Sample from a trained model; for reber, also the fraction the grammar accepts.
 
+    \b
     Examples:
-
       rnncli sample latest -n 20
-
       rnncli sample RUN_DIR --prime "The " -n 300 --temperature 0.8
     """
     from rnncli.runs import store
@@ -749,10 +830,9 @@ def runs_(
     folder. --clean removes the runs that match, asking first unless --yes; it never
     touches a folder without run.json or a run a live process holds.
 
+    \b
     Examples:
-
       rnncli runs --task reber --status completed
-
       rnncli runs --clean --status interrupted,diverged --older-than 30d --yes
     """
     from datetime import datetime
@@ -830,8 +910,8 @@ def show(
     """One run: its config (the keys not at their defaults), summary, files and, for a
     training run, the curve in the terminal.
 
+    \b
     Examples:
-
       rnncli show latest
     """
     from rnncli import plot
@@ -898,10 +978,9 @@ def compare(
     compare.png with the curves overlaid (for a sweep: mean and spread over seeds per
     grid point, written into the sweep folder).
 
+    \b
     Examples:
-
       rnncli compare outputs/2026-11-30/10-00-00-train-reber-lstm latest
-
       rnncli compare outputs/sweeps/2026-11-30/10-00-00-reber-cells --metric outer_acc
     """
     from rnncli import plot
@@ -1002,10 +1081,9 @@ def cells(
     A cell of your own is a class in a file or module (see rnncli/cells/protocol.py);
     naming one loads it, which runs its code.
 
+    \b
     Examples:
-
       rnncli cells
-
       rnncli cells examples/cells/mgu.py:MGU --n-a 16
     """
     from rnncli.cells import listing
@@ -1066,15 +1144,14 @@ def bench(
     """How fast is forward + backward through time on this machine?
 
     Times loss_and_grads (the engine) against the literal notebook implementation and,
-    when installed (pip install 'rnncli\\[bench]'), PyTorch; interleaved rounds, medians
+    when installed (pip install 'rnncli[bench]'), PyTorch; interleaved rounds, medians
     and interquartile ranges, speed-ups as paired per-round ratios; GEMM rate vs the
     machine's peak; peak memory; and training throughput (reber sequences/s, text
     characters/s).
 
+    \b
     Examples:
-
       rnncli bench --quick
-
       rnncli bench --sizes small,medium --cells lstm --json
     """
     from rnncli import bench as bn
@@ -1162,12 +1239,10 @@ def sweep(
     Each job is an ordinary train run with its own run folder under
     outputs/sweeps/<date>/<time>-<name>/<job-id>/; summary.csv aggregates over seeds.
 
+    \b
     Examples:
-
       rnncli sweep --task reber cell=rnn,lstm --seeds 0-1
-
       rnncli sweep --config configs/sweeps/adding-lstm-vs-rnn.yaml --out outputs/sweeps/adding
-
       rnncli sweep --config configs/sweeps/reber-cells.yaml --dask tcp://127.0.0.1:8786
     """
     from rnncli import sweep as sw
@@ -1177,7 +1252,11 @@ def sweep(
     )
     plan = sw.plan_sweep(config, flags, overrides or [], seeds=seeds)
     if show_config:
-        resolved = {**plan.base_config, "sweep": {"grid": plan.grid, "seeds": plan.seeds}}
+        keep = SECTIONS["sweep"]
+        resolved = {k: v for k, v in plan.base_config.items() if k in keep}
+        resolved["sweep"] = {"grid": plan.grid, "seeds": plan.seeds}
+        if json_out:
+            return _emit_json(resolved)
         sys.stdout.write(yaml.safe_dump(resolved, sort_keys=False))
         return
     result = sw.run_sweep(

@@ -182,9 +182,12 @@ def test_local_pool_sweep_resume_and_refusal(
     assert (result.status, result.exit_code, result.sweep_dir) == ("completed", 0, out)
     doc = result.to_json()
     assert (doc["jobs"], doc["completed"], doc["failed"], doc["skipped"]) == (4, 4, 0, 0)
-    assert {p.name for p in out.iterdir()} == {"sweep.json", "summary.csv", "compare.png"} | {
-        j.id for j in result.jobs
-    }
+    assert {p.name for p in out.iterdir()} == {
+        ".lock",
+        "sweep.json",
+        "summary.csv",
+        "compare.png",
+    } | {j.id for j in result.jobs}
     assert_complete_runs(result)
 
     sweep_json = read_json(out / "sweep.json")

@@ -64,7 +64,7 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 Scalar = bool | int | float | str | None
 
@@ -148,8 +148,8 @@ class Train(BaseModel):
     model_config = _STRICT
     task: Literal["reber", "adding", "text"] = "reber"
     steps: int = Field(default=5000, gt=0)
-    batch: int = Field(default=4, gt=0)
-    hidden: int = Field(default=16, gt=0)
+    batch: int = Field(default=4, gt=0, le=1_000_000)
+    hidden: int = Field(default=16, gt=0, le=1_000_000)
     optimizer: Literal["sgd", "adagrad", "adam"] = "adam"
     lr: float = Field(default=0.02, gt=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)
@@ -162,7 +162,7 @@ class Train(BaseModel):
     bptt: int = Field(default=50, gt=0)
     T: int = Field(default=100, gt=0)
     eval_every: int = Field(default=5, gt=0)
-    eval_size: int = Field(default=256, ge=1)
+    eval_size: int = Field(default=256, ge=1, le=1_000_000)
     checkpoint_every: int = Field(default=200, gt=0)
     data: str | None = None
     temperature: float = Field(default=1.0, gt=0)
@@ -178,6 +178,7 @@ class Sweep(BaseModel):
     grid: dict[str, list[Scalar]] = Field(default_factory=dict)
     seeds: list[int] | str = "0"
     name: str | None = None
+    dask_timeout: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("grid", mode="before")
     @classmethod

@@ -125,7 +125,8 @@ class SweepResult:
     interrupted: bool = False
     stopped: bool = False  # fail_fast stopped the sweep after a failure
     wall_s: float = 0.0
-    error: str | None = None  # why the sweep could not go on (a broken process pool)
+    error: str | None = None  # why the sweep could not go on (a lost scheduler, ...)
+    signum: int | None = None  # the signal that interrupted it
 
     def count(self, *statuses: str) -> int:
         return sum(j.status in statuses for j in self.jobs)
@@ -141,8 +142,11 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all completed, 1 a job failed or diverged, 130 interrupted."""
-        return {"completed": 0, "interrupted": 130}.get(self.status, 1)
+        """0 all completed, 1 a job failed or diverged, 128 + the signal when stopped by
+        one (130 for Ctrl-C, 143 for SIGTERM)."""
+        if self.status == "interrupted":
+            return 128 + (self.signum or 2)
+        return {"completed": 0}.get(self.status, 1)
 
     def failures(self) -> list[dict[str, Any]]:
         return [

@@ -34,9 +34,9 @@ from rnncli import cells
 from rnncli.config import Config, check_training_memory, dump_yaml, load_config, to_dict
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
-from rnncli.runs import Run, WriteError, check_out, now_iso, read_json
+from rnncli.runs import Run, WriteError, check_out, now_iso, read_json, read_jsonl
 from rnncli.training import artifacts, checkpoint
-from rnncli.training.loop import Reporter, Result, model_shape, prepare, restore, train
+from rnncli.training.loop import METRICS, Reporter, Result, model_shape, prepare, restore, train
 from rnncli.training.problems import Problem
 
 #: Keys a resume may change: they change neither the model nor the data stream.
@@ -192,6 +192,7 @@ def plan_resume(
         raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
     state = checkpoint.load(run_dir / checkpoint.NAME)
     restore(cfg, problem, state, run_dir / checkpoint.NAME)  # checks it fits, writes nothing
+    read_jsonl(run_dir / METRICS)  # a damaged line (but a torn last one) is refused here
     plan = Plan(
         cfg, problem, "resume", run_dir=run_dir, argv=list(argv), overrides=list(overrides),
         changes=changes, step=state.step,

@@ -12,6 +12,7 @@ stream, and says when the task counts as solved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -194,4 +195,7 @@ def make_problem(cfg: Any, eval_rng: np.random.Generator) -> Problem:
         return Adding(t.batch, t.T, eval_rng, t.eval_size, dtype)
     if t.data is None:
         raise InputError("train.task=text needs a text file: pass --data PATH or train.data=PATH")
+    data = Path(t.data)
+    if data.exists() and not data.is_file() and not data.is_dir():
+        raise InputError(f"{t.data}: not a regular file (a device or a pipe?)")
     return Text(t.data, t.batch, t.bptt, t.eval_size, dtype)
