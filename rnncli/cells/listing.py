@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rnncli.cells import BUILTIN, canonical, get, registered
+from rnncli.cells import BUILTIN, SHIPPED, canonical, get, registered
 from rnncli.cells.spec import CellSpec
 from rnncli.errors import CheckFailed, InputError
 
@@ -30,6 +30,7 @@ def list_cells(names: Sequence[str] | None, n_x: int, n_a: int) -> list[dict[str
     if names:
         return [describe(get(canonical(n)), n_x, n_a) for n in names]
     out = [describe(spec, n_x, n_a) for spec in BUILTIN.values()]
+    out += [describe(get(name), n_x, n_a) for name in SHIPPED]
     for name, entry in sorted(registered().items()):
         try:
             out.append(describe(get(name), n_x, n_a))
