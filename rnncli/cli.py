@@ -8,9 +8,10 @@ stderr; ``--json`` prints exactly one JSON document on stdout. Every error is on
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -212,6 +213,21 @@ def _saved(save: Callable[[], str]) -> tuple[str | None, str | None]:
         return None, str(err)
 
 
+@contextlib.contextmanager
+def _status(console: Any, quiet: bool, verbose: bool) -> Iterator[Callable[[str], None] | None]:
+    """What a command is doing: a transient status line on a terminal, a line per step
+    with --verbose, nothing when quiet or piped."""
+    if quiet:
+        yield None
+    elif verbose:
+        yield lambda text: console.print(text, markup=False, highlight=False)
+    elif console.is_terminal:
+        with console.status("") as status:
+            yield lambda text: status.update(f"checking {text}")
+    else:
+        yield None
+
+
 def _emit_json(doc: dict[str, Any]) -> None:
     sys.stdout.write(to_json(doc) + "\n")
 
@@ -240,6 +256,7 @@ def _inspect(
     out: Path,
     no_save: bool,
     show_config: bool,
+    quiet: bool = False,
 ) -> None:
     cfg = _load(config, flags, overrides)
     if show_config:
@@ -279,13 +296,13 @@ def _inspect(
     title = f"{command} · {cfg.cell} · {cfg.level} · {cfg.dtype} · seed {cfg.seed}"
     if run.caches:
         groups.append(("cache", run.caches))
-    con.print(report.arrays_table(title, groups))
+    con.print(report.arrays_table(title, groups, con.width))
     if run.grads:
-        con.print(report.grads_table("gradients", run.grads))
+        con.print(report.grads_table("gradients", run.grads, con.width))
     if run.loss is not None:
         con.print(f"loss = {run.loss!r}")
-    con.print(report.samples_table(values))
-    if run_dir:
+    con.print(report.samples_table(values, con.width))
+    if run_dir and not quiet:
         report.console(stderr=True).print(f"run folder: {run_dir}")
     if save_error:
         raise InputError(save_error)
@@ -302,6 +319,8 @@ def forward(
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
     show_config: ShowOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run a cell or a whole sequence forward and show every array.
 
@@ -320,6 +339,7 @@ def forward(
         out,
         no_save,
         show_config,
+        quiet,
     )
 
 
@@ -334,6 +354,8 @@ def backward(
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
     show_config: ShowOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run forward, then backward through time, and show every gradient.
 
@@ -354,6 +376,7 @@ def backward(
         out,
         no_save,
         show_config,
+        quiet,
     )
 
 
@@ -384,6 +407,8 @@ def gradcheck(
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
     show_config: ShowOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Verify every gradient against central differences; exit 1 if any fails.
 
@@ -403,12 +428,10 @@ def gradcheck(
     if show_config:
         return _show_config(cfg, "gradcheck", json_out)
     err_console = report.console(stderr=True)
-    progress = None
-    if sys.stderr.isatty() and not json_out:  # a transient status line on a terminal only
-        progress = lambda label: err_console.print(f"checking {label}…", end="\r")  # noqa: E731
     if not no_save:
         check_out(out)
-    result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress)
+    with _status(err_console, json_out or quiet, verbose) as progress:
+        result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress)
     doc = result.to_json()
 
     def save() -> str:
@@ -427,7 +450,7 @@ def gradcheck(
         _emit_json({**doc, "config": to_dict(cfg), "run_dir": run_dir})
     else:
         gc.render(result, report.console())
-        if run_dir:
+        if run_dir and not quiet:
             err_console.print(f"run folder: {run_dir}")
     if save_error:  # the check ran and is printed; only keeping it failed
         raise InputError(save_error)
@@ -494,6 +517,8 @@ def check(
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
     show_config: ShowOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Check your own implementation of the notebook's functions.
 
@@ -534,14 +559,12 @@ def check(
     if show_config:
         return _show_config(cfg, "check", json_out)
     err_console = report.console(stderr=True)
-    progress = None
-    if sys.stderr.isatty() and fmt == "table":  # a transient status line on a terminal only
-        progress = lambda name: err_console.print(f"checking {name}…", end="\r")  # noqa: E731
     try:
-        result = ck.run_check(
-            path, only=only, require=require, timeout=cfg.check.timeout,
-            memory_mib=cfg.check.memory, seed=cfg.seed, progress=progress,
-        )  # fmt: skip
+        with _status(err_console, fmt != "table" or quiet, verbose) as progress:
+            result = ck.run_check(
+                path, only=only, require=require, timeout=cfg.check.timeout,
+                memory_mib=cfg.check.memory, seed=cfg.seed, progress=progress,
+            )  # fmt: skip
     except InputError as err:  # a submission that cannot be checked still gets its results.json
         if gradescope_out is not None:
             ck.write_gradescope(err, gradescope_out)
@@ -560,7 +583,7 @@ def check(
         _emit_json(ck.gradescope(result))
     else:
         ck.render(result, report.console())
-        if run_dir:
+        if run_dir and not quiet:
             err_console.print(f"run folder: {run_dir}")
     if not result.ok:
         raise CheckFailed(result.failure_line())
@@ -695,7 +718,8 @@ def train(
         _emit_json({**summary, "config": to_dict(plan.cfg)} if summary else
                    {"status": outcome.status, "message": outcome.message})  # fmt: skip
     elif summary:
-        report.console().print(report.key_values("train summary", _summary_rows(summary)))
+        con = report.console()
+        con.print(report.key_values("train summary", _summary_rows(summary), con.width))
     if outcome.write_error:
         raise InputError(outcome.message)
     if outcome.status == "diverged":
@@ -746,6 +770,8 @@ def sample(
     ] = False,
     out: OutOpt = Path("outputs"),
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Sample from a trained model; for reber, also the fraction the grammar accepts.
 
@@ -823,6 +849,8 @@ def runs_(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Remove without asking.")] = False,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """List past runs, newest first (runs inside sweep folders too); or remove some.
 
@@ -906,6 +934,8 @@ def show(
     ],
     out: OutOpt = Path("outputs"),
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """One run: its config (the keys not at their defaults), summary, files and, for a
     training run, the curve in the terminal.
@@ -935,12 +965,13 @@ def show(
     head = {k: info.get(k) for k in ("command", "status", "task", "cell", "name", "start_time",
                                      "duration_s") if info.get(k) is not None}  # fmt: skip
     head["run folder"] = str(folder)
-    con.print(report.key_values("run", head))
-    con.print(report.key_values("config (not at the defaults)", dict(changed) or {"-": "-"}))
+    w = con.width
+    con.print(report.key_values("run", head, w))
+    con.print(report.key_values("config (not at the defaults)", dict(changed) or {"-": "-"}, w))
     summary = info.get("summary")
     if isinstance(summary, dict):
-        con.print(report.key_values("summary", _summary_rows(summary)))
-    con.print(report.key_values("files", {n: f"{size:,} bytes" for n, size in files}))
+        con.print(report.key_values("summary", _summary_rows(summary), w))
+    con.print(report.key_values("files", {n: f"{size:,} bytes" for n, size in files}, w))
     if records:
         metric = str(summary.get("metric") or "") if isinstance(summary, dict) else ""
         for key in ("loss", metric):
@@ -973,6 +1004,8 @@ def compare(
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Runs side by side: the config keys that differ, the final metrics, and
     compare.png with the curves overlaid (for a sweep: mean and spread over seeds per
@@ -1041,7 +1074,7 @@ def compare(
     con.print(cmp.diff_table(labels, diff, con.width) if diff else "same config", markup=False)
     con.print(cmp.finals_table(labels, finals, con.width))
     err = report.console(stderr=True)
-    if figure:
+    if figure and not quiet:
         err.print(f"figure: {figure}", markup=False, highlight=False)
     elif target is not None and not plot.have_matplotlib():
         err.print("matplotlib is not installed (pip install 'rnncli[plot]'): no compare.png",
@@ -1092,6 +1125,8 @@ def export(
     runs: Annotated[Path, typer.Option("--runs", help="Where RUN_DIR names are looked up.")] = Path(
         "outputs"
     ),
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Write a trained run's parameters as a weights file other tools read.
 
@@ -1114,7 +1149,8 @@ def export(
         cfg, _ = weights.run_model(folder)
         names = "torch" if cfg.cell in weights.TORCH_LAYERS else "notebook"
     path = weights.export(folder, fmt, names, out, "best" if best else "last")
-    report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
+    if not quiet:
+        report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
 
 
 # ----------------------------------------------------------------------------- cells
@@ -1132,6 +1168,8 @@ def cells(
     n_x: Annotated[int, typer.Option("--n-x", min=1, help="Input size for the shapes.")] = 3,
     n_a: Annotated[int, typer.Option("--n-a", min=1, help="Hidden size for the shapes.")] = 5,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """List the cells: built-in, registered by installed packages (entry-point group
     rnncli.cells), or the ones named, with their states and parameter shapes.
@@ -1198,6 +1236,8 @@ def bench(
         bool, typer.Option("--no-throughput", help="Skip the training-throughput measurement.")
     ] = False,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """How fast is forward + backward through time on this machine?
 
@@ -1219,7 +1259,8 @@ def bench(
         return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
     err = report.console(stderr=True)
-    progress = (lambda msg: err.print(msg)) if sys.stderr.isatty() and not json_out else None
+    loud = verbose or (sys.stderr.isatty() and not json_out)
+    progress = (lambda msg: err.print(msg, markup=False)) if loud and not quiet else None
     try:
         results = bn.run_bench(
             sizes=split(sizes), cells=split(cells) or bn.CELLS, dtypes=split(dtypes) or bn.DTYPES,
@@ -1291,8 +1332,11 @@ def sweep(
     ] = False,
     json_out: JsonOpt = False,
     show_config: ShowOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Train a grid of configs x seeds on all local cores, or on a Dask cluster.
+    """Train a grid of configs x seeds on all local cores, or on a Dask cluster. With only
+    --out DIR, resume the sweep stored there.
 
     Each job is an ordinary train run with its own run folder under
     outputs/sweeps/<date>/<time>-<name>/<job-id>/; summary.csv aggregates over seeds.
@@ -1308,7 +1352,13 @@ def sweep(
     flags = _flags(
         cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
     )
-    plan = sw.plan_sweep(config, flags, overrides or [], seeds=seeds)
+    stored = None if out is None else out / sw.SWEEP_JSON
+    if stored is not None and stored.is_file() and not (flags or overrides or config or seeds):
+        from rnncli.runs import read_json
+
+        plan = sw.plan_from_doc(read_json(stored, "sweep.json"))  # resume it as it was
+    else:
+        plan = sw.plan_sweep(config, flags, overrides or [], seeds=seeds)
     if show_config:
         keep = SECTIONS["sweep"]
         resolved = {k: v for k, v in plan.base_config.items() if k in keep}
@@ -1319,7 +1369,8 @@ def sweep(
         return
     result = sw.run_sweep(
         plan, out=out, workers=workers, dask=dask, fail_fast=fail_fast,
-        reporter=sw.make_reporter(json_out, report.console(stderr=True)), argv=sys.argv,
+        reporter=sw.make_reporter(json_out or quiet, report.console(stderr=True), verbose),
+        argv=sys.argv,
     )  # fmt: skip
     if json_out:
         _emit_json(result.to_json())

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -62,51 +61,48 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def arrays_table(title: str, groups: Iterable[tuple[str, Mapping[str, np.ndarray]]]) -> Table:
-    """One row per array: kind, name, shape, dtype, mean, std, min, max, first values."""
-    t = Table(title=title, title_justify="left")
-    for col in ("kind", "name", "shape", "dtype"):
-        t.add_column(col)
-    for col in ("mean", "std", "min", "max"):
-        t.add_column(col, justify="right")
-    t.add_column("values")
+def arrays_table(
+    title: str, groups: Iterable[tuple[str, Mapping[str, np.ndarray]]], width: int = 200
+) -> Table:
+    """One row per array: kind, name, shape, dtype, mean, std, min, max, first values;
+    narrow consoles lose the first values, dtype, kind, then max, min and std."""
+    cols = [
+        Col("kind", priority=3), Col("name"), Col("shape"), Col("dtype", priority=4),
+        Col("mean", "right"), Col("std", "right", priority=1), Col("min", "right", priority=2),
+        Col("max", "right", priority=2), Col("values", priority=5, wrap=True, min_width=20),
+    ]  # fmt: skip
+    rows = []
     for kind, arrays in groups:
         for name, a in arrays.items():
             s = stats(a)
             nums = [fmt(s[k]) for k in ("mean", "std", "min", "max")] if "mean" in s else [""] * 4
-            t.add_row(kind, name, str(tuple(s["shape"])), s["dtype"], *nums, head(a))
-    return t
+            rows.append([kind, name, str(tuple(s["shape"])), s["dtype"], *nums, head(a)])
+    return fit_table(title, cols, rows, width)
 
 
-def grads_table(title: str, grads: Mapping[str, np.ndarray]) -> Table:
+def grads_table(title: str, grads: Mapping[str, np.ndarray], width: int = 200) -> Table:
     """One row per gradient: name, shape, norm, first values."""
-    t = Table(title=title, title_justify="left")
-    t.add_column("gradient")
-    t.add_column("shape")
-    t.add_column("norm", justify="right")
-    t.add_column("values")
-    for name, g in grads.items():
-        t.add_row(name, str(g.shape), f"{np.linalg.norm(g):.6g}", head(g))
-    return t
+    cols = [Col("gradient"), Col("shape", priority=2), Col("norm", "right"),
+            Col("values", priority=1, wrap=True, min_width=20)]  # fmt: skip
+    rows = [[name, str(g.shape), f"{np.linalg.norm(g):.6g}", head(g)] for name, g in grads.items()]
+    return fit_table(title, cols, rows, width)
 
 
-def samples_table(values: Mapping[str, Any]) -> Table:
-    """Sampled entries under the expressions that name them."""
-    t = Table(title="sampled values", title_justify="left")
-    t.add_column("expression")
-    t.add_column("value")
-    for expr, value in values.items():
-        t.add_row(escape(expr), escape(format_value(value)))  # gradients[dWax] is not markup
-    return t
+def samples_table(values: Mapping[str, Any], width: int = 200) -> Table:
+    """Sampled entries under the expressions that name them (long values wrap between
+    numbers, never inside one)."""
+    cols = [Col("expression"), Col("value", wrap=True, min_width=16)]
+    rows = [[expr, format_value(value)] for expr, value in values.items()]
+    return fit_table("sampled values", cols, rows, width)
 
 
-def key_values(title: str, rows: Mapping[str, Any]) -> Table:
+def key_values(title: str, rows: Mapping[str, Any], width: int = 200) -> Table:
     """A two-column summary table."""
-    t = Table(title=title, title_justify="left", show_header=False)
-    t.add_column("key", style="bold")
-    t.add_column("value")
-    for k, v in rows.items():
-        t.add_row(escape(k), f"{v:.6g}" if isinstance(v, float) else escape(str(v)))
+    t = fit_table(
+        title, [Col("key"), Col("value", wrap=True, min_width=16)],
+        [[k, f"{v:.6g}" if isinstance(v, float) else str(v)] for k, v in rows.items()], width,
+    )  # fmt: skip
+    t.show_header = False
     return t
 
 

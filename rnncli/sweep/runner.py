@@ -99,8 +99,7 @@ def run_sweep(
         sweep_dir = new_run_dir(Path(root).absolute() / "sweeps", plan.name, "")
     lock = Lock.acquire(sweep_dir, "sweep folder")  # one sweep process per folder
     try:
-        timeout = float(plan.base_config.get("sweep", {}).get("dask_timeout", 10.0))
-        executor = executors.open_executor(workers, dask, timeout)
+        executor = executors.open_executor(workers, dask, plan.dask_timeout)
         try:
             return _run(plan, sweep_dir, previous, executor, fail_fast, reporter, argv, t0)
         except BaseException:
@@ -218,7 +217,7 @@ def _run(
                     job.status = outcome["status"]
                     job.error = outcome.get("error")
                     job.result = compact_summary(outcome.get("summary"))
-                    counts.done += 1
+                    counts.done += job.status != "interrupted"  # stopped part way: not done
                     counts.failed += job.status in FAILED
                     counts.running = len(inflight)
                     reporter.job_finished(job, counts)
