@@ -105,7 +105,8 @@ def test_sweep_table(width: int) -> None:
     plan = S.plan_sweep(None, {"train.task": "adding"}, ["cell=rnn,lstm", "train.T=50,100"], "0")
     rows = [
         {"cell": c, "train.T": T, "runs": 5, "completed": 5, "failed": 0,
-         "solved": 5 * (c == "lstm"), "metric": "test_mse", "metric_mean": 0.02836 + T / 1e4, "metric_std": 0.0102,
+         "solved": 5 * (c == "lstm"), "metric": "test_mse",
+         "metric_mean": 0.02836 + T / 1e4, "metric_std": 0.0102,
          "metric_median": 0.03443, "sequences_to_solve_mean": 15680.0, "wall_s_mean": 4.41}
         for c in ("rnn", "lstm") for T in (50, 100)
     ]  # fmt: skip
