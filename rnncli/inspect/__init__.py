@@ -1,0 +1,1 @@
+"""rnncli inspect: see inside a network."""

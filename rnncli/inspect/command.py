@@ -1,0 +1,164 @@
+"""What ``rnncli inspect`` and ``rnncli report`` do, as library calls: load the models,
+choose their data, inspect them, make the files, write them.
+
+    subjects_from_runs(["latest"], root)       trained runs
+    subject_from_config(cfg)                   an untrained model
+    inspections = analyse(subjects, Options())
+    files, notices = outputs(inspections, Options())
+    save(folder, files)                        atomically, the folder locked
+    write_report(RUN_DIR)                      RUN_DIR/report.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnncli import plot
+from rnncli.errors import InputError
+from rnncli.inspect import figures, html
+from rnncli.inspect import run as run_mod
+from rnncli.inspect import units as units_mod
+from rnncli.inspect.analysis import Inspection, inspect
+from rnncli.inspect.run import Subject
+from rnncli.runs import Lock, jsonable, to_json, write_bytes_atomic
+from rnncli.runs.files import write_error
+
+PLOT_HINT = "pip install 'rnncli[plot]'"
+
+
+@dataclass
+class Options:
+    """How to inspect (the command's options)."""
+
+    best: bool = False  # best.npz instead of the last checkpoint
+    text: str | None = None  # text models: this text
+    data: Path | None = None  # text models: the start of this file
+    length: int = run_mod.TEXT_LENGTH  # characters of a passage
+    batch: int = run_mod.BATCH  # sequences of a task batch
+    batch_seed: int = run_mod.BATCH_SEED
+    find: bool = False  # rank units against features of the text
+    unit: str | None = None  # colour the text by this unit ("a:17")
+
+
+def subjects_from_runs(args: Sequence[str], root: Path, best: bool = False) -> list[Subject]:
+    from rnncli.runs import store
+
+    which = "best" if best else "last"
+    return [run_mod.from_run(store.resolve(a, root).resolve(), which) for a in args]
+
+
+def subject_from_config(cfg: Any) -> Subject:
+    """An untrained model for a training config, as ``rnncli train`` initialises it."""
+    return run_mod.from_config(cfg)
+
+
+def chosen_unit(subject: Subject, text: str | None) -> tuple[str, int] | None:
+    """--unit as (state, unit), checked against the model."""
+    if text is None:
+        return None
+    if not subject.is_text:
+        kind = subject.task.get("task")
+        raise InputError(f"--unit colours a text; {subject.label} is a {kind} model")
+    try:
+        return units_mod.parse_unit(text, subject.p.spec.states, subject.p.n_a)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def analyse(subjects: Sequence[Subject], opts: Options) -> list[Inspection]:
+    """Each subject on its sample (every one checked before any is run)."""
+    if len(subjects) > 1 and (opts.find or opts.unit):
+        raise InputError("--find and --unit look at one model; drop --compare or them")
+    if opts.find and not subjects[0].is_text:
+        raise InputError(f"--find ranks units against a text; {subjects[0].label} is a "
+                         f"{subjects[0].task['task']} model")  # fmt: skip
+    chosen_unit(subjects[0], opts.unit)
+    samples = [
+        run_mod.sample_for(s, opts.text, opts.data, opts.length, opts.batch, opts.batch_seed)
+        for s in subjects
+    ]
+    return [inspect(s, sample) for s, sample in zip(subjects, samples, strict=True)]
+
+
+def document(inspections: Sequence[Inspection], **extra: Any) -> dict[str, Any]:
+    """The JSON document: every number inspect computed."""
+    return {"command": "inspect", "inspections": [i.to_json() for i in inspections], **extra}
+
+
+def outputs(inspections: Sequence[Inspection], opts: Options) -> tuple[dict[str, bytes], list[str]]:
+    """The files of an inspection (name -> content) and notices for the user: figures
+    (with matplotlib), cells.html (text models), inspect.json."""
+    files: dict[str, bytes] = {}
+    notices: list[str] = []
+    if plot.have_matplotlib():
+        files.update(figure_files(inspections))
+    else:
+        notices.append(f"matplotlib is not installed: no figures ({PLOT_HINT} for "
+                       "gradflow.png, gates.png and states.png)")  # fmt: skip
+    if len(inspections) == 1 and inspections[0].sample.text is not None:
+        ins = inspections[0]
+        unit = chosen_unit(ins.subject, opts.unit)
+        files["cells.html"] = html.cells_page(ins, unit).encode("utf-8")
+    files["inspect.json"] = (to_json(jsonable(document(inspections))) + "\n").encode("utf-8")
+    return files, notices
+
+
+def figure_files(inspections: Sequence[Inspection]) -> dict[str, bytes]:
+    """gradflow.png (every model), and for one model gates.png and states.png."""
+    from rnncli.inspect.show import labels
+
+    names = labels(inspections) if len(inspections) > 1 else [inspections[0].subject.cell]
+    flows = [(n, i.flow) for n, i in zip(names, inspections, strict=True)]
+    title = inspections[0].sample.source if len(inspections) == 1 else "inspect --compare"
+    out = {"gradflow.png": figures.gradflow_png(flows, title)}
+    if len(inspections) == 1:
+        ins = inspections[0]
+        if ins.gates:
+            out["gates.png"] = figures.gates_png(ins.gates, ins.subject.label)
+        text = ins.sample.text
+        out["states.png"] = figures.states_png(ins.sequence_states(), ins.subject.label, text)
+    return out
+
+
+def save(folder: Path, files: dict[str, bytes], lock: bool = True) -> list[Path]:
+    """Write the files into `folder` (created), each atomically, holding its lock
+    (`lock`; False: the caller holds it, as a new run folder's `Run` does)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(folder, exc) from None
+    held = Lock.acquire(folder, "inspect folder") if lock else None
+    try:
+        return [write_bytes_atomic(folder / name, data) for name, data in files.items()]
+    finally:
+        if held is not None:
+            held.release()
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def write_report(run_dir: Path, best: bool = False) -> Path:
+    """RUN_DIR/report.html: config, metrics, loss curves, the inspect figures and
+    tables, samples; one self-contained file."""
+    from rnncli.runs import Run, read_jsonl
+
+    subject = run_mod.from_run(run_dir, "best" if best else "last")
+    info = Run.load_json(run_dir)
+    ins = analyse([subject], Options())[0]
+    history = read_jsonl(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+    loss_png = None
+    figs: dict[str, bytes] = {}
+    if plot.have_matplotlib():
+        figs = figure_files([ins])
+        if history:
+            metric = info.get("summary", {}).get("metric") or ""
+            loss_png = plot.loss_png(history, metric)
+    path = run_dir / "samples.txt"
+    samples = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    config_yaml = (run_dir / "config.yaml").read_text(encoding="utf-8")
+    page = html.report_page(str(run_dir), info, config_yaml, history, loss_png, ins, figs, samples)
+    return write_bytes_atomic(run_dir / "report.html", page.encode("utf-8"))
