@@ -14,7 +14,7 @@ from rnncli import __version__
 from rnncli.inspect import units as units_mod
 from rnncli.inspect.analysis import Inspection
 from rnncli.inspect.gradflow import decay_rows
-from rnncli.inspect.show import factor, norm
+from rnncli.inspect.show import excerpt, factor, norm
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em;
@@ -91,16 +91,25 @@ def gates_table(ins: Inspection) -> str:
     return table(header, rows, "shut: < 0.1, open: > 0.9, as a share of steps")
 
 
-def unit_block(ins: Inspection, state: str, unit: int, heading: str) -> str:
+def unit_block(
+    ins: Inspection, state: str, unit: int, heading: str, span: tuple[int, int] | None = None
+) -> str:
+    """The text (or text[span[0]:span[1]]) coloured by one unit, on its scale over the
+    whole text."""
     assert ins.sample.text is not None
     v = ins.states[state][:, unit, 0]
-    spans = units_mod.html_spans(ins.sample.text, v, f"{state}[{unit}]")
+    lo, hi = span or (0, len(ins.sample.text))
+    vmax = float(abs(v).max()) or 1.0
+    spans = units_mod.html_spans(ins.sample.text[lo:hi], v[lo:hi], f"{state}[{unit}]", vmax)
     return f"<h3>{esc(heading)}</h3>\n<div class=\"text\">{spans}</div>"
 
 
-def units_section(ins: Inspection, unit: tuple[str, int] | None = None) -> str:
+def units_section(
+    ins: Inspection, unit: tuple[str, int] | None = None, excerpts: bool = False
+) -> str:
     """The ranking of units against the text's features, each feature's best unit on
-    the text, and the chosen `unit`."""
+    the text (`excerpts`: on the stretch where the feature changes most), and the
+    chosen `unit`."""
     parts = []
     if unit is not None:
         parts.append(unit_block(ins, *unit, f"{unit[0]}[{unit[1]}] (chosen)"))
@@ -111,11 +120,15 @@ def units_section(ins: Inspection, unit: tuple[str, int] | None = None) -> str:
         parts.append(table(["feature", "best unit", "r", "next best"], rows,
                            "Pearson r of each unit's activation with the feature, every "
                            "character"))  # fmt: skip
+        assert ins.sample.text is not None
+        feats = units_mod.features(ins.sample.text)
         for feature, found in sorted(ins.units.items(), key=lambda kv: -abs(kv[1][0].r)):
             best = found[0]
             what = units_mod.DESCRIPTIONS[feature]
+            span = excerpt(ins.sample.text, feats[feature]) if excerpts else None
             parts.append(unit_block(ins, best.state, best.unit,
-                                    f"{best.name}: r = {best.r:+.2f} with {feature} ({what})"))
+                                    f"{best.name}: r = {best.r:+.2f} with {feature} ({what})",
+                                    span))  # fmt: skip
     parts.append(note("Blue: positive activation, red: negative, white: 0 (each unit scaled "
                       "by its largest |value|); hover a character for the value."))
     return "\n".join(parts)
@@ -149,7 +162,7 @@ def inspection_section(ins: Inspection, figures: Mapping[str, bytes]) -> str:
                           "'rnncli[plot]')."))  # fmt: skip
     if ins.sample.text is not None and ins.units:
         parts.append("<h3>Units that track the text</h3>")
-        parts.append(units_section(ins))
+        parts.append(units_section(ins, excerpts=True))
     return "\n".join(parts)
 
 
