@@ -239,6 +239,9 @@ def test_text_features() -> None:
     assert f["in_word"].tolist() == [1, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0]
     assert f["line_position"][:3].tolist() == [0, 1 / 8, 2 / 8] and f["line_position"][9] == 0
     assert units.features("“x” y")["in_quotes"].tolist() == [1, 1, 0, 0, 0]
+    assert units.features('a "b\n\nc "d')["in_quotes"].tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 1, 1]
+    inside = units.features('x "y', context='he said "')  # the passage starts inside quotes
+    assert inside["in_quotes"].tolist() == [1, 1, 0, 0] and inside["line_position"][0] > 0
 
 
 def test_planted_unit_is_ranked_first() -> None:
@@ -297,7 +300,7 @@ def test_planted_quote_cell_is_found_through_inspect(tmp_path: Path) -> None:
     con = Console(width=80, record=True, no_color=True, color_system=None)
     show.units_view(ins, con, find=True, unit=("a", 2))
     out = con.export_text()
-    assert "a[2], r = +1.00 with in_quotes" in out
+    assert "a[2]: r = +1.00 with in_quotes" in out
     assert '"a b"' in out and "▁▁▁▁████▁" in out  # readable without colour: x = "a b" ...
 
 
@@ -324,17 +327,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "lstm": train(root, *adding, "--cell", "lstm"),
         "rnn": train(root, *adding, "--cell", "rnn"),
+        "gru": train(root, *adding, "--cell", "gru"),
         "text": train(root, "--data", str(corpus), "train.hidden=12", "train.bptt=20"),
         "root": root,
     }
 
 
-def whole_numbers(out: str, doc: dict[str, Any]) -> None:
-    """Every number of the decay table appears whole, as a token of its own."""
+def whole_numbers(out: str, doc: dict[str, Any], keys: tuple[str, ...] = ()) -> None:
+    """Every number of the decay tables (`keys`: of these columns only) appears whole,
+    as a token of its own."""
     for ins in doc["inspections"]:
         for row in ins["gradient_flow"]["decay"]:
             for key, v in row.items():
-                if key == "t":
+                if key == "t" or (keys and key.removesuffix("_per10") not in keys):
                     continue
                 text = show.factor(v) if key.endswith("per10") else show.norm(v)
                 if text == "–":
@@ -344,15 +349,21 @@ def whole_numbers(out: str, doc: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("width", [80, 100, 200])
 def test_terminal_views_fit_and_print_numbers_whole(runs: dict[str, Path], width: int) -> None:
-    subject = run_mod.from_run(runs["lstm"])
-    ins = analysis.inspect(subject, run_mod.sample_for(subject))
-    con = Console(width=width, record=True, no_color=True, color_system=None)
-    show.render([ins], con)
-    out = con.export_text()
-    assert max(len(line) for line in out.splitlines()) <= width
-    whole_numbers(out, ic.document([ins]))
-    for title in ("‖∂L_T/∂a_t‖", "‖∂L_T/∂c_t‖", "‖∂a_T/∂x_t‖", "gate saturation", "c over time"):
-        assert title in out
+    found = {}
+    for name in ("lstm", "rnn", "gru"):
+        subject = run_mod.from_run(runs[name])
+        found[name] = analysis.inspect(subject, run_mod.sample_for(subject))
+    single = ("gate saturation", "c over time", "decay over time")
+    for shown in ([found["lstm"]], list(found.values()) * 2):  # one model; six compared
+        con = Console(width=width, record=True, no_color=True, color_system=None)
+        show.render(shown, con)
+        out = con.export_text()
+        assert max(len(line) for line in out.splitlines()) <= width
+        compared = ("last_a", "connectivity")  # the comparison's tables
+        whole_numbers(out, ic.document(shown), () if len(shown) == 1 else compared)
+        titles = ["‖∂L_T/∂a_t‖", "‖∂L_T/∂c_t‖", "‖∂a_T/∂x_t‖"]
+        for title in titles + (list(single) if len(shown) == 1 else []):
+            assert title in out
 
 
 def test_inspect_a_run(runs: dict[str, Path]) -> None:

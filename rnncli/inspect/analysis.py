@@ -75,7 +75,7 @@ def inspect(subject: Subject, sample: Sample) -> Inspection:
     states = {k: np.array(v) for k, v in states_mod.state_values(p, cache).items()}
     found: dict[str, list[units_mod.Unit]] = {}
     if sample.text is not None:
-        feats = units_mod.features(sample.text)
+        feats = units_mod.features(sample.text, sample.context)
         found = units_mod.rank({k: v[:, :, 0] for k, v in states.items()}, feats)
     return Inspection(subject, sample, flow, sat, states, values, found,
                       time.perf_counter() - t0)  # fmt: skip

@@ -112,7 +112,8 @@ def figure_files(inspections: Sequence[Inspection]) -> dict[str, bytes]:
 
     names = labels(inspections) if len(inspections) > 1 else [inspections[0].subject.cell]
     flows = [(n, i.flow) for n, i in zip(names, inspections, strict=True)]
-    title = inspections[0].sample.source if len(inspections) == 1 else "inspect --compare"
+    sources = {i.sample.source for i in inspections}
+    title = sources.pop() if len(sources) == 1 else "inspect --compare"
     out = {"gradflow.png": figures.gradflow_png(flows, title)}
     if len(inspections) == 1:
         ins = inspections[0]

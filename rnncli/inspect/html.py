@@ -94,13 +94,12 @@ def gates_table(ins: Inspection) -> str:
 def unit_block(
     ins: Inspection, state: str, unit: int, heading: str, span: tuple[int, int] | None = None
 ) -> str:
-    """The text (or text[span[0]:span[1]]) coloured by one unit, on its scale over the
-    whole text."""
+    """The text (or text[span[0]:span[1]]) coloured by one unit, scaled to the values
+    shown."""
     assert ins.sample.text is not None
-    v = ins.states[state][:, unit, 0]
     lo, hi = span or (0, len(ins.sample.text))
-    vmax = float(abs(v).max()) or 1.0
-    spans = units_mod.html_spans(ins.sample.text[lo:hi], v[lo:hi], f"{state}[{unit}]", vmax)
+    v = ins.states[state][lo:hi, unit, 0]
+    spans = units_mod.html_spans(ins.sample.text[lo:hi], v, f"{state}[{unit}]")
     return f"<h3>{esc(heading)}</h3>\n<div class=\"text\">{spans}</div>"
 
 
@@ -121,7 +120,7 @@ def units_section(
                            "Pearson r of each unit's activation with the feature, every "
                            "character"))  # fmt: skip
         assert ins.sample.text is not None
-        feats = units_mod.features(ins.sample.text)
+        feats = units_mod.features(ins.sample.text, ins.sample.context)
         for feature, found in sorted(ins.units.items(), key=lambda kv: -abs(kv[1][0].r)):
             best = found[0]
             what = units_mod.DESCRIPTIONS[feature]
@@ -129,8 +128,8 @@ def units_section(
             parts.append(unit_block(ins, best.state, best.unit,
                                     f"{best.name}: r = {best.r:+.2f} with {feature} ({what})",
                                     span))  # fmt: skip
-    parts.append(note("Blue: positive activation, red: negative, white: 0 (each unit scaled "
-                      "by its largest |value|); hover a character for the value."))
+    parts.append(note("Blue: positive activation, red: negative, white: 0 (scaled to the "
+                      "largest |value| shown); hover a character for the value."))
     return "\n".join(parts)
 
 

@@ -63,6 +63,7 @@ class Sample:
     source: str  # in words, for headers: "adding batch: 32 sequences, seed 0"
     seed: int | None = None
     text: str | None = None
+    context: str = ""  # the text before the passage, if it comes from inside a file
 
     @property
     def T(self) -> int:
@@ -135,8 +136,9 @@ def task_batch(subject: Subject, m: int = BATCH, seed: int = BATCH_SEED) -> Samp
     return Sample(b.X, b.targets, problem.loss, mask, source, seed)
 
 
-def text_sample(subject: Subject, text: str, source: str) -> Sample:
-    """One passage (m = 1) for a text model: it reads text[:-1] and predicts text[1:].
+def text_sample(subject: Subject, text: str, source: str, context: str = "") -> Sample:
+    """One passage (m = 1) for a text model: it reads text[:-1] and predicts text[1:]
+    (`context`: what comes before it in its file, for the text's features).
 
     Characters outside the model's vocabulary are refused, all of them named."""
     vocab = text_task.Vocab.from_list(subject.task["vocab"])
@@ -152,25 +154,24 @@ def text_sample(subject: Subject, text: str, source: str) -> Sample:
     X[np.arange(T), codes[:-1], 0] = 1
     targets = np.ascontiguousarray(codes[1:, None])
     mask = np.ones((T, 1), dtype=bool)
-    return Sample(X, targets, "xent", mask, f"{source}: {T} characters", None, text[:-1])
+    return Sample(X, targets, "xent", mask, f"{source}: {T} characters", None, text[:-1], context)
 
 
-def default_passage(subject: Subject, length: int = TEXT_LENGTH) -> tuple[str, str]:
+def default_passage(subject: Subject, length: int = TEXT_LENGTH) -> tuple[str, str, str]:
     """A text model's own passage: the start of the validation part of its data file.
-    Returns (text, source)."""
+    Returns (text, source, the file's text before it)."""
     path = subject.task.get("path") or subject.cfg.train.data
     if not path or not Path(path).is_file():
         raise InputError(
             f"{subject.label}: its text file {path} is not there; give --data FILE or --text"
         )
-    _, val = text_task.split(text_task.load_text(path))
-    passage = val[: length + 1]
-    return passage, f"{Path(path).name} (validation part)"
+    train, val = text_task.split(text_task.load_text(path))
+    return val[: length + 1], f"{Path(path).name} (validation part)", train
 
 
-def read_passage(path: Path, length: int = TEXT_LENGTH) -> tuple[str, str]:
+def read_passage(path: Path, length: int = TEXT_LENGTH) -> tuple[str, str, str]:
     """The first `length` + 1 characters of a UTF-8 file (read length, predict the next)."""
-    return text_task.load_text(path)[: length + 1], str(path)
+    return text_task.load_text(path)[: length + 1], str(path), ""
 
 
 def sample_for(
@@ -191,8 +192,10 @@ def sample_for(
         return task_batch(subject, m, seed)
     if text is not None:
         return text_sample(subject, text[: length + 1], "--text")
-    passage, source = read_passage(data, length) if data else default_passage(subject, length)
-    return text_sample(subject, passage, source)
+    passage, source, context = (
+        read_passage(data, length) if data else default_passage(subject, length)
+    )
+    return text_sample(subject, passage, source, context)
 
 
 def hidden_states(p: Packed, X: np.ndarray) -> tuple[Any, np.ndarray]:

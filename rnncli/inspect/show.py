@@ -32,12 +32,17 @@ def factor(v: float | None) -> str:
     return "–" if v is None else f"{v:.3g}"
 
 
+def where(ins: Inspection) -> str:
+    """The model's origin: its run folder's name (and "best"), or "untrained, seed N"."""
+    s = ins.subject
+    if s.run_dir is None:
+        return f"untrained, seed {s.cfg.seed}"
+    return s.run_dir.name + (" (best)" if s.which == "best" else "")
+
+
 def header(ins: Inspection) -> str:
     s = ins.subject
-    where = {"untrained": "untrained"}.get(s.which, f"{s.run_dir.name if s.run_dir else ''}")
-    if s.which == "best":
-        where += " (best)"
-    return f"inspect · {s.cell} · {s.task.get('task')} · {where} · {ins.sample.source}"
+    return f"inspect · {s.cell} · {s.task.get('task')} · {where(ins)}\ndata: {ins.sample.source}"
 
 
 def labels(inspections: Sequence[Inspection]) -> list[str]:
@@ -218,41 +223,35 @@ def units_table(ins: Inspection) -> Table:
 
 def unit_text(ins: Inspection, state: str, unit: int, width: int,
               span: tuple[int, int] | None = None) -> Text:  # fmt: skip
-    """The sample's text coloured by one unit (a stretch of it if `span`), on the
-    unit's scale over the whole text."""
+    """The sample's text (or a stretch of it, `span`) coloured by one unit, scaled to
+    the values shown, with a heading that gives the scale."""
     assert ins.sample.text is not None
-    v = ins.states[state][:, unit, 0]
     lo, hi = span or (0, len(ins.sample.text))
-    vmax = float(np.abs(v).max()) or 1.0
-    return units_mod.colour(ins.sample.text[lo:hi], v[lo:hi], width, vmax,
-                            (float(v.min()), float(v.max())))  # fmt: skip
-
-
-def unit_heading(name: str, v: np.ndarray, what: str) -> Text:
-    return Text(f"{name}{what}; blue > 0 > red, and below each line ▁ {v.min():.3g} … "
-                f"█ {v.max():.3g}", style="bold")  # fmt: skip
+    v = ins.states[state][lo:hi, unit, 0]
+    out = Text(f"blue > 0 > red; below each line ▁ {v.min():.3g} … █ {v.max():.3g}\n")
+    out.append_text(units_mod.colour(ins.sample.text[lo:hi], v, width))
+    return out
 
 
 def units_view(ins: Inspection, con: Console, find: bool, unit: tuple[str, int] | None) -> None:
-    """--find: the ranking, then each feature's best unit on the text; --unit: that unit
-    on the whole text."""
+    """--find: the ranking, then each feature's best unit on the stretch of text where
+    the feature changes most; --unit: that unit on the whole text."""
     width = max(con.width - 2, 20)
     if find and ins.units:
         con.print(units_table(ins))
         assert ins.sample.text is not None
-        feats = units_mod.features(ins.sample.text)
+        feats = units_mod.features(ins.sample.text, ins.sample.context)
         order = sorted(ins.units.items(), key=lambda kv: -abs(kv[1][0].r))
         for feature, found in order:
             best = found[0]
             lo, hi = excerpt(ins.sample.text, feats[feature])
-            v = ins.states[best.state][:, best.unit, 0]
-            what = (f", r = {best.r:+.2f} with {feature} ({units_mod.DESCRIPTIONS[feature]}), "
-                    f"characters {lo}–{hi}")  # fmt: skip
-            con.print(unit_heading(best.name, v, what))
+            con.print(Text(f"{best.name}: r = {best.r:+.2f} with {feature} "
+                           f"({units_mod.DESCRIPTIONS[feature]}), characters {lo}–{hi}",
+                           style="bold"))  # fmt: skip
             con.print(unit_text(ins, best.state, best.unit, width, (lo, hi)), end="")
     if unit is not None:
         state, k = unit
-        con.print(unit_heading(f"{state}[{k}]", ins.states[state][:, k, 0], " on the text"))
+        con.print(Text(f"{state}[{k}] on the text", style="bold"))
         con.print(unit_text(ins, state, k, width), end="")
 
 
@@ -269,9 +268,14 @@ def render(
     width = con.width
     if len(inspections) > 1:
         names = labels(inspections)
+        pad = max(map(len, names))
+        sources = {i.sample.source for i in inspections}
         con.print(Text("inspect --compare", style="bold"))
         for name, ins in zip(names, inspections, strict=True):
-            con.print(Text(f"  {name}: {header(ins).removeprefix('inspect · ')}"))
+            data = "" if len(sources) == 1 else f" · data: {ins.sample.source}"
+            con.print(Text(f"  {name:<{pad}}  {ins.subject.task.get('task')} · {where(ins)}{data}"))
+        if len(sources) == 1:
+            con.print(Text(f"data: {sources.pop()}"))
         con.print(sparklines([(n, i.flow) for n, i in zip(names, inspections, strict=True)],
                              width))  # fmt: skip
         entries = [(n, i.flow, decay_rows(i.flow))

@@ -6,7 +6,9 @@ Features of the text, one value per character (the state a_t is the model's afte
 reading character t):
 
 ``in_quotes``      1 inside double quotes: from an opening quote up to, not including,
-                   the closing one (``"`` toggles; ``“`` opens and ``”`` closes)
+                   the closing one (``"`` toggles; ``“`` opens and ``”`` closes), or to
+                   the end of the paragraph (a blank line), so that one stray quote
+                   does not turn the rest of a text inside out
 ``in_brackets``    1 inside (), [] or {}, nested or not (an opening bracket counts as
                    inside, a closing one as outside)
 ``line_position``  the column in the line (0 right after a newline), over the longest
@@ -17,8 +19,8 @@ reading character t):
 `rank` orders units (of every state, a and c) by |Pearson correlation| of their
 activation with each feature over all positions; `colour` and `html_spans` show a
 unit's activation on the text: blue for positive, red for negative, and, for readers
-without colour, a block character per character on a line below (▁ for the unit's
-lowest value on the text … █ for its highest).
+without colour, a block character per character on a line below (▁ for the lowest
+value shown … █ for the highest).
 """
 
 from __future__ import annotations
@@ -46,14 +48,20 @@ OPEN, CLOSE = "([{", ")]}"
 SHOWN = {"\n": "↵", "\t": "→", "\r": "␍"}  # how invisible characters are drawn
 
 
-def features(text: str) -> dict[str, np.ndarray]:
-    """Every feature of `FEATURES` at every character of `text`: name -> (len(text),)."""
-    n = len(text)
-    out = {name: np.zeros(n) for name in FEATURES}
+def features(text: str, context: str = "") -> dict[str, np.ndarray]:
+    """Every feature of `FEATURES` at every character of `text`: name -> (len(text),).
+    `context`: the text before it (a passage from the middle of a file may start
+    inside quotes or brackets, or mid-line)."""
+    n, k = len(text), len(context)
+    out = {name: np.zeros(k + n) for name in FEATURES}
     quoted = False
     depth = 0
     column = 0
-    for t, ch in enumerate(text):
+    previous = ""
+    for t, ch in enumerate(context + text):
+        if ch == "\n" and previous == "\n":
+            quoted = False
+        previous = ch
         if ch == '"':
             quoted = not quoted
         elif ch == "“":
@@ -70,6 +78,7 @@ def features(text: str) -> dict[str, np.ndarray]:
         out["after_newline"][t] = ch == "\n"
         out["in_word"][t] = ch.isalnum()
         column = 0 if ch == "\n" else column + 1
+    out = {name: v[k:] for name, v in out.items()}
     top = out["line_position"].max() if n else 0
     if top > 0:
         out["line_position"] /= top
@@ -188,16 +197,13 @@ def lines(text: str, width: int) -> list[list[int]]:
     return [line for line in out if line]
 
 
-def colour(
-    text: str, values: np.ndarray, width: int, vmax: float | None = None,
-    span: tuple[float, float] | None = None,
-) -> Text:  # fmt: skip
-    """`text` coloured by `values` (one per character; colour by sign, scaled by vmax),
-    each display line followed by a line of block characters that says it without
-    colour: ▁ for span[0] … █ for span[1] (default: the values' own range)."""
-    x = scaled(values, vmax)
+def colour(text: str, values: np.ndarray, width: int) -> Text:
+    """`text` coloured by `values` (one per character; by sign, scaled to the largest
+    |value|), each display line followed by a line of block characters that says it
+    without colour: ▁ for the lowest value … █ for the highest."""
+    x = scaled(values)
     v = np.asarray(values, dtype=float)
-    lo, hi = span or ((float(v.min()), float(v.max())) if v.size else (0.0, 1.0))
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
     bar = 2 * (v - lo) / ((hi - lo) or 1.0) - 1  # [lo, hi] -> [-1, 1]
     out = Text()
     for line in lines(text, width):
