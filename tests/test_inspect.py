@@ -308,10 +308,10 @@ def test_planted_quote_cell_is_found_through_inspect(tmp_path: Path) -> None:
 
 
 def train(root: Path, *args: str) -> Path:
-    result = invoke(["train", "--out", str(root), "-q", "train.steps=20", "train.eval_every=10",
-                     "train.eval_size=16", *args])  # fmt: skip
+    result = invoke(["train", "--out", str(root), "--json", "train.steps=20",
+                     "train.eval_every=10", "train.eval_size=16", *args])  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    return sorted(p for p in root.glob("*/*") if p.is_dir())[-1]
+    return Path(json.loads(result.stdout)["run_dir"])
 
 
 CORPUS = ('She said "stop (now)" and left.\nHe asked "why?" twice.\n'
@@ -329,6 +329,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "rnn": train(root, *adding, "--cell", "rnn"),
         "gru": train(root, *adding, "--cell", "gru"),
         "text": train(root, "--data", str(corpus), "train.hidden=12", "train.bptt=20"),
+        "reber-mgu": train(root, "--task", "reber", "--cell", MGU, "train.hidden=6"),
         "root": root,
     }
 
@@ -388,6 +389,17 @@ def test_inspect_json_is_one_document(runs: dict[str, Path]) -> None:
     assert doc["out_dir"] is None and ins["cell"] == "rnn" and ins["gates"] == []
     assert ins["sample"]["seed"] == 3
     assert set(ins["gradient_flow"]["grad_norms"]["last"]) == {"a"}
+
+
+def test_a_users_cell_trained_on_reber(runs: dict[str, Path]) -> None:
+    """Padded batches (Reber strings differ in length) and a user's cell's gates."""
+    result = invoke(["inspect", str(runs["reber-mgu"]), "--json", "--no-save", "--batch", "6"])
+    assert result.exit_code == 0, result.stderr
+    ins = json.loads(result.stdout)["inspections"][0]
+    assert ins["cell"].endswith("mgu.py:MGU") and ins["task"] == "reber"
+    assert [g["gate"] for g in ins["gates"]] == ["f"] and len(ins["gates"][0]["left"]) == 6
+    last = ins["gradient_flow"]["grad_norms"]["last"]["a"]
+    assert len(last) == ins["gradient_flow"]["T"] and max(last) > 0
 
 
 def test_compare_runs(runs: dict[str, Path], tmp_path: Path) -> None:

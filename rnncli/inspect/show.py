@@ -20,7 +20,8 @@ from rnncli.inspect.analysis import Inspection
 from rnncli.inspect.gradflow import GradFlow, decay_rows, log_range, sparkline, stride
 
 STATE_ROWS = 8  # units per state in the terminal trace
-EXCERPT = 320  # characters of text per unit shown by --find
+EXCERPT = 240  # characters of text per unit shown by --find
+FOUND_SHOWN = 3  # --find shows the text for the best units of this many features
 COMPARE_COLUMNS = 3  # models per comparison table (keeps it inside 80 columns)
 
 
@@ -234,15 +235,16 @@ def unit_text(ins: Inspection, state: str, unit: int, width: int,
 
 
 def units_view(ins: Inspection, con: Console, find: bool, unit: tuple[str, int] | None) -> None:
-    """--find: the ranking, then each feature's best unit on the stretch of text where
-    the feature changes most; --unit: that unit on the whole text."""
+    """--find: the ranking, then the best units of the `FOUND_SHOWN` best-tracked
+    features, each on the stretch of text where its feature changes most (cells.html
+    has them all); --unit: that unit on the whole text."""
     width = max(con.width - 2, 20)
     if find and ins.units:
         con.print(units_table(ins))
         assert ins.sample.text is not None
         feats = units_mod.features(ins.sample.text, ins.sample.context)
         order = sorted(ins.units.items(), key=lambda kv: -abs(kv[1][0].r))
-        for feature, found in order:
+        for feature, found in order[:FOUND_SHOWN]:
             best = found[0]
             lo, hi = excerpt(ins.sample.text, feats[feature])
             con.print(Text(f"{best.name}: r = {best.r:+.2f} with {feature} "
