@@ -72,6 +72,16 @@ def test_report_command_and_without_matplotlib(
     assert "‖∂L_T/∂a_t‖" in page  # the tables are there all the same
 
 
+def test_report_of_a_run_inspect_cannot_read(tmp_path: Path) -> None:
+    """A stacked model: the report is written, saying why it has no inspect part."""
+    result = invoke(["train", "--task", "adding", "--out", str(tmp_path), "--report", "-q",
+                     "model.layers=2", "train.T=10", "train.hidden=4",
+                     "train.steps=10"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    page = next(tmp_path.glob("*/*/report.html")).read_text(encoding="utf-8")
+    assert "Not inspected:" in page and "one-layer models" in page and "2 layers" in page
+
+
 def test_report_refuses_what_is_not_a_run(tmp_path: Path) -> None:
     result = invoke(["report", str(tmp_path)])
     assert result.exit_code == 2 and "not a train run" in result.stderr

@@ -144,22 +144,33 @@ def save(folder: Path, files: dict[str, bytes], lock: bool = True) -> list[Path]
 
 def write_report(run_dir: Path, best: bool = False) -> Path:
     """RUN_DIR/report.html: config, metrics, loss curves, the inspect figures and
-    tables, samples; one self-contained file."""
+    tables, samples; one self-contained file. A run inspect cannot read (a stacked
+    model, a text run whose file is gone) gets its report without the inspect part,
+    saying why."""
     from rnncli.runs import Run, read_jsonl
+    from rnncli.weights import run_model
 
-    subject = run_mod.from_run(run_dir, "best" if best else "last")
+    cfg, task = run_model(run_dir)
     info = Run.load_json(run_dir)
-    ins = analyse([subject], Options())[0]
+    ins: Inspection | None = None
+    why_not = ""
+    try:
+        ins = analyse([run_mod.from_run(run_dir, "best" if best else "last")], Options())[0]
+    except InputError as err:
+        why_not = str(err)
     history = read_jsonl(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
     loss_png = None
     figs: dict[str, bytes] = {}
     if plot.have_matplotlib():
-        figs = figure_files([ins])
+        figs = figure_files([ins]) if ins is not None else {}
         if history:
             metric = info.get("summary", {}).get("metric") or ""
             loss_png = plot.loss_png(history, metric)
     path = run_dir / "samples.txt"
     samples = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
     config_yaml = (run_dir / "config.yaml").read_text(encoding="utf-8")
-    page = html.report_page(str(run_dir), info, config_yaml, history, loss_png, ins, figs, samples)
+    page = html.report_page(
+        str(run_dir), info, cfg, task, config_yaml, history, loss_png, ins, figs, samples,
+        why_not,
+    )  # fmt: skip
     return write_bytes_atomic(run_dir / "report.html", page.encode("utf-8"))

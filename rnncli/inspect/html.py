@@ -168,24 +168,33 @@ def inspection_section(ins: Inspection, figures: Mapping[str, bytes]) -> str:
 def report_page(
     run_dir: str,
     info: Mapping[str, Any],
+    cfg: Any,
+    task: Mapping[str, Any],
     config_yaml: str,
     history: Sequence[Mapping[str, Any]],
     loss_png: bytes | None,
-    ins: Inspection,
+    ins: Inspection | None,
     figures: Mapping[str, bytes],
     samples: str | None,
+    why_not: str = "",
 ) -> str:
-    """report.html: a training run on one page."""
-    title = f"rnncli report · {info.get('path', run_dir).rsplit('/', 1)[-1]}"
+    """report.html: a training run on one page (`ins` None: without the inspect part,
+    for the reason `why_not`)."""
+    from rnncli import cells
+
+    title = f"rnncli report · {str(info.get('path', run_dir)).rsplit('/', 1)[-1]}"
     summary = info.get("summary") or {}
+    model = f"n_x {task.get('n_x')}, n_a {cfg.train.hidden}, n_y {task.get('n_y')}"
+    if cfg.model.layers > 1 or cfg.model.bidirectional:
+        model += f", {cfg.model.layers} layers" + (", bidirectional" if cfg.model.bidirectional
+                                                   else "")  # fmt: skip
     facts = [
-        ("run folder", run_dir), ("status", info.get("status")), ("task", info.get("task")),
-        ("cell", ins.subject.p.spec.label),
-        ("sizes", f"n_x {ins.subject.p.n_x}, n_a {ins.subject.p.n_a}, n_y {ins.subject.p.n_y}"),
+        ("run folder", run_dir), ("status", info.get("status")), ("task", task.get("task")),
+        ("cell", cells.get(cfg.cell).label), ("sizes", model),
         ("steps", summary.get("steps")), ("sequences", summary.get("sequences")),
         ("solved", summary.get("solved")), ("wall s", summary.get("wall_s")),
         ("started", info.get("start_time")), ("rnncli", __version__),
-        ("parameters shown", ins.subject.which),
+        ("parameters inspected", ins.subject.which if ins else "–"),
     ]  # fmt: skip
     parts = [table(["", ""], [(k, "" if v is None else v) for k, v in facts])]
     parts.append("<h2>Metrics</h2>")
@@ -202,7 +211,10 @@ def report_page(
     else:
         parts.append(note("No evaluations recorded (metrics.jsonl is empty)."))
     parts.append("<h2>Inside the network</h2>")
-    parts.append(inspection_section(ins, figures))
+    if ins is not None:
+        parts.append(inspection_section(ins, figures))
+    else:
+        parts.append(note(f"Not inspected: {why_not}"))
     if samples:
         parts.append("<h2>Samples</h2>")
         parts.append(pre(samples))
