@@ -840,60 +840,20 @@ def inspect_cmd(
     from rnncli.inspect import command as ic
     from rnncli.inspect import show
 
-    args = args or []
-    runs = [a for a in args if "=" not in a]
-    overrides = [a for a in args if "=" in a]
+    runs = [a for a in args or [] if "=" not in a]
+    overrides = [a for a in args or [] if "=" in a]
     opts = ic.Options(best=best, text=text, data=data, length=length, batch=batch,
                       batch_seed=batch_seed, find=find, unit=unit)  # fmt: skip
+    flags = _flags(cell=cell, seed=seed, task=task)
     if runs:
-        given = [n for n, v in (("overrides", overrides), ("--config", config), ("--cell", cell),
-                                ("--seed", seed), ("--task", task)) if v]  # fmt: skip
-        if given:
-            raise InputError(f"{', '.join(given)}: a run keeps its own config and model; give "
-                             "them without RUN_DIR for an untrained model")  # fmt: skip
-        if len(runs) > 1 and not compare:
-            raise InputError(f"{len(runs)} runs: give --compare to overlay them")
-        if compare and len(runs) < 2:
-            raise InputError("--compare needs two runs or more")
-        subjects = ic.subjects_from_runs(runs, out, best)
+        subjects = ic.subjects_from_runs(runs, out, best, compare, config, flags, overrides)
     else:
-        if best:
-            raise InputError("--best picks a run's best parameters: give a RUN_DIR")
-        cells_ = [c.strip() for c in cell.split(",")] if cell else [None]
-        if len(cells_) > 1 and not compare:
-            raise InputError(f"--cell {cell}: give --compare to overlay several cells")
-        if compare and len(cells_) < 2:
-            raise InputError("--compare needs two runs or more, or --cell a,b,...")
-        if data is not None:
-            task = task or "text"
-        cfgs = [
-            load_config(config, _flags(cell=c, seed=seed, **{"train.task": task,
-                        "train.data": str(data) if data else None}), overrides, training=True)
-            for c in cells_
-        ]  # fmt: skip
-        subjects = [ic.subject_from_config(c) for c in cfgs]
+        subjects = ic.subjects_from_config(config, flags, overrides, compare, best, data)
     inspections = ic.analyse(subjects, opts)
     files, notices = ic.outputs(inspections, opts)
     folder = None
     if not no_save:
-        if runs and not compare:
-            assert subjects[0].run_dir is not None
-            folder = subjects[0].run_dir / "inspect"
-            ic.save(folder, files)
-        else:
-            first = subjects[0]
-            what = ["compare"] if compare else [first.p.spec.label]
-            run = Run.start(
-                out, "inspect", first.cfg.cell, {} if runs else to_dict(first.cfg),
-                overrides, sys.argv, first.cfg.seed, _flags(cell=cell, seed=seed, task=task),
-                what=what, extra={"inspected": [s.label for s in subjects]},
-            )  # fmt: skip
-            try:
-                ic.save(run.path, files, lock=False)
-                run.finish("completed")
-            finally:
-                run.release()
-            folder = run.path
+        folder = ic.save_outputs(subjects, files, out, compare, overrides, flags, sys.argv)
     err = report.console(stderr=True)
     if json_out:
         _emit_json(ic.document(inspections, files=sorted(files), out_dir=str(folder) if folder

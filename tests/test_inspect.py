@@ -431,7 +431,7 @@ def test_untrained_model_is_the_one_train_starts_from(runs: dict[str, Path]) -> 
     from rnncli.training.loop import fresh_state, prepare
 
     cfg = load_config(None, {"train.task": "adding"}, ["train.T=10"], training=True)
-    subject = ic.subject_from_config(cfg)
+    subject = run_mod.from_config(cfg)
     p, _, _ = fresh_state(cfg, prepare(cfg))
     assert np.array_equal(subject.p.flat, p.flat)
 
@@ -466,6 +466,11 @@ def test_text_run_default_passage_and_refusals(runs: dict[str, Path]) -> None:
     assert result.exit_code == 0, result.stderr
     ins = json.loads(result.stdout)["inspections"][0]
     assert ins["sample"]["T"] == 50 and "validation part" in ins["sample"]["source"]
+    corpus = runs["root"] / "corpus.txt"
+    result = invoke(["inspect", str(runs["text"]), "--no-save", "--json", "--length", "40",
+                     "--data", str(corpus)])  # fmt: skip
+    ins = json.loads(result.stdout)["inspections"][0]
+    assert ins["sample"] == {"source": f"{corpus}: 40 characters", "T": 40, "m": 1, "seed": None}
     bad = invoke(["inspect", str(runs["text"]), "--no-save", "--text", "caf\u00e9 \u2603 zz"])
     assert bad.exit_code == 2
     assert bad.stderr.count("\n") == 1 and "'é'" in bad.stderr and "'☃'" in bad.stderr
@@ -474,6 +479,9 @@ def test_text_run_default_passage_and_refusals(runs: dict[str, Path]) -> None:
         ([str(runs["text"]), "--unit", "q:1"], "states are a, c"),
         ([str(runs["lstm"]), str(runs["rnn"])], "give --compare"),
         ([str(runs["lstm"]), "cell=gru"], "a run keeps its own config"),
+        ([str(runs["lstm"]), "--cell", "gru"], "--cell: a run keeps its own config"),
+        (["--best"], "give a RUN_DIR"),
+        (["--cell", "rnn,lstm"], "give --compare"),
         ([str(runs["lstm"]), "--text", "abc"], "for text models"),
     ):
         r = invoke(["inspect", *args, "--no-save"])

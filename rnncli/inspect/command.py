@@ -2,16 +2,16 @@
 choose their data, inspect them, make the files, write them.
 
     subjects_from_runs(["latest"], root)       trained runs
-    subject_from_config(cfg)                   an untrained model
+    subjects_from_config(None, {"cell": "gru"}, ["train.T=50"])   untrained models
     inspections = analyse(subjects, Options())
     files, notices = outputs(inspections, Options())
-    save(folder, files)                        atomically, the folder locked
+    save_outputs(subjects, files, root, ...)   RUN_DIR/inspect/ or a new run folder
     write_report(RUN_DIR)                      RUN_DIR/report.html
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,16 +43,93 @@ class Options:
     unit: str | None = None  # colour the text by this unit ("a:17")
 
 
-def subjects_from_runs(args: Sequence[str], root: Path, best: bool = False) -> list[Subject]:
+def subjects_from_runs(
+    args: Sequence[str],
+    root: Path,
+    best: bool = False,
+    compare: bool = False,
+    config: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] = (),
+) -> list[Subject]:
+    """The models of the runs named (paths, latest, unique starts of names under
+    `root`); `config`, `flags` and `overrides` are refused (a run keeps its own)."""
     from rnncli.runs import store
 
+    given = [n for n, v in (("overrides", overrides), ("--config", config)) if v]
+    given += [f"--{k}" for k in (flags or {})]
+    if given:
+        raise InputError(f"{', '.join(given)}: a run keeps its own config and model; give "
+                         "them without RUN_DIR for an untrained model")  # fmt: skip
+    if len(args) > 1 and not compare:
+        raise InputError(f"{len(args)} runs: give --compare to overlay them")
+    if compare and len(args) < 2:
+        raise InputError("--compare needs two runs or more")
     which = "best" if best else "last"
     return [run_mod.from_run(store.resolve(a, root).resolve(), which) for a in args]
 
 
-def subject_from_config(cfg: Any) -> Subject:
-    """An untrained model for a training config, as ``rnncli train`` initialises it."""
-    return run_mod.from_config(cfg)
+def subjects_from_config(
+    config: Path | None,
+    flags: Mapping[str, Any],
+    overrides: Sequence[str],
+    compare: bool = False,
+    best: bool = False,
+    data: Path | None = None,
+) -> list[Subject]:
+    """Untrained models, as ``rnncli train`` would initialise them, from a config, the
+    flags cell (a comma list with `compare`), seed and task, key=value overrides, and
+    `data`, a text file (its vocabulary; it implies the text task, as for train)."""
+    from rnncli.config import load_config
+
+    if best:
+        raise InputError("--best picks a run's best parameters: give a RUN_DIR")
+    cell = flags.get("cell")
+    cells = [c.strip() for c in str(cell).split(",")] if cell else [None]
+    if len(cells) > 1 and not compare:
+        raise InputError(f"--cell {cell}: give --compare to overlay several cells")
+    if compare and len(cells) < 2:
+        raise InputError("--compare needs two runs or more, or --cell a,b,...")
+    task = flags.get("task") or ("text" if data else None)
+    keys = {"seed": flags.get("seed"), "train.task": task,
+            "train.data": str(data) if data else None}  # fmt: skip
+    return [
+        run_mod.from_config(load_config(config, {"cell": c, **keys}, overrides, training=True))
+        for c in cells
+    ]
+
+
+def save_outputs(
+    subjects: Sequence[Subject],
+    files: dict[str, bytes],
+    root: Path,
+    compare: bool,
+    overrides: Sequence[str],
+    flags: Mapping[str, Any],
+    argv: Sequence[str],
+) -> Path:
+    """Write the files: into RUN_DIR/inspect/ for one run, else into a new run folder
+    under `root` (``<date>/<time>-inspect-<cell>`` or ``-inspect-compare``). Returns it."""
+    from rnncli.config import to_dict
+    from rnncli.runs import Run
+
+    first = subjects[0]
+    if first.run_dir is not None and not compare:
+        folder = first.run_dir / "inspect"
+        save(folder, files)
+        return folder
+    untrained = first.run_dir is None
+    run = Run.start(
+        root, "inspect", first.cfg.cell, to_dict(first.cfg) if untrained else {}, overrides,
+        argv, first.cfg.seed, dict(flags), what=["compare" if compare else first.p.spec.label],
+        extra={"inspected": [s.label for s in subjects]},
+    )  # fmt: skip
+    try:
+        save(run.path, files, lock=False)
+        run.finish("completed")
+    finally:
+        run.release()
+    return run.path
 
 
 def chosen_unit(subject: Subject, text: str | None) -> tuple[str, int] | None:
