@@ -799,7 +799,8 @@ def inspect_cmd(
     unit: Annotated[
         str | None,
         typer.Option(
-            "--unit", help="Text models: colour the text by this unit, e.g. a:17 or c:3.",
+            "--unit",
+            help="Text models: colour the text by this unit, e.g. a:17 or c:3.",
             show_default=False,
         ),
     ] = None,
@@ -842,8 +843,8 @@ def inspect_cmd(
 
     runs = [a for a in args or [] if "=" not in a]
     overrides = [a for a in args or [] if "=" in a]
-    opts = ic.Options(best=best, text=text, data=data, length=length, batch=batch,
-                      batch_seed=batch_seed, find=find, unit=unit)  # fmt: skip
+    opts = ic.Options(text=text, data=data, length=length, batch=batch, batch_seed=batch_seed,
+                      find=find, unit=unit)  # fmt: skip
     flags = _flags(cell=cell, seed=seed, task=task)
     if runs:
         subjects = ic.subjects_from_runs(runs, out, best, compare, config, flags, overrides)

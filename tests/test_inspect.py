@@ -273,9 +273,11 @@ class QuoteCell:
 
     def step_backward(self, params: Any, dstate: Any, cache: Any) -> Any:
         (da,) = dstate
-        return (np.zeros_like(da),), np.zeros((self.n_x, da.shape[1]), da.dtype), {
-            "w": np.zeros((1, 1), da.dtype)
-        }
+        return (
+            (np.zeros_like(da),),
+            np.zeros((self.n_x, da.shape[1]), da.dtype),
+            {"w": np.zeros((1, 1), da.dtype)},
+        )
 
     def gate_values(self, cache: Any) -> dict[str, Any]:
         return {"q": np.full_like(cache[0], 0.95)}

@@ -52,8 +52,12 @@ class Inspection:
             "n_a": s.p.n_a,
             "n_y": s.p.n_y,
             "dtype": str(s.p.dtype),
-            "sample": {"source": self.sample.source, "T": self.sample.T, "m": self.sample.m,
-                       "seed": self.sample.seed},  # fmt: skip
+            "sample": {
+                "source": self.sample.source,
+                "T": self.sample.T,
+                "m": self.sample.m,
+                "seed": self.sample.seed,
+            },
             "gradient_flow": self.flow.to_json(),
             "gates": [g.to_json() for g in self.gates],
             "states": {k: states_mod.summary(v) for k, v in self.states.items()},

@@ -33,7 +33,6 @@ PLOT_HINT = "pip install 'rnncli[plot]'"
 class Options:
     """How to inspect (the command's options)."""
 
-    best: bool = False  # best.npz instead of the last checkpoint
     text: str | None = None  # text models: this text
     data: Path | None = None  # text models: the start of this file
     length: int = run_mod.TEXT_LENGTH  # characters of a passage

@@ -203,9 +203,7 @@ def resample(v: np.ndarray, width: int, log: bool) -> np.ndarray:
     return out
 
 
-def sparkline(
-    v: np.ndarray, width: int, lo: float, hi: float, log: bool = True
-) -> str:
+def sparkline(v: np.ndarray, width: int, lo: float, hi: float, log: bool = True) -> str:
     """`v` as block characters on a scale from lo (▁) to hi (█), logarithmic by default;
     a step with no value (zero, NaN) is a space."""
     cols = resample(v, width, log)

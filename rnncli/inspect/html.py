@@ -39,8 +39,8 @@ def esc(value: Any) -> str:
 def page(title: str, body: str) -> str:
     """A complete HTML document."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<meta name=\"generator\" content=\"rnncli {esc(__version__)}\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="generator" content="rnncli {esc(__version__)}">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f"<h1>{esc(title)}</h1>\n{body}\n</body>\n</html>\n"
     )
@@ -54,7 +54,7 @@ def img(png: bytes, alt: str) -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str = "") -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-    cap = f"<caption class=\"note\">{esc(caption)}</caption>" if caption else ""
+    cap = f'<caption class="note">{esc(caption)}</caption>' if caption else ""
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -100,7 +100,7 @@ def unit_block(
     lo, hi = span or (0, len(ins.sample.text))
     v = ins.states[state][lo:hi, unit, 0]
     spans = units_mod.html_spans(ins.sample.text[lo:hi], v, f"{state}[{unit}]")
-    return f"<h3>{esc(heading)}</h3>\n<div class=\"text\">{spans}</div>"
+    return f'<h3>{esc(heading)}</h3>\n<div class="text">{spans}</div>'
 
 
 def units_section(
@@ -128,8 +128,12 @@ def units_section(
             parts.append(unit_block(ins, best.state, best.unit,
                                     f"{best.name}: r = {best.r:+.2f} with {feature} ({what})",
                                     span))  # fmt: skip
-    parts.append(note("Blue: positive activation, red: negative, white: 0 (scaled to the "
-                      "largest |value| shown); hover a character for the value."))
+    parts.append(
+        note(
+            "Blue: positive activation, red: negative, white: 0 (scaled to the "
+            "largest |value| shown); hover a character for the value."
+        )
+    )
     return "\n".join(parts)
 
 
