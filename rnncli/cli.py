@@ -288,6 +288,8 @@ def _inspect(
         }
         if run.grads:
             doc["gradients"] = {name: report.stats(g) for name, g in run.grads.items()}
+        if run.step_norms is not None:
+            doc["da_t_norms"] = run.step_norms.tolist()
         _emit_json(doc)
         if save_error:
             raise InputError(save_error)
@@ -299,6 +301,8 @@ def _inspect(
     con.print(report.arrays_table(title, groups, con.width))
     if run.grads:
         con.print(report.grads_table("gradients", run.grads, con.width))
+    if run.step_norms is not None:
+        con.print(_norms_row(run.step_norms, con.width), markup=False, highlight=False)
     if run.loss is not None:
         con.print(f"loss = {run.loss!r}")
     con.print(report.samples_table(values, con.width))
@@ -306,6 +310,18 @@ def _inspect(
         report.console(stderr=True).print(f"run folder: {run_dir}")
     if save_error:
         raise InputError(save_error)
+
+
+def _norms_row(norms: np.ndarray, width: int) -> str:
+    """‖da_t‖ over t as a sparkline on a log scale, with its range."""
+    from rnncli.inspect.gradflow import log_range, sparkline
+
+    span = log_range([norms])
+    if span is None:
+        return "‖da_t‖  all zero"
+    tail = f"  t = 1 … {norms.size}, log scale {span[0]:.2e} … {span[1]:.2e}"
+    room = max(min(norms.size, width - len(tail) - 8), 10)
+    return f"‖da_t‖  {sparkline(norms, room, *span)}{tail}"
 
 
 @app.command()
@@ -660,6 +676,9 @@ def train(
     show_config: ShowOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    report_html: Annotated[
+        bool, typer.Option("--report", help="Also write report.html into the run folder.")
+    ] = False,
 ) -> None:
     """Train a model on a sequence task until solved or train.steps.
 
@@ -681,6 +700,8 @@ def train(
         if task is not None and task != "text":
             raise InputError(f"--data is the text of --task text; this run is --task {task}")
         task = "text"
+    if report_html and no_save:
+        raise InputError("--report writes report.html into the run folder: drop --no-save")
     flags = _flags(
         cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
     )
@@ -720,6 +741,10 @@ def train(
     elif summary:
         con = report.console()
         con.print(report.key_values("train summary", _summary_rows(summary), con.width))
+    if report_html and outcome.status == "completed" and outcome.run_dir is not None:
+        from rnncli.inspect.command import write_report
+
+        notice(f"report: {write_report(outcome.run_dir)}")
     if outcome.write_error:
         raise InputError(outcome.message)
     if outcome.status == "diverged":
@@ -1151,6 +1176,180 @@ def export(
     path = weights.export(folder, fmt, names, out, "best" if best else "last")
     if not quiet:
         report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
+
+# ----------------------------------------------------------------------------- inspect / report
+
+
+@app.command("inspect")
+@guard
+def inspect_cmd(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="RUN_DIR | KEY=VALUE",
+            help="Train run folders (latest, or a unique start of a name); without one, an "
+            "untrained model from --config and key=value overrides, initialised as train "
+            "would initialise it.",
+            show_default=False,
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Overlay the gradient flow of several runs (or of --cell a,b,c)."
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    cell: Annotated[
+        str | None,
+        typer.Option(
+            "--cell",
+            help="Untrained model: rnn, lstm, gru or file.py:Class (a comma list with --compare).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: SeedOpt = None,
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="Untrained model: reber, adding or text.", show_default=False),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Text models: read the start of this file (untrained: also its vocabulary, "
+            "as train --data).",
+            show_default=False,
+        ),
+    ] = None,
+    text: Annotated[
+        str | None,
+        typer.Option("--text", help="Text models: read this text.", show_default=False),
+    ] = None,
+    length: Annotated[
+        int, typer.Option("--length", min=2, help="Text models: characters to read at most.")
+    ] = 1000,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Other tasks: sequences in the batch.")
+    ] = 32,
+    batch_seed: Annotated[
+        int, typer.Option("--batch-seed", min=0, help="Seed of the batch drawn from the task.")
+    ] = 0,
+    best: Annotated[
+        bool, typer.Option("--best", help="The run's best parameters (best.npz), not the last.")
+    ] = False,
+    find: Annotated[
+        bool,
+        typer.Option(
+            "--find", help="Text models: rank units by how well they track features of the text."
+        ),
+    ] = False,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit",
+            help="Text models: colour the text by this unit, e.g. a:17 or c:3.",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+    out: OutOpt = Path("outputs"),
+    no_save: NoSaveOpt = False,
+) -> None:
+    """See inside a network: gradient flow through time, gate
+    saturation, states, and the units of a text model that track the text.
+
+    Reads a batch of the run's task (--batch sequences, drawn with
+    --batch-seed) or, for a text model, a passage: --text, the start of
+    --data FILE, or the validation part of the run's own file. Prints
+    the per-step gradient norms ||dL/da_t|| (and ||dL/dc_t||) for the
+    loss at the last step and for the whole loss, and the connectivity
+    ||da_T/dx_t||, as sparklines on a log scale and as a table of their
+    decay per 10 steps; gate saturation (Karpathy et al. 2015); the
+    states over time.
+
+    Files go to RUN_DIR/inspect/ for one run, or to a new run folder
+    under --out (outputs/<date>/<time>-inspect-...) for an untrained
+    model or --compare: gradflow.png, gates.png and states.png (with
+    matplotlib: pip install 'rnncli\\[plot]'), cells.html (text models),
+    inspect.json (every number, as --json prints it).
+
+    Examples:
+
+      rnncli inspect latest
+
+      rnncli inspect --compare RUN_RNN RUN_LSTM RUN_GRU
+
+      rnncli inspect --task adding --compare --cell rnn,lstm,gru
+
+      rnncli inspect TEXT_RUN --find
+
+      rnncli inspect TEXT_RUN --unit c:12 --text "He said \\"no\\"."
+    """
+    from rnncli.inspect import command as ic
+    from rnncli.inspect import show
+
+    runs = [a for a in args or [] if "=" not in a]
+    overrides = [a for a in args or [] if "=" in a]
+    opts = ic.Options(text=text, data=data, length=length, batch=batch, batch_seed=batch_seed,
+                      find=find, unit=unit)  # fmt: skip
+    flags = _flags(cell=cell, seed=seed, task=task)
+    if runs:
+        subjects = ic.subjects_from_runs(runs, out, best, compare, config, flags, overrides)
+    else:
+        subjects = ic.subjects_from_config(config, flags, overrides, compare, best, data)
+    inspections = ic.analyse(subjects, opts)
+    files, notices = ic.outputs(inspections, opts)
+    folder = None
+    if not no_save:
+        folder = ic.save_outputs(subjects, files, out, compare, overrides, flags, sys.argv)
+    err = report.console(stderr=True)
+    if json_out:
+        _emit_json(ic.document(inspections, files=sorted(files), out_dir=str(folder) if folder
+                               else None))  # fmt: skip
+    else:
+        show.render(inspections, report.console(), find, ic.chosen_unit(subjects[0], unit))
+    for line in notices:
+        err.print(line, markup=False, highlight=False)
+    if folder is not None and not json_out:
+        err.print(f"written to {folder}: {', '.join(sorted(files))}", markup=False,
+                  highlight=False)  # fmt: skip
+
+
+@app.command("report")
+@guard
+def report_cmd(
+    run_dir: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_DIR",
+            help="A train run folder, latest, or a unique start of its name.",
+            show_default=False,
+        ),
+    ],
+    best: Annotated[
+        bool, typer.Option("--best", help="Inspect the best parameters (best.npz), not the last.")
+    ] = False,
+    out: OutOpt = Path("outputs"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Write RUN_DIR/report.html: the run on one self-contained page (config, metrics,
+    loss curves, gradient flow, gates, states, text units, samples; images inline, no
+    scripts, no network).
+
+    Examples:
+
+      rnncli report latest
+
+      rnncli train --task adding --report
+    """
+    from rnncli.inspect.command import write_report
+    from rnncli.runs import store
+
+    path = write_report(store.resolve(run_dir, out).resolve(), best)
+    if json_out:
+        return _emit_json({"report": str(path)})
+    report.console().print(f"report: {path}", markup=False, highlight=False)
 
 
 # ----------------------------------------------------------------------------- cells

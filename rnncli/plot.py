@@ -37,6 +37,11 @@ def save_loss_plot(history: Sequence[dict[str, Any]], metric: str, path: Path) -
     """Training loss and the task metric against sequences seen, written atomically."""
     from rnncli.runs import write_bytes_atomic
 
+    write_bytes_atomic(path, loss_png(history, metric))
+
+
+def loss_png(history: Sequence[dict[str, Any]], metric: str) -> bytes:
+    """Training loss and the task metric against sequences seen, as PNG bytes."""
     seqs = [r["sequences"] for r in history]
     fig = figure()
     ax = fig.add_subplot()
@@ -49,7 +54,7 @@ def save_loss_plot(history: Sequence[dict[str, Any]], metric: str, path: Path) -
         ax2.set_ylabel(metric, color="tab:orange")
     ax.set_title("rnncli train")
     fig.tight_layout()
-    write_bytes_atomic(path, png(fig))
+    return png(fig)
 
 
 def text_plot(values: Sequence[float], width: int = 60, height: int = 8) -> str:

@@ -130,10 +130,13 @@ def forward(
     state0: State | None = None,
     ws: Workspace | None = None,
     masks: list[np.ndarray] | None = None,
+    trace: bool = False,
 ) -> Any:
     """Run the sequence. X: (T, n_x, m) time-major; state0: the model's initial state
     (`initial_state`; zeros if None; a shorter tuple is completed with zeros).
     masks: a stacked model's dropout masks (`stack.dropout_masks`), training only.
+    trace: run a user's cell step by step, keeping every state and step cache (for
+    gate values and ``backward(record=...)``; the fused kernels keep them anyway).
 
     Returns the model's cache. With a `Workspace` (one-block models) its buffers are
     reused by the next call on that workspace; without one they are fresh.
@@ -149,7 +152,7 @@ def forward(
     if state0:
         full = (*state0, *full[len(state0) :])
     if not p.stacked:
-        return generic.forward(p.blocks[0], X, full, ws)
+        return generic.forward(p.blocks[0], X, full, ws, trace)
     return stack.forward(
         p, X, _per_block(p, full), _block_forward, _block_hidden, _block_final, masks
     )
@@ -181,19 +184,26 @@ def backward(
     grads: Packed | None = None,
     need_dx: bool = True,
     ws: Workspace | None = None,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[Packed, np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, directions*n_a, m) (the gradient on the top layer's hidden
     states) through time. Returns (grads, dX, da0 of the first block).
 
     Writes the cells' blocks of `grads`; its output layer is left as is.
+    record (one-layer models): filled with the gradient on every state at every step,
+    ``record[s]``: (T, n_a, m) per state name, from the same loop (see the kernels'
+    ``record``); the results are the same with or without it.
     """
     if grads is None:
         grads = p.zeros_like()
+    if record is not None and p.stacked:
+        raise ValueError("recording per-step gradients needs a one-layer model")
     if p.stacked:
         dX, da0 = stack.backward(p, cache, dA, grads, need_dx, _block_backward)
         return grads, dX, da0
     block = p.blocks[0]
-    dX, da0 = kernel(p.spec).backward(block, cache, dA, grads.blocks[0], need_dx, ws)
+    dX, da0 = kernel(p.spec).backward(block, cache, dA, grads.blocks[0], need_dx, ws,
+                                      record=record)  # fmt: skip
     return grads, dX, da0
 
 

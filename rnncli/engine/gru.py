@@ -83,12 +83,14 @@ def backward(
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,
     consume: bool = False,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
     AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: write the gate gradients over the cache's gate values (saves a
     (T, 3 n_a, m) buffer; the cache is invalid afterwards).
+    record: if given, gets ``record["a"]``: (T, n_a, m), the total gradient on each a_t.
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
@@ -132,15 +134,30 @@ def backward(
     np.copyto(WzrT, p.Wa[: 2 * n].T)
     np.copyto(WhT, p.Wa[2 * n :].T)
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
-    for dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr in reversed(steps):
-        add(da, dA_t, da)  # total gradient on a_t
-        multiply(da, Kzh_t, dZzh)  # d pre_z, d pre_h
-        dot(WhT, dZh, dra)  # d (r * a_prev)
-        multiply(dra, Kr_t, dZr)  # d pre_r
-        multiply(U, Kd_t, U)  # into a_{t-1}: direct path (1 - z), and through r * a_prev
-        add(da, dra, da)
-        dot(WzrT, dZzr, rec)  # ... and through the z and r gates
-        add(da, rec, da)
+    if record is None:
+        for dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr in reversed(steps):
+            add(da, dA_t, da)  # total gradient on a_t
+            multiply(da, Kzh_t, dZzh)  # d pre_z, d pre_h
+            dot(WhT, dZh, dra)  # d (r * a_prev)
+            multiply(dra, Kr_t, dZr)  # d pre_r
+            multiply(U, Kd_t, U)  # into a_{t-1}: direct path (1 - z), and through r * a_prev
+            add(da, dra, da)
+            dot(WzrT, dZzr, rec)  # ... and through the z and r gates
+            add(da, rec, da)
+    else:  # the same loop, keeping each total (a loop of its own: training never pays)
+        kept = record["a"] = np.empty((T, n, m), dt)
+        for (dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr), kept_t in zip(
+            reversed(steps), kept[::-1], strict=True
+        ):
+            add(da, dA_t, da)
+            np.copyto(kept_t, da)
+            multiply(da, Kzh_t, dZzh)
+            dot(WhT, dZh, dra)
+            multiply(dra, Kr_t, dZr)
+            multiply(U, Kd_t, U)
+            add(da, dra, da)
+            dot(WzrT, dZzr, rec)
+            add(da, rec, da)
     # Weight gradients as sums over steps and examples: one GEMM each, on dZ laid out
     # (3 n_a, T, m) in K's memory (K is spent).
     dZt = K.reshape(-1)[: 3 * n * T * m].reshape(3 * n, T, m)

@@ -56,11 +56,13 @@ def backward(
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,
     consume: bool = False,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
     AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: accepted for a uniform signature (the RNN's cache is just X and A).
+    record: if given, gets ``record["a"]``: (T, n_a, m), the total gradient on each a_t.
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
@@ -77,10 +79,18 @@ def backward(
     WaT = ws.get("WaT", (n, n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
     np.copyto(WaT, p.Wa.T)
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
-    for dA_t, dz in reversed(steps):
-        add(da, dA_t, da)  # total gradient on a_t: from above plus from step t+1
-        multiply(dz, da, dz)  # through tanh
-        dot(WaT, dz, da)  # into a_{t-1}
+    if record is None:
+        for dA_t, dz in reversed(steps):
+            add(da, dA_t, da)  # total gradient on a_t: from above plus from step t+1
+            multiply(dz, da, dz)  # through tanh
+            dot(WaT, dz, da)  # into a_{t-1}
+    else:  # the same loop, keeping each total (a loop of its own: training never pays)
+        kept = record["a"] = np.empty((T, n, m), dt)
+        for (dA_t, dz), kept_t in zip(reversed(steps), kept[::-1], strict=True):
+            add(da, dA_t, da)
+            np.copyto(kept_t, da)
+            multiply(dz, da, dz)
+            dot(WaT, dz, da)
     # Weight gradients as sums over steps and examples: one GEMM each.
     dZ2 = feature_major(ws, "dZt", dZ).reshape(n, T * m)
     if AX is None:
