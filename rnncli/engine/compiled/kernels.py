@@ -34,7 +34,7 @@ XENT, MSE_LAST, XENT_LAST = 0, 1, 2
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _project(W, b, X, idx, onehot, t, n, Z):  # type: ignore[no-untyped-def]
+def _project(W, b, X, idx, onehot, t, n, Z):
     """Z[i, r] = b[r] + Wx[r] x_t[i] for every example i and gate row r."""
     m, G = Z.shape
     n_x = W.shape[1] - n
@@ -52,7 +52,7 @@ def _project(W, b, X, idx, onehot, t, n, Z):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _recur(W, a_prev, Z, rows):  # type: ignore[no-untyped-def]
+def _recur(W, a_prev, Z, rows):
     """Z[i, r] += Wa[r] a_prev[i] for r < rows."""
     m = Z.shape[0]
     n = a_prev.shape[1]
@@ -65,12 +65,12 @@ def _recur(W, a_prev, Z, rows):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _sigmoid(z):  # type: ignore[no-untyped-def]
+def _sigmoid(z):
     return 1.0 / (1.0 + math.exp(-z))  # exp(-z) -> inf gives 0, as it should
 
 
 @njit(cache=True, fastmath=FAST)
-def _loss_at(Wy, by, a, kind, ti, tr, t, T, m, dWy, dby, da, logits):  # type: ignore[no-untyped-def]
+def _loss_at(Wy, by, a, kind, ti, tr, t, T, m, dWy, dby, da, logits):
     """The loss at step t (0 where the loss does not look at step t); writes its gradient
     on a_t into da (m, n) and adds to dWy, dby."""
     n_y, n = Wy.shape
@@ -123,7 +123,7 @@ def _loss_at(Wy, by, a, kind, ti, tr, t, T, m, dWy, dby, da, logits):  # type: i
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _input_grads(W, dz, X, idx, onehot, t, n, dW, dX, need_dx):  # type: ignore[no-untyped-def]
+def _input_grads(W, dz, X, idx, onehot, t, n, dW, dX, need_dx):
     """dWx += dz x_t^T and, if asked, dX[t] = Wx^T dz (dense inputs)."""
     m, G = dz.shape
     n_x = W.shape[1] - n
@@ -146,7 +146,7 @@ def _input_grads(W, dz, X, idx, onehot, t, n, dW, dX, need_dx):  # type: ignore[
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _recur_grads(W, dz, a_prev, dW, db, da_prev, rows):  # type: ignore[no-untyped-def]
+def _recur_grads(W, dz, a_prev, dW, db, da_prev, rows):
     """dWa += dz a_prev^T, db += dz, da_prev = Wa^T dz (over gate rows < rows)."""
     m, G = dz.shape
     n = a_prev.shape[1]
@@ -168,7 +168,7 @@ def _recur_grads(W, dz, a_prev, dW, db, da_prev, rows):  # type: ignore[no-untyp
 
 
 @njit(cache=True, fastmath=FAST)
-def lstm_loss_and_grads(  # type: ignore[no-untyped-def]
+def lstm_loss_and_grads(
     W, b, Wy, by, X, idx, onehot, kind, ti, tr, a0, c0, need_dx,
     dW, db, dWy, dby, dX, a_last, c_last,
 ):  # fmt: skip
@@ -236,7 +236,7 @@ def lstm_loss_and_grads(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=FAST)
-def rnn_loss_and_grads(  # type: ignore[no-untyped-def]
+def rnn_loss_and_grads(
     W, b, Wy, by, X, idx, onehot, kind, ti, tr, a0, c0, need_dx,
     dW, db, dWy, dby, dX, a_last, c_last,
 ):  # fmt: skip
@@ -279,7 +279,7 @@ def rnn_loss_and_grads(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=FAST)
-def gru_loss_and_grads(  # type: ignore[no-untyped-def]
+def gru_loss_and_grads(
     W, b, Wy, by, X, idx, onehot, kind, ti, tr, a0, c0, need_dx,
     dW, db, dWy, dby, dX, a_last, c_last,
 ):  # fmt: skip
