@@ -219,6 +219,7 @@ def test_lag_criterion() -> None:
     result = lag.metrics(bad, targets)
     assert result["max_err_last"] == 0.0 and result["max_err"] == 1.0
     assert not lag.solved(result)
+    assert lag.solved(result, last_only=True)  # Table 11's end-only reading
     with pytest.raises(ValueError):
         lag.metrics(probs[:, :, :-1], targets)
 

@@ -31,7 +31,8 @@ the correct next symbol exceeds 0.75 at every step" (the largest error of a soft
 text applies the bound at every step; Table 11 says "at sequence end". We use every
 step, which implies the end-only version; the two differ only for a net that gets the
 long-lag step right but a local transition wrong. `metrics` reports both
-(``max_err`` and ``max_err_last``).
+(``max_err`` and ``max_err_last``) and ``solved(m, last_only=True)`` applies the
+end-only reading.
 
 Paper's result (Table 2): LSTM, p = 100, 100% of 18 trials successful, after 5,040
 training sequences on average (online, learning rate 1.0, 5 million sequences budget;
@@ -39,6 +40,11 @@ RTRL and BPTT: 0%). A public NumPy reproduction with Adam (npow/schmidhuber-prob
 noise-free-long-lag/README.md) reports that plain per-step cross-entropy let Adam settle
 on the easy transitions and miss the last step; it up-weighted the last-step loss
 (x100) to solve p = 50 in a few hundred sequences. Only the last step carries the lag.
+We saw the same with this repository's LSTM and Adam (hidden 16, batch 16, lr 0.01,
+forget-gate bias +1, one seed each): p <= 10 solved within 3,200 sequences, p = 20 kept
+the last step at chance for 48,000 sequences with targets at every step, but learned it
+with the other targets set to -1 (``targets[:, :-1] = -1``; then judge it with
+``last_only=True``); p = 100 learned neither way within 48,000 sequences.
 """
 
 from __future__ import annotations
@@ -167,6 +173,7 @@ def metrics(probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     }
 
 
-def solved(metrics: dict[str, float]) -> bool:
-    """ABS(0.25) at every step of every evaluation sequence."""
-    return metrics["max_err"] < MAX_ERR
+def solved(metrics: dict[str, float], last_only: bool = False) -> bool:
+    """ABS(0.25) at every step of every evaluation sequence (`last_only`: at the last
+    step only, Table 11's reading; for nets trained on the last target alone)."""
+    return metrics["max_err_last" if last_only else "max_err"] < MAX_ERR
