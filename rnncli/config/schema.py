@@ -116,6 +116,14 @@ class Model(BaseModel):
     dropout: float = Field(default=0.0, ge=0, lt=1)
 
 
+class Engine(BaseModel):
+    """How the engine runs a training step: NumPy, compiled kernels (the [fast] extra), or
+    the faster of the two for the model's size (auto)."""
+
+    model_config = _STRICT
+    backend: Literal["auto", "numpy", "compiled"] = "auto"
+
+
 class Backward(BaseModel):
     """Where the upstream gradient of the backward pass comes from."""
 
@@ -169,6 +177,7 @@ class Train(BaseModel):
     keep_best: bool = True
     stop_on_solve: bool = True
     patience: int = Field(default=0, ge=0)
+    threads: int | None = Field(default=None, ge=1, le=1024)  # BLAS threads; None: by size
 
 
 class Sweep(BaseModel):
@@ -222,6 +231,7 @@ class Config(BaseModel):
     dtype: Literal["float64", "float32"] = "float64"
     dims: Dims = Field(default_factory=Dims)
     model: Model = Field(default_factory=Model)
+    engine: Engine = Field(default_factory=Engine)
     init: Init = Field(default_factory=Init)
     level: Literal["cell", "sequence"] = "sequence"
     samples: list[Annotated[str, AfterValidator(_check_sample)]] | None = None

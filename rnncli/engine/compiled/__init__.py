@@ -18,6 +18,12 @@ from typing import Any
 import numpy as np
 
 LOSS_KIND = {"xent": 0, "mse_last": 1, "xent_last": 2}
+
+#: `rnncli.engine.choose_backend`'s auto rule: the kernels are faster than NumPy (one BLAS
+#: thread) where n_a * m is at most this. Measured per cell on a 2-core machine with
+#: `benchmarks/backends.py`: 1.7-2.6x at n_a = 16, m = 4, even at n_a * m = 256 (the
+#: compiled loops call scalar tanh and exp; NumPy's are vectorised), 0.3-0.9x beyond.
+COMPILED_UP_TO = 256
 CELLS = ("rnn", "lstm", "gru")
 HINT = "the compiled backend needs the [fast] extra: pip install 'rnncli[fast]'"
 
@@ -97,21 +103,31 @@ def loss_and_grads(
     return float(value), dX_out, da0.T.copy(), final
 
 
-def warm(cell: str, dtype: Any, notice: Callable[[str], None] | None = None) -> float:
-    """Compile (or load from the disk cache) the kernels a run will call, before it
-    starts; returns the seconds it took. Says so through `notice` when it compiles."""
+def warm(
+    cell: str, dtype: Any, loss: str, onehot: bool, notice: Callable[[str], None] | None = None
+) -> float:
+    """Compile (or load from the disk cache) the kernel a run will call, before it starts;
+    returns the seconds it took. Says through `notice` that it is compiling when that
+    takes a while (the first run on a machine: numba caches the code on disk)."""
+    import threading
+
     from rnncli.engine.layout import Packed
 
-    start = time.perf_counter()
     p = Packed.zeros(cell, 2, 2, 2, dtype)
-    grads = p.zeros_like()
     X = np.zeros((2, 2, 2), dtype)
-    for loss, targets in (("xent", np.zeros((2, 2), np.int64)),
-                          ("mse_last", np.zeros((2, 2), dtype)),
-                          ("xent_last", np.zeros(2, np.int64))):  # fmt: skip
-        for idx in (None, np.zeros((2, 2), np.int64)):
-            loss_and_grads(p, X, targets, None, loss, grads, True, idx)
-            if notice is not None and time.perf_counter() - start > 1.0:
-                notice(f"compiling the {cell} kernels (first run on this machine only)...")
-                notice = None
+    targets = {"xent": np.zeros((2, 2), np.int64), "mse_last": np.zeros((2, 2), dtype),
+               "xent_last": np.zeros(2, np.int64)}[loss]  # fmt: skip
+    idx = np.zeros((2, 2), np.int64) if onehot else None
+    done = threading.Event()
+
+    def say() -> None:
+        if not done.wait(1.0) and notice is not None:
+            notice(f"compiling the {cell} kernel (the first run on this machine only)...")
+
+    start = time.perf_counter()
+    threading.Thread(target=say, daemon=True).start()
+    try:
+        loss_and_grads(p, X, targets, None, loss, p.zeros_like(), False, idx)
+    finally:
+        done.set()
     return time.perf_counter() - start

@@ -34,34 +34,43 @@ XENT, MSE_LAST, XENT_LAST = 0, 1, 2
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _project(W, b, X, idx, onehot, t, n, Z):
-    """Z[i, r] = b[r] + Wx[r] x_t[i] for every example i and gate row r."""
+def _project(W, b, X, idx, onehot, t, n, Z, WxT):
+    """Z[i, r] = b[r] + Wx[r] x_t[i] for every example i and gate row r (WxT: Wx
+    transposed, (n_x, G), so that the innermost loop runs along contiguous rows)."""
     m, G = Z.shape
     n_x = W.shape[1] - n
     for i in range(m):
+        z = Z[i]
         if onehot:
             col = n + idx[t, i]
-            for r in range(G):
-                Z[i, r] = b[r] + W[r, col]
+            if idx[t, i] < 0:  # padding: no input
+                for r in range(G):
+                    z[r] = b[r]
+            else:
+                for r in range(G):
+                    z[r] = b[r] + W[r, col]
         else:
             for r in range(G):
-                s = b[r]
-                for k in range(n_x):
-                    s += W[r, n + k] * X[t, i, k]
-                Z[i, r] = s
+                z[r] = b[r]
+            for k in range(n_x):
+                v = X[t, i, k]
+                w = WxT[k]
+                for r in range(G):
+                    z[r] += v * w[r]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _recur(W, a_prev, Z, rows):
-    """Z[i, r] += Wa[r] a_prev[i] for r < rows."""
+def _recur(WaT, a_prev, Z, rows):
+    """Z[i, r] += Wa[r] a_prev[i] for r < rows (WaT: Wa transposed, (n, G))."""
     m = Z.shape[0]
     n = a_prev.shape[1]
     for i in range(m):
-        for r in range(rows):
-            s = 0.0
-            for k in range(n):
-                s += W[r, k] * a_prev[i, k]
-            Z[i, r] += s
+        z = Z[i]
+        for k in range(n):
+            v = a_prev[i, k]
+            w = WaT[k]
+            for r in range(rows):
+                z[r] += v * w[r]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
@@ -129,20 +138,25 @@ def _input_grads(W, dz, X, idx, onehot, t, n, dW, dX, need_dx):
     n_x = W.shape[1] - n
     for i in range(m):
         if onehot:
+            if idx[t, i] < 0:
+                continue
             col = n + idx[t, i]
             for r in range(G):
                 dW[r, col] += dz[i, r]
         else:
             for r in range(G):
                 g = dz[i, r]
+                row = dW[r]
                 for k in range(n_x):
-                    dW[r, n + k] += g * X[t, i, k]
+                    row[n + k] += g * X[t, i, k]
             if need_dx:
                 for k in range(n_x):
-                    s = 0.0
-                    for r in range(G):
-                        s += W[r, n + k] * dz[i, r]
-                    dX[t, i, k] = s
+                    dX[t, i, k] = 0.0
+                for r in range(G):
+                    g = dz[i, r]
+                    w = W[r]
+                    for k in range(n_x):
+                        dX[t, i, k] += g * w[n + k]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
@@ -153,15 +167,17 @@ def _recur_grads(W, dz, a_prev, dW, db, da_prev, rows):
     for i in range(m):
         for r in range(G):
             db[r] += dz[i, r]
+        a = a_prev[i]
+        d = da_prev[i]
+        for k in range(n):
+            d[k] = 0.0
         for r in range(rows):
             g = dz[i, r]
+            w = W[r]
+            row = dW[r]
             for k in range(n):
-                dW[r, k] += g * a_prev[i, k]
-        for k in range(n):
-            s = 0.0
-            for r in range(rows):
-                s += W[r, k] * dz[i, r]
-            da_prev[i, k] = s
+                row[k] += g * a[k]
+                d[k] += g * w[k]
 
 
 # ----------------------------------------------------------------------------- LSTM
@@ -177,6 +193,8 @@ def lstm_loss_and_grads(
     T = idx.shape[0] if onehot else X.shape[0]
     m, n = a0.shape
     G = 4 * n
+    WaT = np.ascontiguousarray(W[:, :n].T)
+    WxT = np.ascontiguousarray(W[:, n:].T)
     A = np.empty((T + 1, m, n), W.dtype)
     C = np.empty((T + 1, m, n), W.dtype)
     S = np.empty((T, m, G), W.dtype)  # o, i, f, g (after their activations)
@@ -185,8 +203,8 @@ def lstm_loss_and_grads(
     C[0] = c0
     for t in range(T):
         z = S[t]
-        _project(W, b, X, idx, onehot, t, n, z)
-        _recur(W, A[t], z, G)
+        _project(W, b, X, idx, onehot, t, n, z, WxT)
+        _recur(WaT, A[t], z, G)
         for i in range(m):
             for k in range(n):
                 o = _sigmoid(z[i, k])
@@ -243,12 +261,14 @@ def rnn_loss_and_grads(
     """One basic-RNN training step: a_t = tanh(Waa a_{t-1} + Wax x_t + ba)."""
     T = idx.shape[0] if onehot else X.shape[0]
     m, n = a0.shape
+    WaT = np.ascontiguousarray(W[:, :n].T)
+    WxT = np.ascontiguousarray(W[:, n:].T)
     A = np.empty((T + 1, m, n), W.dtype)
     A[0] = a0
     for t in range(T):
         z = A[t + 1]
-        _project(W, b, X, idx, onehot, t, n, z)
-        _recur(W, A[t], z, n)
+        _project(W, b, X, idx, onehot, t, n, z, WxT)
+        _recur(WaT, A[t], z, n)
         for i in range(m):
             for k in range(n):
                 z[i, k] = math.tanh(z[i, k])
@@ -288,28 +308,33 @@ def gru_loss_and_grads(
     T = idx.shape[0] if onehot else X.shape[0]
     m, n = a0.shape
     G = 3 * n
+    WaT = np.ascontiguousarray(W[:, :n].T)
+    WxT = np.ascontiguousarray(W[:, n:].T)
     A = np.empty((T + 1, m, n), W.dtype)
     S = np.empty((T, m, G), W.dtype)  # z, r, h (after their activations)
     RA = np.empty((T, m, n), W.dtype)  # r * a_{t-1}
     A[0] = a0
     for t in range(T):
         z = S[t]
-        _project(W, b, X, idx, onehot, t, n, z)
-        _recur(W, A[t], z, 2 * n)  # z and r rows act on a_{t-1}
+        _project(W, b, X, idx, onehot, t, n, z, WxT)
+        _recur(WaT, A[t], z, 2 * n)  # z and r rows act on a_{t-1}
         for i in range(m):
             for k in range(n):
                 z[i, k] = _sigmoid(z[i, k])
                 z[i, n + k] = _sigmoid(z[i, n + k])
                 RA[t, i, k] = z[i, n + k] * A[t, i, k]
         for i in range(m):  # h rows act on r * a_{t-1}
+            zi = z[i]
+            for k in range(n):
+                v = RA[t, i, k]
+                w = WaT[k]
+                for r in range(n):
+                    zi[2 * n + r] += v * w[2 * n + r]
             for r in range(n):
-                s = 0.0
-                for k in range(n):
-                    s += W[2 * n + r, k] * RA[t, i, k]
-                h = math.tanh(z[i, 2 * n + r] + s)
-                z[i, 2 * n + r] = h
+                h = math.tanh(zi[2 * n + r])
+                zi[2 * n + r] = h
                 ap = A[t, i, r]
-                A[t + 1, i, r] = ap + z[i, r] * (h - ap)
+                A[t + 1, i, r] = ap + zi[r] * (h - ap)
     a_last[:] = A[T]
     dW[:] = 0.0
     db[:] = 0.0
@@ -333,30 +358,34 @@ def gru_loss_and_grads(
                 dz[i, 2 * n + k] = d_a * zg * (1.0 - h * h)  # d pre_h
                 da_prev[i, k] = d_a * (1.0 - zg)  # the direct path
         for i in range(m):  # through r * a_{t-1}: d(ra) = Wa_h^T d pre_h
+            d = dra[i]
             for k in range(n):
-                acc = 0.0
-                for r in range(n):
-                    acc += W[2 * n + r, k] * dz[i, 2 * n + r]
-                dra[i, k] = acc
+                d[k] = 0.0
+            for r in range(n):
+                g = dz[i, 2 * n + r]
+                w = W[2 * n + r]
+                for k in range(n):
+                    d[k] += g * w[k]
+            for k in range(n):
                 rg = s[i, n + k]
-                dz[i, n + k] = acc * A[t, i, k] * rg * (1.0 - rg)  # d pre_r
-                da_prev[i, k] += acc * rg
+                dz[i, n + k] = d[k] * A[t, i, k] * rg * (1.0 - rg)  # d pre_r
+                da_prev[i, k] += d[k] * rg
         for i in range(m):
             for r in range(G):
                 db[r] += dz[i, r]
-            for r in range(2 * n):  # z, r rows: [a_{t-1}; x_t]
+            a, ra, dp = A[t, i], RA[t, i], da_prev[i]
+            for r in range(2 * n):  # z, r rows: [a_{t-1}; x_t], and into a_{t-1}
                 g = dz[i, r]
+                w = W[r]
+                row = dW[r]
                 for k in range(n):
-                    dW[r, k] += g * A[t, i, k]
+                    row[k] += g * a[k]
+                    dp[k] += g * w[k]
             for r in range(n):  # h rows: [r * a_{t-1}; x_t]
                 g = dz[i, 2 * n + r]
+                row = dW[2 * n + r]
                 for k in range(n):
-                    dW[2 * n + r, k] += g * RA[t, i, k]
-            for k in range(n):  # into a_{t-1} through the z and r gates
-                acc = 0.0
-                for r in range(2 * n):
-                    acc += W[r, k] * dz[i, r]
-                da_prev[i, k] += acc
+                    row[k] += g * ra[k]
         _input_grads(W, dz, X, idx, onehot, t, n, dW, dX, need_dx)
         da, da_prev = da_prev, da
     return loss, da
