@@ -38,11 +38,9 @@ per call there), so it ends in well under a minute.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import platform
 import re
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -76,6 +74,12 @@ QUICK_MIN_TIME_S = 1.0
 #: the LSTM in float64, and the sizes where it must beat PyTorch (within 1.1x at large).
 NOTEBOOK_TARGETS = {"tiny": 4.0, "small": 2.5, "medium": 1.7, "large": 1.7}
 TORCH_TARGETS = {"tiny": 1.0, "small": 1.0, "medium": 1.0, "large": 1 / 1.1}
+#: The compiled backend's: the tiny LSTM step in at most this many ms (float64), the
+#: small one at least this much faster than the NumPy engine, and float32 LSTM against
+#: PyTorch at these sizes.
+COMPILED_TINY_MS = 0.025
+COMPILED_SMALL_SPEEDUP = 1.5
+TORCH32_TARGETS = {"small": 1.0, "medium": 1.0}
 
 Progress = Callable[[str], None]
 
@@ -118,6 +122,26 @@ def make_problem(
 def engine_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
     params, x, targets = make_problem(cell, size, dtype)
     return lambda: rnncli.loss_and_grads(cell, params, x, targets)
+
+
+def compiled_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+    """The compiled backend on the same problem and work (loss, every gradient, dx)."""
+    from rnncli import engine
+    from rnncli.engine import compiled
+
+    params, x, targets = make_problem(cell, size, dtype)
+    p = engine.pack(cell, params)
+    grads = p.zeros_like()
+    X, t = engine.to_time_major(x), np.ascontiguousarray(targets.T)
+    return lambda: compiled.loss_and_grads(p, X, t, None, "xent", grads, True)
+
+
+def auto_backend(cell: str, size: str) -> str:
+    """What ``engine.backend=auto`` runs a training step of this size on."""
+    from rnncli import engine
+
+    _, n_a, _, m, _ = SIZES[size]
+    return engine.choose_backend("auto", cell, False, n_a, m)
 
 
 def notebook_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
@@ -214,9 +238,9 @@ def _stats(samples: list[float], k: int) -> dict[str, Any]:
     }
 
 
-def _paired_ratio(other: list[float] | None, engine: list[float]) -> dict[str, float] | None:
+def _paired_ratio(other: list[float] | None, engine: list[float] | None) -> dict[str, float] | None:
     """Median and quartiles over rounds of other / engine, sample by sample."""
-    if other is None:
+    if other is None or engine is None:
         return None
     ratios = np.array(other) / np.array(engine)
     q1, med, q3 = np.percentile(ratios, [25, 50, 75])
@@ -238,7 +262,11 @@ def time_size(
 ) -> list[dict[str, Any]]:
     """Time every (cell, dtype, variant) of one size, interleaved over at least `rounds`
     rounds, and more until `min_time_s` seconds of rounds have passed."""
+    from rnncli.engine import compiled
+
     makers = {"engine": engine_call, "notebook": notebook_call}
+    if compiled.available():
+        makers["compiled"] = compiled_call
     numpy_fns: dict[Key, Callable[[], Any]] = {}
     torch_fns: dict[Key, Callable[[], Any]] = {}
     for dtype in dtypes:
@@ -278,7 +306,7 @@ def time_size(
     for dtype in dtypes:
         for cell in cells:
             stats: dict[str, dict[str, Any] | None] = {}
-            for v in ("engine", "notebook", "torch"):
+            for v in ("engine", "compiled", "notebook", "torch"):
                 key = (cell, dtype, v)
                 stats[v] = _stats(samples[key], plan[key][0]) if key in samples else None
             engine = stats["engine"]
@@ -287,12 +315,15 @@ def time_size(
             mine = samples[cell, dtype, "engine"]
             vs_nb = _paired_ratio(samples.get((cell, dtype, "notebook")), mine)
             vs_torch = _paired_ratio(samples.get((cell, dtype, "torch")), mine)
+            vs_compiled = _paired_ratio(mine, samples.get((cell, dtype, "compiled")))
             rows.append(
                 {
                     "size": size,
                     "cell": registry.get(cell).label,
                     "dtype": dtype,
+                    "auto": auto_backend(cell, size) if cell in CELLS else "numpy",
                     **stats,
+                    "compiled_speedup": None if vs_compiled is None else vs_compiled["median"],
                     "speedup_vs_notebook": None if vs_nb is None else vs_nb["median"],
                     "speedup_vs_torch": None if vs_torch is None else vs_torch["median"],
                     "speedup_vs_notebook_iqr": None
@@ -397,6 +428,7 @@ def run_bench(
     min_sample_s: float | None = None,
     throughput: Callable[[], Any] | None = None,
     min_time_s: float | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; return JSON-safe results (see the module docstring).
 
@@ -472,6 +504,7 @@ def run_bench(
             "quick": quick,
             "min_sample_s": min_sample_s,
             "pause_s": PAUSE_S,
+            "threads": threads,  # BLAS threads asked for (None: as installed)
         },
         "size_table": {
             s: dict(zip(("n_x", "n_a", "n_y", "m", "T_x"), SIZES[s], strict=True)) for s in sizes
@@ -489,28 +522,38 @@ def run_bench(
 
 
 def check_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets (LSTM, float64) that this run measured: met or not."""
+    """The targets (LSTM) that this run measured, met or not, and every row where
+    ``engine.backend=auto`` would pick the slower backend."""
     found = []
+
+    def target(size: str, what: str, value: float, goal: float, met: bool) -> None:
+        found.append({"size": size, "what": what, "value": value, "goal": goal, "met": met})
+
     for row in results:
-        if row["cell"] != "lstm" or row["dtype"] != "float64":
+        size, fast = row["size"], row.get("compiled_speedup")
+        if fast is not None:  # auto must never pick the slower one
+            picked = fast if row["auto"] == "compiled" else 1 / fast
+            target(size, f"{row['cell']} {row['dtype']} auto={row['auto']}", picked, 1.0,
+                   picked >= 1.0 or abs(fast - 1) < 0.1)  # fmt: skip
+        if row["cell"] != "lstm":
             continue
-        size = row["size"]
-        for other, goal in (
-            ("notebook", NOTEBOOK_TARGETS.get(size)),
-            ("torch", TORCH_TARGETS.get(size)),
-        ):
+        if row["dtype"] == "float32":
+            ratio = row["speedup_vs_torch"]
+            if size in TORCH32_TARGETS and ratio is not None:
+                target(size, "float32 vs torch", ratio, TORCH32_TARGETS[size],
+                       ratio >= TORCH32_TARGETS[size])  # fmt: skip
+            continue
+        for other, goal in (("notebook", NOTEBOOK_TARGETS.get(size)),
+                            ("torch", TORCH_TARGETS.get(size))):  # fmt: skip
             ratio = row[f"speedup_vs_{other}"]
-            if goal is None or ratio is None:
-                continue
-            found.append(
-                {
-                    "size": size,
-                    "against": other,
-                    "speedup": ratio,
-                    "goal": goal,
-                    "met": bool(ratio >= goal),
-                }
-            )
+            if goal is not None and ratio is not None:
+                target(size, f"vs {other}", ratio, goal, ratio >= goal)
+        if row.get("compiled") and size == "tiny":
+            ms = row["compiled"]["median_ms"]
+            target(size, "compiled ms", ms, COMPILED_TINY_MS, ms <= COMPILED_TINY_MS)
+        if fast is not None and size == "small":
+            target(size, "compiled vs engine", fast, COMPILED_SMALL_SPEEDUP,
+                   fast >= COMPILED_SMALL_SPEEDUP)  # fmt: skip
     return found
 
 
@@ -548,6 +591,7 @@ def render(results: dict[str, Any], console: Any = None) -> None:
     console = console or Console()
     cols = [
         Col("size"), Col("cell"), Col("dtype", priority=3), Col("engine", "right"),
+        Col("compiled", "right", priority=2), Col("auto", priority=3),
         Col("notebook", "right", priority=2), Col("x nb", "right"),
         Col("torch", "right", priority=2), Col("x torch", "right"),
         Col("GFLOP/s", "right", priority=4), Col("% peak", "right", priority=5),
@@ -558,6 +602,8 @@ def render(results: dict[str, Any], console: Any = None) -> None:
             row["cell"],
             row["dtype"].replace("float", "f"),
             _ms(row["engine"]),
+            _ms(row.get("compiled")),
+            row.get("auto", "numpy"),
             _ms(row["notebook"]),
             _x(row["speedup_vs_notebook"]),
             _ms(row["torch"]),
@@ -569,9 +615,12 @@ def render(results: dict[str, Any], console: Any = None) -> None:
     ]
     console.print(fit_table(
         "forward + backward (loss_and_grads), median ms ± IQR", cols, rows, console.width,
-        caption="x other = median over rounds of other / engine (> 1: the engine is faster)",
+        caption="engine: NumPy; compiled: the numba kernels; auto: what engine.backend=auto "
+        "trains this size on; x other = median over rounds of other / engine (> 1: the engine "
+        "is faster)",
     ))  # fmt: skip
-    for line in summary_lines(results):
+    tp = results["throughput"]
+    for line in summary_lines(results) + (throughput_lines(tp) if tp else []):
         console.print(line, highlight=False, markup=False)
 
 
@@ -597,10 +646,16 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             )
     for t in results["targets"]:
         verdict = "met" if t["met"] else "MISSED"
-        lines.append(
-            f"target lstm {t['size']} vs {t['against']}: {t['speedup']:.2f}x "
-            f"(goal >= {t['goal']:.2f}x) {verdict}"
-        )
+        if t["what"] == "compiled ms":
+            lines.append(f"target lstm {t['size']} compiled: {t['value']:.3f} ms "
+                         f"(goal <= {t['goal']:.3f} ms) {verdict}")  # fmt: skip
+        elif "auto=" in t["what"]:
+            if not t["met"]:
+                lines.append(f"auto at {t['size']} {t['what']}: the slower backend "
+                             f"({t['value']:.2f}x) MISSED")  # fmt: skip
+        else:
+            lines.append(f"target lstm {t['size']} {t['what']}: {t['value']:.2f}x "
+                         f"(goal >= {t['goal']:.2f}x) {verdict}")  # fmt: skip
     pools = results["machine"].get("threadpools") or []
     blas = [p for p in pools if p.get("user_api") == "blas"]
     if blas:
@@ -611,63 +666,35 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         )
     env = results["machine"]["env"]
     lines.append("environment: " + (", ".join(f"{k}={v}" for k, v in env.items()) or "-"))
-    tp = results["throughput"]
-    if tp:
-        lines.append(
-            f"training throughput ({tp['cell']}, task defaults, {tp['steps']} updates, "
-            "median of runs): "
-            f"reber {tp['reber_sequences_per_s']:,.0f} sequences/s, "
-            f"text {tp['text_chars_per_s']:,.0f} characters/s"
-        )
+    return lines
+
+
+def throughput_lines(tp: dict[str, Any]) -> list[str]:
+    """Training throughput, one line per task: the rate on each backend."""
+    lines = [f"training throughput ({tp['cell']}, task defaults, median of runs):"]
+    for r in tp["rows"]:
+        rates = [f"{b} {r[b]:,.0f}" for b in ("numpy", "compiled") if r.get(b)]
+        ratio = f" ({r['compiled'] / r['numpy']:.2f}x)" if r.get("compiled") else ""
+        lines.append(f"  {r['task']}: {', '.join(rates)} {r['unit']}{ratio}; "
+                     f"auto: {r['auto']}")  # fmt: skip
     return lines
 
 
 def to_markdown(results: dict[str, Any]) -> str:
     """The table as GitHub markdown (for benchmarks/RESULTS.md)."""
     head = (
-        "| size | cell | dtype | engine ms | notebook ms | x notebook | torch ms | x torch "
-        "| GFLOP/s | % peak |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n"
+        "| size | cell | dtype | engine ms | compiled ms | auto | notebook ms | x notebook "
+        "| torch ms | x torch | GFLOP/s | % peak |\n"
+        "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|\n"
     )
     rows = [
         f"| {r['size']} | {r['cell']} | {r['dtype']} | {_ms(r['engine'])} | "
+        f"{_ms(r.get('compiled'))} | {r.get('auto', 'numpy')} | "
         f"{_ms(r['notebook'])} | {_x(r['speedup_vs_notebook'])} | {_ms(r['torch'])} | "
         f"{_x(r['speedup_vs_torch'])} | {_rate(r['engine_gflops'])} | "
         f"{_share(r['gemm_share'])} |"
         for r in results["results"]
     ]
-    return head + "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in summary_lines(results))
-
-
-def main_bench(
-    sizes: Sequence[str] | None = None,
-    quick: bool = False,
-    json_out: bool = False,
-    cells: Sequence[str] | None = None,
-    dtypes: Sequence[str] | None = None,
-    rounds: int | None = None,
-    torch: bool = True,
-    console: Any = None,
-) -> dict[str, Any]:
-    """Entry point for ``rnncli bench``: run, then print a table (or JSON to stdout).
-
-    Progress goes to stderr. Raises ValueError for an unknown size, cell or dtype.
-    """
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    progress = None if not err.is_terminal else (lambda msg: err.log(msg))
-    results = run_bench(
-        sizes=list(sizes) if sizes else None,
-        cells=list(cells) if cells else CELLS,
-        dtypes=list(dtypes) if dtypes else DTYPES,
-        rounds=rounds,
-        quick=quick,
-        torch=torch,
-        progress=progress,
-    )
-    if json_out:
-        json.dump(results, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        render(results, console)
-    return results
+    tp = results["throughput"]
+    lines = summary_lines(results) + (throughput_lines(tp) if tp else [])
+    return head + "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in lines)

@@ -92,6 +92,16 @@ TrainOverrides = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="BLAS threads (default: 1 below 128 hidden units, where more do not pay; "
+        "else every core).",
+        show_default=False,
+    ),
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="Root folder for run folders.")]
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Write no run folder.")]
 ShowOpt = Annotated[
@@ -609,11 +619,16 @@ def check(
 
 
 def _summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
-    skip = ("final", "message", "best")
+    skip = ("final", "message", "best", "engine")
     rows = {k: v for k, v in summary.items() if k not in skip and v is not None}
     rows.update({k: v for k, v in summary["final"].items()})
     if summary.get("best"):
         rows["best step"] = summary["best"]["step"]
+    if summary.get("engine"):
+        e = summary["engine"]
+        rows["engine"] = f"{e['backend']}, {e['threads']} BLAS thread" + (
+            "s" if e["threads"] != 1 else ""
+        )
     return rows
 
 
@@ -679,6 +694,7 @@ def train(
     report_html: Annotated[
         bool, typer.Option("--report", help="Also write report.html into the run folder.")
     ] = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train a model on a sequence task until solved or train.steps.
 
@@ -702,6 +718,8 @@ def train(
         task = "text"
     if report_html and no_save:
         raise InputError("--report writes report.html into the run folder: drop --no-save")
+    if threads is not None:  # a train.* key, so that --resume takes it too
+        overrides = [*(overrides or []), f"train.threads={threads}"]
     flags = _flags(
         cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
     )
@@ -1177,6 +1195,7 @@ def export(
     if not quiet:
         report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
 
+
 # ----------------------------------------------------------------------------- inspect / report
 
 
@@ -1255,6 +1274,7 @@ def inspect_cmd(
     json_out: JsonOpt = False,
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """See inside a network: gradient flow through time, gate
     saturation, states, and the units of a text model that track the text.
@@ -1286,6 +1306,7 @@ def inspect_cmd(
 
       rnncli inspect TEXT_RUN --unit c:12 --text "He said \\"no\\"."
     """
+    from rnncli import engine
     from rnncli.inspect import command as ic
     from rnncli.inspect import show
 
@@ -1298,7 +1319,9 @@ def inspect_cmd(
         subjects = ic.subjects_from_runs(runs, out, best, compare, config, flags, overrides)
     else:
         subjects = ic.subjects_from_config(config, flags, overrides, compare, best, data)
-    inspections = ic.analyse(subjects, opts)
+    n_a = max(s.p.n_a for s in subjects)
+    with engine.limit_threads(engine.threads_for(threads, n_a)):
+        inspections = ic.analyse(subjects, opts)
     files, notices = ic.outputs(inspections, opts)
     folder = None
     if not no_save:
@@ -1434,6 +1457,12 @@ def bench(
     no_throughput: Annotated[
         bool, typer.Option("--no-throughput", help="Skip the training-throughput measurement.")
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads", min=1, help="BLAS threads (default: as installed).", show_default=False
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -1452,6 +1481,7 @@ def bench(
       rnncli bench --sizes small,medium --cells lstm --json
     """
     from rnncli import bench as bn
+    from rnncli import engine
     from rnncli.training import throughput
 
     def split(text: str | None) -> list[str] | None:
@@ -1461,11 +1491,14 @@ def bench(
     loud = verbose or (sys.stderr.isatty() and not json_out)
     progress = (lambda msg: err.print(msg, markup=False)) if loud and not quiet else None
     try:
-        results = bn.run_bench(
-            sizes=split(sizes), cells=split(cells) or bn.CELLS, dtypes=split(dtypes) or bn.DTYPES,
-            rounds=rounds, quick=quick, torch=not no_torch, progress=progress,
-            throughput=None if no_throughput else lambda: throughput.measure(100 if quick else 300),
-        )  # fmt: skip
+        with contextlib.nullcontext() if threads is None else engine.limit_threads(threads):
+            results = bn.run_bench(
+                sizes=split(sizes), cells=split(cells) or bn.CELLS,
+                dtypes=split(dtypes) or bn.DTYPES, rounds=rounds, quick=quick,
+                torch=not no_torch, progress=progress, threads=threads,
+                throughput=None if no_throughput else lambda: throughput.measure(
+                    100 if quick else 300),
+            )  # fmt: skip
     except ValueError as err_:
         raise InputError(str(err_)) from None
     if json_out:

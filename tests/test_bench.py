@@ -54,8 +54,12 @@ def test_memory_and_targets(results: dict) -> None:
     mem = results["memory"]
     assert mem["size"] == "tiny"
     assert all(m["engine_bytes"] > 0 and m["notebook_bytes"] > 0 for m in mem["cells"].values())
-    (vs_notebook,) = results["targets"]  # the lstm float64 row, notebook goal only
-    assert vs_notebook["against"] == "notebook" and vs_notebook["goal"] == 4.0
+    found = {t["what"]: t for t in results["targets"]}
+    assert found["vs notebook"]["goal"] == 4.0  # the lstm float64 row: no PyTorch here
+    assert "vs torch" not in found
+    if results["results"][0]["compiled"] is not None:  # with the [fast] extra
+        assert found["compiled ms"]["goal"] == bench.COMPILED_TINY_MS
+        assert {"rnn float64 auto=compiled", "lstm float64 auto=compiled"} <= set(found)
 
 
 def test_render_and_markdown(results: dict) -> None:
@@ -124,9 +128,14 @@ def test_time_budget_adds_rounds() -> None:
 def test_training_throughput_runs_the_real_loop() -> None:
     from rnncli.training import throughput
 
-    out = throughput.measure(steps=3, cell="rnn")
-    assert out["cell"] == "rnn" and out["steps"] == 3
-    assert out["reber_sequences_per_s"] > 0 and out["text_chars_per_s"] > 0
+    out = throughput.measure(steps=4, cell="rnn")
+    assert out["cell"] == "rnn" and out["steps"] == 4
+    rows = {r["task"]: r for r in out["rows"]}
+    assert set(rows) == {"reber", "adding", "text"}
+    assert all(r["numpy"] > 0 for r in rows.values())
+    assert rows["text"]["unit"] == "characters/s" and rows["adding"]["auto"] == "numpy"
+    lines = bench.throughput_lines(out)
+    assert lines[1].startswith("  reber: numpy ")
 
 
 def test_a_users_cell_is_timed_without_twins() -> None:

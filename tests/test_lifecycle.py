@@ -260,3 +260,17 @@ def test_python_api(tmp_path: Path) -> None:
     assert nothing.status == "nothing-to-do" and "nothing to do" in nothing.message
     with pytest.raises(rnncli.errors.InputError, match="train.hidden"):
         rnncli.train(overrides=["train.hidden=4"], resume=result.run_dir)
+
+
+def test_threads_are_chosen_by_size_given_by_flag_and_recorded(tmp_path: Path) -> None:
+    small = train(tmp_path / "a", *REBER, "train.steps=10")
+    engine_used = json.loads((small / "run.json").read_text())["summary"]["engine"]
+    assert engine_used["threads"] == 1  # below 128 hidden units one thread is fastest
+    two = train(tmp_path / "b", *REBER, "train.steps=10", "--threads", "2")
+    assert json.loads((two / "run.json").read_text())["summary"]["engine"]["threads"] == 2
+    # a thread count changes neither the model nor the data: a resume may change it
+    result = invoke("train", "--resume", str(two), "train.steps=20", "--threads", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((two / "run.json").read_text())["summary"]["engine"]["threads"] == 1
+    bad = invoke("train", "--no-save", "--threads", "0")
+    assert bad.exit_code == 2

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncli import cells
+from rnncli import cells, engine
 from rnncli.config import Config, check_training_memory, dump_yaml, load_config, to_dict
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
@@ -44,7 +44,7 @@ RESUMABLE = (
     "train.steps", "train.eval_every", "train.eval_size", "train.checkpoint_every",
     "train.lr", "train.schedule", "train.decay", "train.decay_every", "train.momentum",
     "train.eps", "train.clip", "train.clip_mode", "train.patience", "train.keep_best",
-    "train.stop_on_solve", "train.temperature",
+    "train.stop_on_solve", "train.temperature", "train.threads",
 )  # fmt: skip
 
 #: Tasks whose model predicts the next symbol: a model that reads the sequence backwards
@@ -106,6 +106,11 @@ def check_model(cfg: Config) -> None:
             "reads the sequence backwards would see the next symbol it is asked to predict"
         )
     cells.check_dtype(cells.get(cfg.cell), cfg.dtype)
+    layers, D = model_shape(cfg)
+    try:
+        engine.choose_backend(cfg.engine.backend, cfg.cell, layers * D > 1, 1, 1)
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 def check(cfg: Config) -> Problem:

@@ -27,7 +27,7 @@ from rnncli.tasks import adding, reber, text
 
 @dataclass
 class Batch:
-    X: np.ndarray  # (T, n_x, m) time-major inputs
+    X: np.ndarray  # (T, n_x, m) time-major inputs, or (T, m) symbol indices (< 0: none)
     targets: np.ndarray  # (T, m) ints for xent, (n_y, m) reals for mse_last
     reset: bool = True  # start from a zero state (False: carry the previous state)
 
@@ -80,21 +80,30 @@ def _last_logits(p: Packed, X: np.ndarray) -> np.ndarray:
 
 
 class Reber(Problem):
+    EVAL_GROUP = 64  # evaluation strings per forward pass, grouped by length
+
     def __init__(self, batch_size: int, eval_rng: np.random.Generator, eval_size: int, dtype: Any):
         super().__init__("reber", reber.N_SYMBOLS, reber.N_SYMBOLS, "xent", "outer_acc")
         self.batch_size = batch_size
         self.dtype = dtype
         self.eval_strings = reber.generate(eval_rng, eval_size)
-        x, _ = reber.encode(self.eval_strings, dtype=dtype)
-        self.eval_X = engine.to_time_major(x)
         self.eval_mask = reber.legal_mask(self.eval_strings)
+        # Sorted by length, so that a group is padded only to its own longest string.
+        seqs = [[reber.INDEX[c] for c in s] for s in self.eval_strings]
+        order = np.argsort([len(s) for s in seqs], kind="stable")
+        self.eval_groups = [
+            (rows, reber.indices([seqs[j] for j in rows])[0])
+            for rows in np.array_split(order, -(-len(order) // self.EVAL_GROUP))
+        ]
 
     def batch(self, rng: np.random.Generator) -> Batch:
-        x, targets = reber.encode(reber.generate(rng, self.batch_size), dtype=self.dtype)
-        return Batch(engine.to_time_major(x), np.ascontiguousarray(targets.T))
+        X, targets = reber.indices(reber.generate_indices(rng, self.batch_size))
+        return Batch(X, targets)
 
     def evaluate(self, p: Packed) -> dict[str, float]:
-        pred = _logits(p, self.eval_X).argmax(axis=1).T  # (m, T)
+        pred = np.zeros(self.eval_mask.shape[:2], dtype=np.int64)  # (m, T_max)
+        for rows, X in self.eval_groups:
+            pred[rows, : X.shape[0]] = _logits(p, X).argmax(axis=1).T
         return reber.evaluate(pred, self.eval_strings, self.eval_mask)
 
     def solved(self, metrics: dict[str, float]) -> bool:

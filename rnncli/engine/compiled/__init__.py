@@ -33,11 +33,6 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def supports(p: Any) -> bool:
-    """One-layer, one-direction models of a built-in cell."""
-    return not p.stacked and p.spec.fused and p.cell in CELLS
-
-
 def _kernel(cell: str) -> Any:
     from rnncli.engine.compiled import kernels
 
@@ -103,21 +98,17 @@ def loss_and_grads(
     return float(value), dX_out, da0.T.copy(), final
 
 
-def warm(
-    cell: str, dtype: Any, loss: str, onehot: bool, notice: Callable[[str], None] | None = None
-) -> float:
-    """Compile (or load from the disk cache) the kernel a run will call, before it starts;
-    returns the seconds it took. Says through `notice` that it is compiling when that
-    takes a while (the first run on a machine: numba caches the code on disk)."""
+def warm(cell: str, dtype: Any, notice: Callable[[str], None] | None = None) -> float:
+    """Compile (or load from the disk cache) the kernel of `cell` in `dtype` before a run
+    starts (one signature serves every loss and input form); returns the seconds it
+    took. Says through `notice` that it is compiling when that takes over a second (the
+    first run on a machine: numba then caches the code on disk)."""
     import threading
 
     from rnncli.engine.layout import Packed
 
     p = Packed.zeros(cell, 2, 2, 2, dtype)
-    X = np.zeros((2, 2, 2), dtype)
-    targets = {"xent": np.zeros((2, 2), np.int64), "mse_last": np.zeros((2, 2), dtype),
-               "xent_last": np.zeros(2, np.int64)}[loss]  # fmt: skip
-    idx = np.zeros((2, 2), np.int64) if onehot else None
+    X, targets = np.zeros((2, 2, 2), dtype), np.zeros((2, 2), np.int64)
     done = threading.Event()
 
     def say() -> None:
@@ -127,7 +118,7 @@ def warm(
     start = time.perf_counter()
     threading.Thread(target=say, daemon=True).start()
     try:
-        loss_and_grads(p, X, targets, None, loss, p.zeros_like(), False, idx)
+        loss_and_grads(p, X, targets, None, "xent", p.zeros_like(), False)
     finally:
         done.set()
     return time.perf_counter() - start
