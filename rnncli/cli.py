@@ -653,7 +653,12 @@ def train(
     seed: SeedOpt = None,
     task: Annotated[
         str | None,
-        typer.Option("--task", help="reber, adding or text (train.task).", show_default=False),
+        typer.Option(
+            "--task",
+            help="reber, adding, text, or one of the 1997 battery: lag, lag-noise, "
+            "multiplication, temporal-order, temporal-order-3, copy (train.task).",
+            show_default=False,
+        ),
     ] = None,
     data: Annotated[
         Path | None,
@@ -699,7 +704,11 @@ def train(
     """Train a model on a sequence task until solved or train.steps.
 
     Tasks: reber (embedded Reber grammar, the default), adding (the adding problem,
-    MSE at the last step), text (a character model on --data FILE).
+    MSE at the last step), text (a character model on --data FILE), and the long
+    time lags of Hochreiter & Schmidhuber (1997): lag (2a, train.p), lag-noise (2c,
+    train.q, train.p), multiplication (5, train.T), temporal-order (6a),
+    temporal-order-3 (6b), copy (train.T). Each has its own defaults
+    (--show-config) and is judged by the paper's criterion.
 
     \b
     Examples:
@@ -1525,7 +1534,12 @@ def sweep(
     seed: SeedOpt = None,
     task: Annotated[
         str | None,
-        typer.Option("--task", help="reber, adding or text (train.task).", show_default=False),
+        typer.Option(
+            "--task",
+            help="reber, adding, text, or one of the 1997 battery: lag, lag-noise, "
+            "multiplication, temporal-order, temporal-order-3, copy (train.task).",
+            show_default=False,
+        ),
     ] = None,
     data: Annotated[
         Path | None,

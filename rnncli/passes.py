@@ -132,7 +132,7 @@ def build(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     D = directions(cfg)
     params = init_params(
         spec, d.n_x, d.n_a, d.n_y, g_params, cfg.init.scheme, cfg.init.scale, dtype,
-        cfg.model.layers, D,
+        cfg.model.layers, D, cfg.init.forget_bias,
     )  # fmt: skip
 
     def randn(rng: np.random.Generator, *shape: int) -> np.ndarray:

@@ -189,3 +189,19 @@ def test_compiled_for_a_model_it_cannot_run_is_a_usage_error(tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "engine.backend=compiled runs one-layer" in result.stderr
     assert list(tmp_path.iterdir()) == []  # refused before any folder
+
+
+@pytest.mark.parametrize("task", ["reber", "adding", "lag", "temporal-order", "multiplication"])
+def test_every_task_feeds_the_kernels_contiguous_arrays(task: str) -> None:
+    """Every array a task hands the kernels is C-ordered, so the one signature `warm`
+    compiles is the only one a run needs (another would compile mid-run, for seconds)."""
+    from rnncli.config import load_config
+    from rnncli.engine.compiled import kernels
+    from rnncli.training.loop import train
+
+    cfg = load_config(None, {"train.task": task},
+                      ["train.steps=2", "engine.backend=compiled", "train.eval_size=4",
+                       "train.p=5", "train.T=20", "train.hidden=4"], training=True)  # fmt: skip
+    train(cfg)
+    for sig in kernels.lstm_loss_and_grads.signatures:
+        assert all(", C)" in str(a) or "array" not in str(a) for a in sig), sig

@@ -49,7 +49,7 @@ RESUMABLE = (
 
 #: Tasks whose model predicts the next symbol: a model that reads the sequence backwards
 #: would see the answer.
-NEXT_SYMBOL_TASKS = ("reber", "text")
+NEXT_SYMBOL_TASKS = ("reber", "text", "lag")
 
 Notice = Callable[[str], None]
 

@@ -122,6 +122,7 @@ def fresh_state(
             cfg.cell, problem.n_x, t.hidden, problem.n_y, init_rng,
             scheme=cfg.init.scheme if cfg.init.scheme != "notebook" else "xavier",
             scale=cfg.init.scale, dtype=np.dtype(cfg.dtype), layers=layers, directions=D,
+            forget_bias=cfg.init.forget_bias,
         )  # fmt: skip
         p = engine.pack(cfg.cell, params, n_x=problem.n_x, layers=layers, directions=D)
     else:

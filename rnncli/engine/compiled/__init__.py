@@ -80,7 +80,7 @@ def loss_and_grads(
     if kind == 1:
         ti, tr = _dummy((1, 1), np.int64), np.ascontiguousarray(targets, dtype=dt)
     else:
-        ti = np.asarray(targets, dtype=np.int64).reshape(-1 if kind == 0 else 1, m)
+        ti = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1 if kind == 0 else 1, m)
         tr = _dummy((1, 1), dt)
     a0 = np.ascontiguousarray(state0[0].T) if state0 else np.zeros((m, n), dt)
     has_c = p.cell == "lstm"
