@@ -274,3 +274,19 @@ def test_threads_are_chosen_by_size_given_by_flag_and_recorded(tmp_path: Path) -
     assert json.loads((two / "run.json").read_text())["summary"]["engine"]["threads"] == 1
     bad = invoke("train", "--no-save", "--threads", "0")
     assert bad.exit_code == 2
+
+
+def test_a_changed_data_file_is_refused_on_resume_unless_forced_and_then_recorded(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    run = train(tmp_path / "a", "--data", str(corpus), "train.hidden=8", "train.bptt=8",
+                "train.eval_size=16", "train.steps=10")  # fmt: skip
+    corpus.write_text("the quick brown dog jumps over the lazy fox. " * 40)  # same letters
+    refused = invoke("train", "--resume", str(run), "train.steps=20")
+    assert refused.exit_code == 2 and "changed since the run started" in refused.stderr
+    forced = invoke("train", "--resume", str(run), "train.steps=20", "--force", "--json")
+    assert forced.exit_code == 0, forced.stderr
+    (record,) = json.loads((run / "run.json").read_text())["resumed"]
+    assert record["step"] == 10 and "changed since the run started" in record["forced"][0]

@@ -68,6 +68,7 @@ class Plan:
     flags: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     changes: dict[str, list[Any]] = field(default_factory=dict)  # key: [old, new]
+    forced: list[str] = field(default_factory=list)  # changed files --force let through
     theta: np.ndarray | None = None  # parameters to start from (fine-tuning)
     init_from: dict[str, Any] | None = None  # where they come from, for run.json
     extra: dict[str, Any] = field(default_factory=dict)  # more run.json entries
@@ -187,11 +188,13 @@ def plan_resume(
     why = cells.source_changes(info.get("cell_source"), spec)
     if why and not force:
         raise InputError(f"{why}; --force continues anyway")
+    forced = [why] if why else []
     check_model(cfg)
     task = read_json(run_dir / "task.json", "task.json")
     if not isinstance(task, dict):
         raise InputError(f"{run_dir / 'task.json'}: not a JSON object")
-    _check_data(cfg, task, run_dir, force)
+    data_why = _check_data(cfg, task, run_dir, force)
+    forced += [data_why] if data_why else []
     problem = prepare(cfg)
     if (task.get("n_x"), task.get("n_y")) != (problem.n_x, problem.n_y):
         raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
@@ -200,25 +203,27 @@ def plan_resume(
     read_jsonl(run_dir / METRICS)  # a damaged line (but a torn last one) is refused here
     plan = Plan(
         cfg, problem, "resume", run_dir=run_dir, argv=list(argv), overrides=list(overrides),
-        changes=changes, step=state.step,
+        changes=changes, step=state.step, forced=forced,
     )  # fmt: skip
     plan.nothing_to_do = _finished(cfg, state, info)
     return plan
 
 
-def _check_data(cfg: Config, task: Mapping[str, Any], run_dir: Path, force: bool) -> None:
-    """The text a run trains on must be the file it started with."""
+def _check_data(cfg: Config, task: Mapping[str, Any], run_dir: Path, force: bool) -> str:
+    """The text a run trains on must be the file it started with; returns what `force`
+    let through ("" if nothing)."""
     if cfg.train.task != "text":
-        return
+        return ""
     path = Path(cfg.train.data or "")
     if not path.is_file():
         raise InputError(f"data file {path} is missing (the run {run_dir} trains on it)")
     recorded = task.get("sha256")
-    if recorded and file_sha256(path) != recorded and not force:
-        raise InputError(
-            f"data file {path} changed since the run started (its content hash differs); "
-            "--force continues anyway"
-        )
+    if recorded and file_sha256(path) != recorded:
+        why = f"data file {path} changed since the run started (its content hash differs)"
+        if not force:
+            raise InputError(f"{why}; --force continues anyway")
+        return why
+    return ""
 
 
 def _finished(cfg: Config, state: checkpoint.TrainState, info: Mapping[str, Any]) -> str:
@@ -285,7 +290,11 @@ def execute(
     try:
         if plan.mode == "resume":
             assert plan.run_dir is not None
-            entry = {"step": plan.step, "changes": plan.changes} if plan.changes else {}
+            entry: dict[str, Any] = {"step": plan.step} if plan.changes or plan.forced else {}
+            if plan.changes:
+                entry["changes"] = plan.changes
+            if plan.forced:
+                entry["forced"] = plan.forced  # what --force let through
             run = Run.reopen(plan.run_dir, plan.argv, entry)
             if plan.changes:  # the config a later resume reads is the extended one
                 run.write_text("config.yaml", dump_yaml(cfg))
