@@ -61,6 +61,9 @@ SIZES: dict[str, tuple[int, int, int, int, int]] = {
 }
 CELLS = tuple(registry.BUILTIN)
 DTYPES = ("float64", "float32")
+#: Model shapes beside one layer, (label, layers, directions): timed for the LSTM at every
+#: size but large, against PyTorch's nn.LSTM(num_layers=2) / (bidirectional=True).
+MODELS = (("2-layer", 2, 1), ("bidir", 1, 2))
 
 PAUSE_S = 0.3  # between NumPy and PyTorch timings: OpenBLAS threads spin ~0.2 s
 ROUNDS = 9  # default rounds per size ...
@@ -89,39 +92,59 @@ Progress = Callable[[str], None]
 # --------------------------------------------------------------------------------------
 
 
-def gemm_flops(cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int) -> int | None:
+def gemm_flops(
+    cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int, layers: int = 1, directions: int = 1
+) -> int | None:
     """Matrix-product FLOPs of one forward + backward with dx (2 per multiply-add), for a
     built-in cell (None for a user's cell, whose arithmetic rnncli does not know).
 
-    Over N = T*m columns: forward input projection 2GnN n_x, recurrence 2GnNn, output
-    layer 2 n_y n N; backward dWy, dH (2 n_y n N each), recurrence and the recurrent
-    columns of dW (2GnnN each), its input columns and dx (2Gn n_x N each). In all
-    6 N (G n (n + n_x) + n_y n), G = gates per cell.
+    Over N = T*m columns, per block with n_in inputs: forward input projection
+    2GnN n_in, recurrence 2GnNn; backward the recurrence and the recurrent columns of dW
+    (2GnnN each), its input columns and dx (2Gn n_in N each); the output layer on the
+    top layer's D*n units, forward, dWy and dH (2 n_y D n N each). In all
+    6 N (sum over blocks of G n (n + n_in) + n_y D n), G = gates per cell.
     """
     spec = registry.get(cell)
     if not spec.fused:
         return None
     N = T * m
-    return 6 * N * (spec.n_gates * n_a * (n_a + n_x) + n_y * n_a)
+    blocks = sum(
+        directions * spec.n_gates * n_a * (n_a + (n_x if layer == 0 else directions * n_a))
+        for layer in range(layers)
+    )
+    return 6 * N * (blocks + n_y * directions * n_a)
 
 
 def make_problem(
-    cell: str, size: str, dtype: str, seed: int = 0
+    cell: str, size: str, dtype: str, seed: int = 0, layers: int = 1, directions: int = 1
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Notebook-named parameters, x: (n_x, m, T_x) and int targets: (m, T_x)."""
+    """Notebook-named parameters (a stacked model's with ``_l0``, ``_l0_reverse``, ...),
+    x: (n_x, m, T_x) and int targets: (m, T_x)."""
+    from rnncli.engine.layout import suffix
+
     n_x, n_a, n_y, m, T = SIZES[size]
     rng = np.random.default_rng(seed)
     scale = 1 / np.sqrt(n_a + n_x)
-    shapes = registry.get(cell).model_shapes(n_x, n_a, n_y)
+    spec = registry.get(cell)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(layers):
+        n_in = n_x if layer == 0 else directions * n_a
+        for d in range(directions):
+            end = suffix(layer, d, layers * directions > 1)
+            shapes.update({k + end: v for k, v in spec.shapes(n_in, n_a).items()})
+    shapes.update({spec.output: (n_y, directions * n_a), registry.OUTPUT_BIAS: (n_y, 1)})
     params = {k: (scale * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
     x = rng.standard_normal((n_x, m, T)).astype(dtype)
     targets = rng.integers(0, n_y, (m, T))
     return params, x, targets
 
 
-def engine_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
-    params, x, targets = make_problem(cell, size, dtype)
-    return lambda: rnncli.loss_and_grads(cell, params, x, targets)
+def engine_call(
+    cell: str, size: str, dtype: str, layers: int = 1, directions: int = 1
+) -> Callable[[], Any]:
+    params, x, targets = make_problem(cell, size, dtype, 0, layers, directions)
+    return lambda: rnncli.loss_and_grads(cell, params, x, targets, None, "xent", layers,
+                                         directions)  # fmt: skip
 
 
 def compiled_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
@@ -151,7 +174,9 @@ def notebook_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
     return lambda: reference_loss_and_grads(cell, params, x, targets)
 
 
-def torch_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+def torch_call(
+    cell: str, size: str, dtype: str, layers: int = 1, directions: int = 1
+) -> Callable[[], Any]:
     """PyTorch's own layers on the same sizes, forward + backward (with dx)."""
     import torch
 
@@ -159,10 +184,10 @@ def torch_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
     tdtype = getattr(torch, dtype)
     torch.manual_seed(0)
     layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-    rnn = layer(n_x, n_a).to(tdtype)  # batch_first=False: input (T, m, n_x)
-    out = torch.nn.Linear(n_a, n_y).to(tdtype)
+    rnn = layer(n_x, n_a, num_layers=layers, bidirectional=directions == 2).to(tdtype)
+    out = torch.nn.Linear(directions * n_a, n_y).to(tdtype)  # input (T, m, n_x)
     xent = torch.nn.CrossEntropyLoss(reduction="sum")
-    _, x_np, targets_np = make_problem(cell, size, dtype)
+    _, x_np, targets_np = make_problem(cell, size, dtype, 0, layers, directions)
     x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(2, 1, 0))).requires_grad_(True)
     y = torch.from_numpy(np.ascontiguousarray(targets_np.T).reshape(-1))  # (T*m,)
 
@@ -250,6 +275,15 @@ def _paired_ratio(other: list[float] | None, engine: list[float] | None) -> dict
 Key = tuple[str, str, str]  # (cell, dtype, variant)
 
 
+def _models(cells: Sequence[str], size: str) -> list[tuple[str, str, int, int]]:
+    """(cell, row label, layers, directions) of every model timed at `size`: one layer
+    of each cell, and the LSTM's `MODELS` below large."""
+    out = [(cell, registry.get(cell).label, 1, 1) for cell in cells]
+    if "lstm" in cells and size != "large":
+        out += [("lstm", f"lstm {label}", layers, d) for label, layers, d in MODELS]
+    return out
+
+
 def time_size(
     size: str,
     cells: Sequence[str],
@@ -260,23 +294,23 @@ def time_size(
     progress: Progress | None = None,
     min_time_s: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Time every (cell, dtype, variant) of one size, interleaved over at least `rounds`
+    """Time every (model, dtype, variant) of one size, interleaved over at least `rounds`
     rounds, and more until `min_time_s` seconds of rounds have passed."""
     from rnncli.engine import compiled
 
-    makers = {"engine": engine_call, "notebook": notebook_call}
-    if compiled.available():
-        makers["compiled"] = compiled_call
+    models = _models(cells, size)
     numpy_fns: dict[Key, Callable[[], Any]] = {}
     torch_fns: dict[Key, Callable[[], Any]] = {}
     for dtype in dtypes:
-        for cell in cells:
+        for cell, label, layers, D in models:
             builtin = cell in CELLS  # a user's cell has neither notebook nor PyTorch twin
-            for variant, make in makers.items():
-                if builtin or variant == "engine":
-                    numpy_fns[cell, dtype, variant] = make(cell, size, dtype)
+            numpy_fns[label, dtype, "engine"] = engine_call(cell, size, dtype, layers, D)
+            if builtin and layers * D == 1:  # the notebook and the kernels: one layer
+                numpy_fns[label, dtype, "notebook"] = notebook_call(cell, size, dtype)
+                if compiled.available():
+                    numpy_fns[label, dtype, "compiled"] = compiled_call(cell, size, dtype)
             if use_torch and builtin:
-                torch_fns[cell, dtype, "torch"] = torch_call(cell, size, dtype)
+                torch_fns[label, dtype, "torch"] = torch_call(cell, size, dtype, layers, D)
     plan = {key: _calls_per_sample(fn, min_sample_s) for key, fn in numpy_fns.items()}
     if torch_fns:
         time.sleep(PAUSE_S)
@@ -304,24 +338,27 @@ def time_size(
     n_x, n_a, n_y, m, T = SIZES[size]
     rows = []
     for dtype in dtypes:
-        for cell in cells:
+        for cell, label, layers, D in models:
             stats: dict[str, dict[str, Any] | None] = {}
             for v in ("engine", "compiled", "notebook", "torch"):
-                key = (cell, dtype, v)
+                key = (label, dtype, v)
                 stats[v] = _stats(samples[key], plan[key][0]) if key in samples else None
             engine = stats["engine"]
             assert engine is not None
-            flops = gemm_flops(cell, n_x, n_a, n_y, m, T)
-            mine = samples[cell, dtype, "engine"]
-            vs_nb = _paired_ratio(samples.get((cell, dtype, "notebook")), mine)
-            vs_torch = _paired_ratio(samples.get((cell, dtype, "torch")), mine)
-            vs_compiled = _paired_ratio(mine, samples.get((cell, dtype, "compiled")))
+            flops = gemm_flops(cell, n_x, n_a, n_y, m, T, layers, D)
+            mine = samples[label, dtype, "engine"]
+            vs_nb = _paired_ratio(samples.get((label, dtype, "notebook")), mine)
+            vs_torch = _paired_ratio(samples.get((label, dtype, "torch")), mine)
+            vs_compiled = _paired_ratio(mine, samples.get((label, dtype, "compiled")))
+            one_layer = layers * D == 1 and cell in CELLS
             rows.append(
                 {
                     "size": size,
-                    "cell": registry.get(cell).label,
+                    "cell": label,
+                    "layers": layers,
+                    "directions": D,
                     "dtype": dtype,
-                    "auto": auto_backend(cell, size) if cell in CELLS else "numpy",
+                    "auto": auto_backend(cell, size) if one_layer else "numpy",
                     **stats,
                     "compiled_speedup": None if vs_compiled is None else vs_compiled["median"],
                     "speedup_vs_notebook": None if vs_nb is None else vs_nb["median"],

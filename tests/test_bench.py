@@ -33,8 +33,17 @@ def test_rows_have_medians_and_ratios(results: dict) -> None:
     assert [(r["size"], r["cell"], r["dtype"]) for r in rows] == [
         ("tiny", "rnn", "float64"),
         ("tiny", "lstm", "float64"),
+        ("tiny", "lstm 2-layer", "float64"),  # the LSTM's stacked and bidirectional rows
+        ("tiny", "lstm bidir", "float64"),
     ]
-    for r in rows:
+    stacked, bidir = rows[2:]
+    assert (stacked["layers"], stacked["directions"], bidir["directions"]) == (2, 1, 2)
+    for r in (stacked, bidir):  # the notebook and the kernels have one layer only
+        assert r["notebook"] is None and r["compiled"] is None and r["auto"] == "numpy"
+        assert r["gemm_flops"] == bench.gemm_flops("lstm", *bench.SIZES["tiny"],
+                                                   r["layers"], r["directions"])  # fmt: skip
+        assert r["gemm_flops"] > rows[1]["gemm_flops"]
+    for r in rows[:2]:
         for variant in ("engine", "notebook"):
             stats = r[variant]
             assert stats["rounds"] == 2
@@ -147,7 +156,7 @@ def test_a_users_cell_is_timed_without_twins() -> None:
         sizes=["tiny"], cells=["lstm", f"{mgu}:MGU"], dtypes=["float64"], rounds=1,
         torch=False, min_sample_s=0.0005, memory=False,
     )  # fmt: skip
-    lstm, mine = out["results"]
+    lstm, mine, *_ = out["results"]
     assert mine["cell"] == "MGU" and mine["engine"]["median_ms"] > 0
     assert mine["notebook"] is None and mine["gemm_flops"] is None and mine["gemm_share"] is None
     assert lstm["notebook"] is not None
