@@ -92,6 +92,15 @@ TrainOverrides = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+ParamsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--params",
+        help="Run at these parameters (a weights file with notebook or PyTorch names, a "
+        "run folder, its best.npz) instead of drawing them; shapes must fit dims.",
+        show_default=False,
+    ),
+]
 ThreadsOpt = Annotated[
     int | None,
     typer.Option(
@@ -207,11 +216,50 @@ def _show_config(cfg: Config, command: str | None = None, json_out: bool = False
 
 
 def _start_run(
-    cfg: Config, command: str, out: Path, flags: dict[str, Any], overrides: list[str] | None
+    cfg: Config,
+    command: str,
+    out: Path,
+    flags: dict[str, Any],
+    overrides: list[str] | None,
+    extra: dict[str, Any] | None = None,
 ) -> Run:
     return Run.start(
-        out, command, cfg.cell, to_dict(cfg), overrides or [], sys.argv, cfg.seed, flags
-    )
+        out, command, cfg.cell, to_dict(cfg), overrides or [], sys.argv, cfg.seed, flags,
+        extra=extra,
+    )  # fmt: skip
+
+
+def _source(path: Path, out: Path, flag: str) -> Path:
+    """A file as it is; else a run folder by path, `latest` or a unique start of its name
+    under `out` (as RUN_DIR arguments take them)."""
+    from rnncli.runs import store
+
+    if path.is_file():
+        return path
+    try:
+        return store.resolve(path, out)
+    except InputError as err:
+        raise InputError(f"{flag} {err}") from None
+
+
+def _given(
+    cfg: Config, path: Path | None, out: Path = Path("outputs")
+) -> tuple[dict[str, np.ndarray] | None, dict[str, Any]]:
+    """The parameters of --params FILE for the config's model (every shape checked), and
+    what run.json records of them."""
+    if path is None:
+        return None, {}
+    from rnncli import weights
+    from rnncli.hashing import file_sha256
+
+    path = _source(path, out, "--params")
+    d, layers = cfg.dims, cfg.model.layers
+    D = 2 if cfg.model.bidirectional else 1
+    named = weights.named_for(path, cfg.cell, d.n_x, d.n_a, d.n_y, cfg.dtype, layers, D)
+    record = {"path": str(path.resolve())}
+    if path.is_file():
+        record["sha256"] = file_sha256(path)
+    return named, {"params": record}
 
 
 def _saved(save: Callable[[], str]) -> tuple[str | None, str | None]:
@@ -267,6 +315,7 @@ def _inspect(
     no_save: bool,
     show_config: bool,
     quiet: bool = False,
+    params: Path | None = None,
 ) -> None:
     cfg = _load(config, flags, overrides)
     if show_config:
@@ -274,11 +323,15 @@ def _inspect(
     check_memory(cfg)
     if not no_save:
         check_out(out)
-    run = passes.forward_only(passes.forward(cfg)) if command == "forward" else passes.backward(cfg)
+    given, record = _given(cfg, params, out)
+    if command == "forward":
+        run = passes.forward_only(passes.forward(cfg, given))
+    else:
+        run = passes.backward(cfg, given)
     values = _sampled(cfg, run)  # may refuse a bad expression: before anything is written
 
     def save() -> str:
-        folder = _start_run(cfg, command, out, flags, overrides)
+        folder = _start_run(cfg, command, out, flags, overrides, record)
         folder.save_arrays("arrays.npz", run.arrays())
         folder.finish("completed", loss=run.loss)
         folder.release()
@@ -347,6 +400,7 @@ def forward(
     show_config: ShowOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    params: ParamsOpt = None,
 ) -> None:
     """Run a cell or a whole sequence forward and show every array.
 
@@ -355,6 +409,7 @@ def forward(
       rnncli forward --cell lstm
       rnncli forward --config configs/seed/rnn_forward.yaml
       rnncli forward --cell gru level=cell dims.m=4 --json
+      rnncli forward --params model.safetensors dims.n_x=7 dims.n_a=16 dims.n_y=7
     """
     _inspect(
         "forward",
@@ -366,6 +421,7 @@ def forward(
         no_save,
         show_config,
         quiet,
+        params,
     )
 
 
@@ -382,6 +438,7 @@ def backward(
     show_config: ShowOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    params: ParamsOpt = None,
 ) -> None:
     """Run forward, then backward through time, and show every gradient.
 
@@ -403,6 +460,7 @@ def backward(
         no_save,
         show_config,
         quiet,
+        params,
     )
 
 
@@ -435,6 +493,7 @@ def gradcheck(
     show_config: ShowOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    params: ParamsOpt = None,
 ) -> None:
     """Verify every gradient against central differences; exit 1 if any fails.
 
@@ -447,6 +506,10 @@ def gradcheck(
       rnncli gradcheck
       rnncli gradcheck --cell lstm --level sequence dims.T_x=12
       rnncli gradcheck gradcheck.mode=fast dims.n_a=64 --json
+      rnncli gradcheck --params RUN_DIR --level model dims.n_x=7 dims.n_a=16 dims.n_y=7
+
+    With --params, the config's cell (or the one --cell names) is checked at those
+    parameters (a stacked model's at the model level).
     """
     from rnncli import gradcheck as gc
 
@@ -456,14 +519,24 @@ def gradcheck(
     err_console = report.console(stderr=True)
     if not no_save:
         check_out(out)
+    record: dict[str, Any] = {}
+    given = None
+    if params is not None:
+        if cell is not None and "," in cell:
+            raise InputError("--params holds one model's parameters: give one --cell")
+        if cell is not None:
+            cfg = cfg.model_copy(update={"cell": cell})
+        cell = cfg.cell
+        given, record = _given(cfg, params, out)
     with _status(err_console, json_out or quiet, verbose) as progress:
-        result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress)
+        result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress, given=given)
     doc = result.to_json()
 
     def save() -> str:
         run = Run.start(
-            out, "gradcheck", cell or "all", to_dict(cfg), overrides or [], sys.argv, cfg.seed
-        )
+            out, "gradcheck", cell or "all", to_dict(cfg), overrides or [], sys.argv, cfg.seed,
+            extra=record,
+        )  # fmt: skip
         run.write_json("gradcheck.json", doc)
         run.finish(
             "completed" if result.ok else "failed", passed=result.passed, failed=result.failed
@@ -746,6 +819,8 @@ def train(
         cfg = load_config(config, flags, overrides or [], training=True)
         if show_config:
             return _show_config(cfg, "train", json_out)
+        if init_from is not None:
+            init_from = _source(init_from, out, "--init-from")
         plan = plan_new(
             cfg, None if no_save else out, name=name, argv=sys.argv, flags=flags,
             overrides=overrides or [], init_from=init_from,

@@ -124,7 +124,7 @@ def test_fine_tuning_from_another_run(tmp_path: Path) -> None:
     result = invoke("train", *ADDING, "train.hidden=9", "--init-from", str(base), "--out",
                     str(tmp_path))  # fmt: skip
     assert result.exit_code == 2
-    assert "Wf has shape (8, 10), the new model needs (9, 11)" in result.stderr
+    assert "Wf has shape (8, 10), the model needs (9, 11)" in result.stderr
     result = invoke("train", *ADDING, "--cell", "gru", "--init-from", str(base), "--no-save")
     assert result.exit_code == 2 and "has no Wz" in result.stderr
 
@@ -290,3 +290,35 @@ def test_a_changed_data_file_is_refused_on_resume_unless_forced_and_then_recorde
     assert forced.exit_code == 0, forced.stderr
     (record,) = json.loads((run / "run.json").read_text())["resumed"]
     assert record["step"] == 10 and "changed since the run started" in record["forced"][0]
+
+
+def test_params_runs_forward_backward_and_gradcheck_at_a_runs_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = train(tmp_path / "outputs", *REBER, "train.steps=10")
+    weights = tmp_path / "w.npz"
+    assert invoke("export", str(run), "--format", "npz", "--names", "notebook", "--out",
+                  str(weights)).exit_code == 0  # fmt: skip
+    dims = ["dims.n_x=7", "dims.n_a=8", "dims.n_y=7"]
+    fwd = invoke("forward", "--params", str(weights), *dims, "--json", "--no-save")
+    assert fwd.exit_code == 0, fwd.stderr
+    with np.load(weights) as w:
+        assert json.loads(fwd.stdout)["arrays"]["Wf"]["mean"] == pytest.approx(w["Wf"].mean())
+    # a run folder, `latest` and a unique start name the same parameters
+    for source in (str(run), "latest", run.name[:8]):
+        again = invoke("forward", "--params", source, *dims, "--json", "--no-save")
+        assert again.exit_code == 0, again.stderr
+        assert json.loads(again.stdout)["arrays"] == json.loads(fwd.stdout)["arrays"]
+    check = invoke("gradcheck", "--params", str(weights), "--level", "model", *dims, "--json",
+                   "--out", str(tmp_path / "gc"))  # fmt: skip
+    assert check.exit_code == 0, check.stderr
+    doc = json.loads(check.stdout)
+    assert {r["cell"] for r in doc["rows"]} == {"lstm"}
+    recorded = json.loads((Path(doc["run_dir"]) / "run.json").read_text())["params"]
+    assert recorded["path"] == str(weights) and len(recorded["sha256"]) == 64
+    wrong = invoke("backward", "--params", str(weights), "dims.n_a=9", "--no-save")
+    assert wrong.exit_code == 2
+    assert "--params" in wrong.stderr and "Wf has shape (8, 15), the model needs" in wrong.stderr
+    fine_tuned = invoke("train", *REBER, "train.steps=5", "--init-from", "latest", "--no-save")
+    assert fine_tuned.exit_code == 0, fine_tuned.stderr
