@@ -34,6 +34,9 @@ from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace
 
+#: The backward coefficients are computed this many bytes of Z, Y and K at a time.
+CHUNK_BYTES = 3 << 19
+
 
 @dataclass
 class Cache:
@@ -127,24 +130,32 @@ def backward(
     T, n, m = dA.shape
     dt = dA.dtype
     Z4 = Z.reshape(T, 4, n, m)  # o, i, f, (g)
-    S, F = Z4[:, :3], Z4[:, 2]
     one = ws.one(dt)
-    # Step-independent coefficients, in bulk before the loop (see the module docstring).
+    # Step-independent coefficients, in bulk (see the module docstring), a chunk of steps
+    # at a time just before the loop needs them: the chunk's Z, Y and K stay in L2 cache
+    # across the eight passes and for the loop (medium float32: 870 -> 600 µs in bulk).
     K = ws.get("K", (T + 1, 5, n, m), dt)
-    Kt = K[:T]
-    np.subtract(one, S, Kt[:, :3])
-    Kt[:, :3] *= S  # sigmoid' = s (1 - s)
-    Kt[:, :3] *= Y[:T].reshape(T, 3, n, m)  # a_t = o tanh(c_t), c_t = i g + f c_{t-1}
-    TG = Y[:T, : 2 * n].reshape(T, 2, n, m)  # tanh(c_t), g
+    Y4 = Y[:T].reshape(T, 3, n, m)
+    TG = Y4[:, :2]  # tanh(c_t), g
     KcKg_buffer = Y if consume else ws.get("KcKg", (T, 2, n, m), dt)  # (stable for `views`)
     KcKg = TG if consume else KcKg_buffer
-    np.multiply(TG, TG, KcKg)
-    np.subtract(one, KcKg, KcKg)
-    KcKg *= Z4[:, :2]  # o tanh'(c_t) = dc_t / da_t, and i tanh'(g) (tanh' = 1 - tanh^2)
     Kc = KcKg[:, 0]
-    np.copyto(Kt[:, 3], KcKg[:, 1])
-    np.copyto(Kt[:, 4], F)  # dc_{t-1} = f dc_t
     K[T, 4] = 0  # nothing flows into c_T from beyond the last step
+
+    def coefficients(t0: int, t1: int) -> None:
+        Kt, S = K[t0:t1], Z4[t0:t1, :3]
+        np.subtract(one, S, Kt[:, :3])
+        Kt[:, :3] *= S  # sigmoid' = s (1 - s)
+        Kt[:, :3] *= Y4[t0:t1]  # a_t = o tanh(c_t), c_t = i g + f c_{t-1}
+        kckg = KcKg[t0:t1]
+        np.multiply(TG[t0:t1], TG[t0:t1], kckg)
+        np.subtract(one, kckg, kckg)
+        kckg *= Z4[t0:t1, :2]  # o tanh'(c_t) = dc_t / da_t, i tanh'(g) (tanh' = 1 - tanh^2)
+        np.copyto(Kt[:, 3], kckg[:, 1])
+        np.copyto(Kt[:, 4], Z4[t0:t1, 2])  # dc_{t-1} = f dc_t
+
+    per_chunk = max(1, CHUNK_BYTES // (12 * n * m * dt.itemsize))  # Z, Y, K: 12 n_a m
+    chunks = [(t0, min(t0 + per_chunk, T)) for t0 in range(0, T, per_chunk)]
     da = ws.get("da", (n, m), dt)  # gradient carried into a_{t-1}
     dct = ws.get("dct", (n, m), dt)  # total gradient on c_t
     da.fill(0)
@@ -158,14 +169,17 @@ def backward(
     np.copyto(WaT, p.Wa.T)
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
     if record is None:
-        for dA_t, k_o, kc, dc_next, k_ifgc, dz in reversed(steps):
-            add(da, dA_t, da)  # total gradient on a_t
-            multiply(da, kc, dct)  # into c_t through a_t ...
-            add(dct, dc_next, dct)  # ... and from c_{t+1}
-            multiply(da, k_o, k_o)  # d pre_o
-            multiply(k_ifgc, dct, k_ifgc)  # [d pre_i, d pre_f, d pre_g, into c_{t-1}]
-            dot(WaT, dz, da)  # into a_{t-1}
+        for t0, t1 in reversed(chunks):
+            coefficients(t0, t1)
+            for dA_t, k_o, kc, dc_next, k_ifgc, dz in reversed(steps[t0:t1]):
+                add(da, dA_t, da)  # total gradient on a_t
+                multiply(da, kc, dct)  # into c_t through a_t ...
+                add(dct, dc_next, dct)  # ... and from c_{t+1}
+                multiply(da, k_o, k_o)  # d pre_o
+                multiply(k_ifgc, dct, k_ifgc)  # [d pre_i, d pre_f, d pre_g, into c_{t-1}]
+                dot(WaT, dz, da)  # into a_{t-1}
     else:  # the same loop, keeping each total (a loop of its own: training never pays)
+        coefficients(0, T)
         kept_a = record["a"] = np.empty((T, n, m), dt)
         kept_c = record["c"] = np.empty((T, n, m), dt)
         for (dA_t, k_o, kc, dc_next, k_ifgc, dz), ka, kc_t in zip(
