@@ -6,7 +6,8 @@ backward, gradcheck, train, sweep, bench) goes through here. The literal noteboo
 in `rnncli.notebook` is the reference the fused kernels are tested against.
 
 Why it is fast (see benchmarks/RESULTS.md): one fused gate GEMM per step on contiguous
-time-major buffers ``(T, G*n_a, m)``; the input projection, the output layer, the weight
+time-major buffers ``(T, G*n_a, m)``; the input projection (the LSTM folds it into its
+step GEMM on ``[a_{t-1}; x_t; 1]``), the output layer, the weight
 gradients and ``dx`` hoisted out of the time loop as one GEMM each (on a feature-major
 ``(n, T, m)`` copy, where time and batch merge into one axis); in-place ufuncs with
 ``out=`` and memoised per-step views in the loop; backward coefficients computed in bulk
