@@ -1,0 +1,341 @@
+"""Text at scale: streaming reads, vocabularies (unknown symbol, uint16 indices), the text
+cache (hits, invalidation, damaged entries), streams on the memory map.
+
+Every test gets its own empty cache (tests/conftest.py sets RNNCLI_CACHE).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+from rnncli.config import load_config
+from rnncli.errors import InputError
+from rnncli.tasks import text
+from rnncli.tasks.text import cache as cache_mod
+from rnncli.tasks.text import corpus as corpus_mod
+
+FAST = settings(max_examples=40, deadline=None)
+LN2 = math.log(2)
+SENTENCE = "the quick brown fox jumps over the lazy dog. Pack my box with five dozen jugs!\n"
+
+
+def invoke(args: list[str]) -> Any:
+    return CliRunner().invoke(app, args, env={"NO_COLOR": "1"}, catch_exceptions=False)
+
+
+def corpus_file(tmp_path: Path, content: str = SENTENCE * 60, name: str = "c.txt") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8"))
+    return path
+
+
+def cjk_text(n_distinct: int = 400, repeats: int = 6, seed: int = 0) -> str:
+    """Text with many distinct characters (CJK ideographs and ASCII)."""
+    rng = np.random.default_rng(seed)
+    chars = [chr(0x4E00 + i) for i in range(n_distinct)]
+    body = "".join(rng.permutation(chars * repeats).tolist())
+    return "\n".join(body[i : i + 40] + " ok." for i in range(0, len(body), 40))
+
+
+def text_cfg(path: Path, *extra: str) -> Any:
+    overrides = ["train.task=text", f"train.data={path}", "train.hidden=8", "train.bptt=10",
+                 "train.batch=4", "train.steps=30", "train.eval_every=10",
+                 "train.eval_chars=500", *extra]  # fmt: skip
+    return load_config(None, {}, overrides, training=True)
+
+
+def entry_files(cache: Path) -> list[Path]:
+    return sorted((cache / "text").glob("*.npy"))
+
+
+# ------------------------------------------------------------------ streaming reads
+
+
+@FAST
+@given(st.text(min_size=1, max_size=300), st.integers(1, 9), st.booleans())
+def test_decoded_pieces_join_to_the_text(
+    tmp_path_factory: Any, s: str, chunk: int, bom: bool
+) -> None:
+    """Any cut of the bytes (multi-byte characters split across pieces) decodes to the
+    same text as decoding the whole file at once."""
+    s = s.replace("\x00", "")
+    if not s:
+        return
+    path = tmp_path_factory.mktemp("d") / "t.txt"
+    raw = s.encode("utf-8", "surrogatepass")
+    try:
+        expected = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # a lone surrogate from hypothesis: not text a file can hold
+    path.write_bytes((text.read.BOM if bom else b"") + raw)
+    pieces = list(text.decoded(path, chunk=chunk))
+    assert all(pieces) and "".join(pieces) == expected
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 1 << 20])
+@pytest.mark.parametrize("bom", [False, True])
+def test_bad_byte_offset_is_the_offset_in_the_file(tmp_path: Path, chunk: int, bom: bool) -> None:
+    head = (text.read.BOM if bom else b"") + "ab✓cd".encode()
+    for bad in (b"\xff", b"\xe2\x82A", b"\xe2\x82"):  # bad start, cut sequence, truncated
+        path = tmp_path / "bad.txt"
+        path.write_bytes(head + bad + (b"xyz" if bad != b"\xe2\x82" else b""))
+        with pytest.raises(InputError, match=rf"bad byte at offset {len(head)}\)"):
+            list(text.decoded(path, chunk=chunk))
+
+
+def test_binary_and_empty_files_in_pieces(tmp_path: Path) -> None:
+    path = tmp_path / "late.bin"
+    path.write_bytes(b"a" * 100 + b"\x00")
+    with pytest.raises(InputError, match="binary"):
+        list(text.decoded(path, chunk=16))
+    for content in (b"", text.read.BOM):
+        path.write_bytes(content)
+        with pytest.raises(InputError, match="empty"):
+            list(text.decoded(path, chunk=2))
+
+
+def test_progress_reaches_the_total(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path)
+    seen: list[tuple[int, int]] = []
+    text.encode_file(path, progress=lambda done, total: seen.append((done, total)))
+    size = path.stat().st_size
+    assert seen[-1] == (2 * size, 2 * size)  # two passes over the file, one bar
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+# ------------------------------------------------------------------ vocabularies
+
+
+def test_index_dtype_limits() -> None:
+    assert text.index_dtype(1) == np.uint8 and text.index_dtype(256) == np.uint8
+    assert text.index_dtype(257) == np.uint16 and text.index_dtype(65_536) == np.uint16
+    assert text.index_dtype(65_537) == np.uint32
+
+
+def _counts(s: str) -> np.ndarray:
+    codes = np.frombuffer(s.encode("utf-32-le"), dtype="<u4")
+    return np.bincount(codes).astype(np.int64)
+
+
+def test_min_count_maps_rare_characters_to_one_unknown_symbol() -> None:
+    s = "aaaabbbbcz\u00e9"
+    vocab, rare, unknown_count = text.Vocab.from_counts(_counts(s), 2)
+    assert vocab.to_list() == ["a", "b", text.UNKNOWN] and vocab.unknown == text.UNKNOWN
+    assert (rare, unknown_count) == (3, 3)
+    assert vocab.decode(vocab.encode("abcé!")) == "ab" + text.UNKNOWN * 3
+    # min_count 1 keeps everything, as before: no unknown symbol, unseen characters refused
+    vocab, rare, _ = text.Vocab.from_counts(_counts(s), 1)
+    assert vocab == text.Vocab.from_text(s) and vocab.unknown is None and rare == 0
+    with pytest.raises(InputError, match="'!'"):
+        vocab.encode("a!")
+
+
+def test_unknown_symbol_already_in_the_text_stands_for_itself_too() -> None:
+    s = "ab" * 5 + text.UNKNOWN * 3 + "z"
+    vocab, rare, count = text.Vocab.from_counts(_counts(s), 2)
+    assert vocab.to_list() == ["a", "b", text.UNKNOWN] and (rare, count) == (1, 1)
+
+
+def test_min_count_that_no_character_reaches_is_refused() -> None:
+    with pytest.raises(InputError, match=r"vocab_min_count=50.*occurs 3 times"):
+        text.Vocab.from_counts(_counts("aaab"), 50)
+
+
+# ------------------------------------------------------------------ the cache
+
+
+def test_cache_dir_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RNNCLI_CACHE", str(tmp_path / "mine"))
+    assert text.cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("RNNCLI_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert text.cache_dir() == tmp_path / "xdg" / "rnncli"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert text.cache_dir() == tmp_path / "home" / ".cache" / "rnncli"
+
+
+def test_first_run_encodes_later_runs_map(tmp_path: Path, text_cache: Path) -> None:
+    path = corpus_file(tmp_path)
+    said: list[str] = []
+    first = text.open_corpus(path, notice=said.append)
+    assert len(said) == 1 and said[0].startswith("text cache: encoded") and str(path) in said[0]
+    (npy,) = entry_files(text_cache)
+    assert first.entry == npy and isinstance(first.data, np.memmap)
+    assert first.data.dtype == np.uint8 and first.characters == len(SENTENCE) * 60
+    meta = json.loads(npy.with_suffix(".json").read_text())
+    assert meta["source_sha256"] == first.sha256 and meta["characters"] == first.characters
+    stamp = npy.stat().st_mtime_ns
+
+    said.clear()
+    again = text.open_corpus(path, notice=said.append)
+    assert len(said) == 1 and said[0].startswith("text cache: using")
+    assert npy.stat().st_mtime_ns == stamp  # mapped, not rebuilt
+    assert isinstance(again.data, np.memmap) and again.vocab == first.vocab
+    assert np.array_equal(again.data, first.data)
+    assert first.vocab.decode(first.data) == path.read_text()
+
+
+def test_memory_mapped_and_in_memory_indices_agree(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path, "h\u00e9llo w\u00f6rld \U0001d11e\r\n" * 50)
+    mapped, memory = text.open_corpus(path), text.encode_file(path)
+    assert isinstance(mapped.data, np.memmap) and not isinstance(memory.data, np.memmap)
+    assert memory.entry is None and mapped.vocab == memory.vocab
+    assert np.array_equal(mapped.data, memory.data) and mapped.data.dtype == memory.data.dtype
+
+
+def test_uint16_vocabulary_round_trips(tmp_path: Path, text_cache: Path) -> None:
+    content = cjk_text()
+    path = corpus_file(tmp_path, content)
+    first = text.open_corpus(path)
+    assert first.vocab.size > 256 and first.data.dtype == np.uint16
+    again = text.open_corpus(path)  # from the cache
+    assert again.data.dtype == np.uint16 and again.vocab == first.vocab
+    assert again.vocab.decode(again.data) == content
+    restored = text.Vocab.from_list(again.vocab.to_list())
+    assert restored.decode(restored.encode(content)) == content
+
+
+def test_cache_entry_is_keyed_by_content_and_vocab_setting(
+    tmp_path: Path, text_cache: Path
+) -> None:
+    path = corpus_file(tmp_path)
+    a = text.open_corpus(path)
+    path.write_text(SENTENCE * 59 + "a new last line: 1234\n")  # the file changes
+    said: list[str] = []
+    b = text.open_corpus(path, notice=said.append)
+    assert said[0].startswith("text cache: encoded")  # a new entry, the old one not trusted
+    assert b.sha256 != a.sha256 and b.vocab.decode(b.data) == path.read_text()
+    c = text.open_corpus(path, min_count=2)  # another setting: another entry
+    assert c.vocab.unknown == text.UNKNOWN and c.rare == 5  # ":1234"
+    assert len(entry_files(text_cache)) == 3
+
+
+def _damage(npy: Path, how: str) -> None:
+    meta_path = npy.with_suffix(".json")
+    if how == "truncated":
+        npy.write_bytes(npy.read_bytes()[:-7])
+    elif how == "flipped byte":
+        data = bytearray(npy.read_bytes())
+        data[-3] ^= 0x01  # still a valid index: only the checksum can tell
+        npy.write_bytes(bytes(data))
+    elif how == "bad header":
+        data = bytearray(npy.read_bytes())
+        data[:6] = b"NOTNPY"
+        npy.write_bytes(bytes(data))
+    elif how == "json garbage":
+        meta_path.write_text("{not json")
+    elif how == "json vocab edited":
+        meta = json.loads(meta_path.read_text())
+        meta["vocab"][0] = "\u2603"
+        meta_path.write_text(json.dumps(meta))
+    elif how == "json length":
+        meta = json.loads(meta_path.read_text())
+        meta["characters"] += 1
+        meta_path.write_text(json.dumps(meta))
+    elif how == "no json":
+        meta_path.unlink()
+    elif how == "no npy":
+        npy.unlink()
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["truncated", "flipped byte", "bad header", "json garbage", "json vocab edited",
+     "json length", "no json", "no npy"],
+)  # fmt: skip
+def test_damaged_entry_is_rebuilt_with_a_notice(tmp_path: Path, text_cache: Path, how: str) -> None:
+    path = corpus_file(tmp_path)
+    good = text.open_corpus(path)
+    expected = np.array(good.data)
+    (npy,) = entry_files(text_cache)
+    del good
+    _damage(npy, how)
+    said: list[str] = []
+    again = text.open_corpus(path, notice=said.append)
+    assert len(said) == 2, said
+    assert said[0].startswith(f"text cache: {npy} is damaged (") and "rebuilding it" in said[0]
+    assert "\n" not in said[0] and said[1].startswith("text cache: encoded")
+    assert np.array_equal(again.data, expected)
+    said.clear()
+    text.open_corpus(path, notice=said.append)
+    assert said[0].startswith("text cache: using")  # the rebuilt entry is good
+
+
+def test_unwritable_cache_keeps_the_text_in_memory(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    said: list[str] = []
+    c = text.open_corpus(path, cache=blocker, notice=said.append)
+    assert len(said) == 1 and "cannot write" in said[0] and "in memory" in said[0]
+    assert c.entry is None and c.vocab.decode(c.data) == path.read_text()
+
+
+def test_a_file_that_changes_while_encoding_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text_cache: Path
+) -> None:
+    path = corpus_file(tmp_path)
+    monkeypatch.setattr(corpus_mod, "file_sha256", lambda p: "0" * 64)  # hashed before a change
+    with pytest.raises(InputError, match="changed while it was being encoded"):
+        text.open_corpus(path)
+    assert not list((text_cache / "text").glob("*")) if (text_cache / "text").exists() else True
+
+
+def test_entry_open_checks_the_key(tmp_path: Path, text_cache: Path) -> None:
+    path = corpus_file(tmp_path)
+    c = text.open_corpus(path)
+    entry = cache_mod.Entry(text_cache, c.sha256, 1)
+    data, meta, vocab = entry.open()
+    assert vocab == c.vocab and meta["vocab_sha256"] == cache_mod.vocab_sha256(vocab)
+    other = cache_mod.Entry(text_cache, c.sha256, 2)
+    for suffix in (".npy", ".json"):
+        other.stem.with_suffix(suffix).write_bytes(entry.stem.with_suffix(suffix).read_bytes())
+    with pytest.raises(cache_mod.BadEntry, match="another text or setting"):
+        other.open()
+
+
+# ------------------------------------------------------------------ streams on the map
+
+
+def test_text_stream_on_a_memory_map_serves_the_same_chunks(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path)
+    mapped, memory = text.open_corpus(path), text.encode_file(path)
+    V = mapped.vocab.size
+    a = text.TextStream(mapped.data, V, 3, 7)
+    b = text.TextStream(memory.data.astype(np.int64), V, 3, 7)
+    assert np.shares_memory(a._inputs, mapped.data)  # a view of the map, not a copy
+    for _ in range(2 * a.chunks_per_epoch + 1):
+        (xa, ya), (xb, yb) = a.next_chunk(), b.next_chunk()
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb) and ya.dtype == np.int64
+        assert a.wrapped == b.wrapped
+
+
+def test_held_out_scores_fixed_characters() -> None:
+    data = np.arange(10_000) % 7
+    h = text.HeldOut(data, first=4_000, cap=2_500, vocab_size=7, chunk=30, segment=100)
+    # 2,500 characters: 25 streams of 100 (at most 64 streams, one per 100 characters)
+    assert (h.streams, h.length, h.chars) == (25, 100, 2_500)
+    assert h.describe() == {"first": 4_000, "characters": 2_500, "held_out": 6_000,
+                            "cap": 2_500, "streams": 25, "stream_length": 100}  # fmt: skip
+    xs, ys = zip(*h.chunks(), strict=True)
+    assert [y.shape[1] for y in ys] == [30, 30, 30, 10]
+    inputs = np.concatenate([x.argmax(axis=0) for x in xs], axis=1)  # (streams, length)
+    targets = np.concatenate(ys, axis=1)
+    assert np.array_equal(inputs.ravel(), data[4_000:6_500])
+    assert np.array_equal(targets.ravel(), data[4_001:6_501])
+    # a cap beyond the held-out part: all of it but its last character (the last target)
+    whole = text.HeldOut(data, 9_000, 10**9, 7, 30, segment=100)
+    assert whole.available == 999 and whole.chars == 9 * 111
+    small_chunks = text.HeldOut(data, 4_000, 2_500, 7, 30, segment=100, max_entries=25 * 7 * 4)
+    assert small_chunks.chunk == 4  # a big vocabulary shortens the chunks
