@@ -1,5 +1,6 @@
 """Text at scale: streaming reads, vocabularies (unknown symbol, uint16 indices), the text
-cache (hits, invalidation, damaged entries), streams on the memory map.
+cache (hits, invalidation, damaged entries), memory-mapped training, the fixed held-out
+evaluation, and losses in one unit (nats and bits per character).
 
 Every test gets its own empty cache (tests/conftest.py sets RNNCLI_CACHE).
 """
@@ -17,12 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from rnncli import engine
+from rnncli import loss as losses
 from rnncli.cli import app
 from rnncli.config import load_config
+from rnncli.config.memory import training_bytes
 from rnncli.errors import InputError
 from rnncli.tasks import text
 from rnncli.tasks.text import cache as cache_mod
 from rnncli.tasks.text import corpus as corpus_mod
+from rnncli.training import prepare, train
+from rnncli.training.loop import fresh_state
 
 FAST = settings(max_examples=40, deadline=None)
 LN2 = math.log(2)
@@ -339,3 +345,150 @@ def test_held_out_scores_fixed_characters() -> None:
     assert whole.available == 999 and whole.chars == 9 * 111
     small_chunks = text.HeldOut(data, 4_000, 2_500, 7, 30, segment=100, max_entries=25 * 7 * 4)
     assert small_chunks.chunk == 4  # a big vocabulary shortens the chunks
+
+
+# ------------------------------------------------------------------ training
+
+
+def _reference_val_loss(problem: Any, p: Any) -> float:
+    """Each stream's whole segment in one forward pass from a zero state, cross-entropy
+    summed over every scored character, divided by their number."""
+    h = problem.held_out
+    total = 0.0
+    for j in range(h.streams):
+        x = text.one_hot(h._inputs[j : j + 1], h.vocab_size, np.float64)
+        H = engine.hidden(p, engine.forward(p, engine.to_time_major(x)))
+        value, *_ = losses.xent(p.Wy, p.by, H, np.ascontiguousarray(h._targets[j : j + 1].T))
+        total += value
+    return total / h.chars
+
+
+def test_val_loss_is_per_character_over_the_recorded_characters(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path, SENTENCE * 300)
+    cfg = text_cfg(path, "train.eval_chars=2000")
+    problem = prepare(cfg)
+    p, _, _ = fresh_state(cfg, problem)
+    result = problem.evaluate(p)
+    assert result["val_loss"] == pytest.approx(_reference_val_loss(problem, p), rel=1e-12)
+    assert result["val_bpc"] == pytest.approx(result["val_loss"] / LN2, rel=1e-15)
+    assert problem.evaluate(p) == result  # the same characters every time
+    e = problem.meta["evaluation"]
+    n = len(SENTENCE) * 300
+    assert e["first"] == int(n * 0.9) and e["characters"] == 2000 and e["streams"] == 2
+    assert problem.evaluation == e and "2,000 of the" in problem.evaluated
+
+
+def test_training_reports_losses_per_character_and_bits(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path)
+    out = tmp_path / "out"
+    result = invoke(["train", *_cli_args(path), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    run_dir = Path(doc["run_dir"])
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        assert list(row)[:6] == ["step", "sequences", "loss", "bpc", "val_loss", "val_bpc"]
+        assert row["bpc"] == row["loss"] / LN2 and row["val_bpc"] == row["val_loss"] / LN2
+        assert row["loss"] < 5 and row["val_loss"] < 5  # nats per character (ln 26 = 3.3)
+    assert doc["final"]["bpc"] == rows[-1]["bpc"]
+    task = json.loads((run_dir / "task.json").read_text())
+    info = json.loads((run_dir / "run.json").read_text())
+    assert task["evaluation"] == info["summary"]["evaluation"] == doc["evaluation"]
+    assert task["characters"] == path.stat().st_size and task["index_dtype"] == "uint8"
+    assert task["unknown"] is None and task["vocab_min_count"] == 1
+    table = invoke(["train", *_cli_args(path), "--no-save"]).stdout
+    chars = task["evaluation"]["characters"]
+    assert f"{chars:,} of {task['evaluation']['held_out']:,} held-out characters" in table
+
+
+def _cli_args(path: Path, steps: int = 30) -> list[str]:
+    return ["--data", str(path), "train.hidden=8", "train.bptt=10", "train.batch=4",
+            f"train.steps={steps}", "train.eval_every=10", "train.checkpoint_every=10",
+            "train.eval_chars=500"]  # fmt: skip
+
+
+def test_memory_mapped_and_in_memory_training_are_bit_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = corpus_file(tmp_path)
+    cfg = text_cfg(path)
+    mapped = train(cfg)
+    assert isinstance(mapped.problem.corpus.data, np.memmap)  # type: ignore[attr-defined]
+
+    def in_memory(path: Any, min_count: int = 1, **_: Any) -> text.Corpus:
+        return text.encode_file(path, min_count)
+
+    monkeypatch.setattr(text, "open_corpus", in_memory)
+    memory = train(cfg)
+    assert not isinstance(memory.problem.corpus.data, np.memmap)  # type: ignore[attr-defined]
+    assert np.array_equal(mapped.params.flat, memory.params.flat)
+    assert mapped.history == [
+        {**r, "wall_s": m["wall_s"]} for r, m in zip(memory.history, mapped.history, strict=True)
+    ]
+
+
+def test_resume_after_the_cache_was_deleted_rebuilds_it(tmp_path: Path, text_cache: Path) -> None:
+    path = corpus_file(tmp_path)
+    args = ["train", *_cli_args(path, steps=20), "--out", str(tmp_path / "a"), "--json"]
+    run_dir = Path(json.loads(invoke(args).stdout)["run_dir"])
+    for f in (text_cache / "text").iterdir():
+        f.unlink()
+    result = invoke(["train", "--resume", str(run_dir), "train.steps=30"])
+    assert result.exit_code == 0, result.stderr
+    assert "text cache: encoded" in result.stderr and entry_files(text_cache)
+    full = ["train", *_cli_args(path, steps=30), "--out", str(tmp_path / "b"), "--json"]
+    full_dir = Path(json.loads(invoke(full).stdout)["run_dir"])
+    with np.load(run_dir / "checkpoint.npz") as a, np.load(full_dir / "checkpoint.npz") as b:
+        assert np.array_equal(a["theta"], b["theta"])
+
+
+def test_resume_refuses_a_changed_file_before_encoding_it(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path)
+    args = ["train", *_cli_args(path, steps=10), "--out", str(tmp_path / "a"), "--json"]
+    run_dir = Path(json.loads(invoke(args).stdout)["run_dir"])
+    path.write_text(SENTENCE * 61)
+    result = invoke(["train", "--resume", str(run_dir), "train.steps=20"])
+    assert result.exit_code == 2 and "changed since the run started" in result.stderr
+    assert "text cache" not in result.stderr
+
+
+def test_large_vocabulary_trains_and_says_what_it_costs(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path, cjk_text(n_distinct=300, repeats=8))
+    result = invoke(["train", *_cli_args(path, steps=3), "--no-save"])
+    assert result.exit_code == 0, result.stderr
+    assert "distinct characters: the input and output layers have" in result.stderr
+    assert "this run needs about" in result.stderr
+
+
+def test_memory_estimate_counts_the_vocabulary(tmp_path: Path) -> None:
+    cfg = text_cfg(corpus_file(tmp_path))
+    small, big = training_bytes(cfg, 50, 50, (10, 64)), training_bytes(cfg, 5000, 5000, (10, 64))
+    # inputs twice and outputs three times, per step and column, for training and evaluation
+    columns = cfg.train.bptt * cfg.train.batch + 10 * 64
+    assert big - small >= 8 * 5 * (5000 - 50) * columns
+    result = invoke(["train", *_cli_args(tmp_path / "c.txt"), "train.hidden=4000000"])
+    assert result.exit_code == 2 and "n_x=" in result.stderr and "eval_chars" in result.stderr
+
+
+def test_min_count_run_records_its_unknown_symbol_and_samples_with_it(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path, SENTENCE * 60 + "\u00e9\u00e8 rare!\n")
+    out = tmp_path / "out"
+    args = ["train", *_cli_args(path), "train.vocab_min_count=5", "--out", str(out), "--json"]
+    result = invoke(args)
+    assert result.exit_code == 0, result.stderr
+    run_dir = Path(json.loads(result.stdout)["run_dir"])
+    task = json.loads((run_dir / "task.json").read_text())
+    assert task["unknown"] == text.UNKNOWN and text.UNKNOWN in task["vocab"]
+    assert task["rare_characters"] == 2 and task["unknown_count"] == 2
+    assert task["vocab_min_count"] == 5
+    sample = invoke(["sample", str(run_dir), "--prime", "\u00e9t", "-n", "5", "--json"])
+    assert sample.exit_code == 0, sample.stderr
+    assert json.loads(sample.stdout)["text"].startswith("\u00e9t")
+
+
+def test_bad_file_refusal_is_one_line_even_after_encoding(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path, "too short for a batch\n")
+    result = invoke(["train", "--data", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "characters" in result.stderr
+    assert not (tmp_path / "out").exists()

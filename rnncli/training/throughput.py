@@ -56,7 +56,7 @@ def measure(steps: int = 300, cell: str = "lstm") -> dict[str, Any]:
         path = Path(tmp) / "corpus.txt"
         path.write_text(_corpus(200_000), encoding="utf-8")
         flags = {"cell": cell, "train.task": "text", "train.data": str(path)}
-        rate = _median_rate([*common, "train.eval_size=1"], flags, 3)
+        rate = _median_rate([*common, "train.eval_chars=1000"], flags, 3)
         bptt = load_config(None, flags, training=True).train.bptt
         out["text_chars_per_s"] = rate * bptt
     return out
