@@ -564,6 +564,12 @@ def train(
     Tasks: reber (embedded Reber grammar, the default), adding (the adding problem,
     MSE at the last step), text (a character model on --data FILE).
 
+    Text: losses per character, in nats (loss, val_loss) and bits (bpc, val_bpc);
+    val_loss scores the same held-out characters every time: the file's last 10%, up
+    to train.eval_chars (100,000) of them. The file is encoded once into the text cache
+    ($RNNCLI_CACHE, else ~/.cache/rnncli) and memory-mapped by later runs;
+    train.vocab_min_count=N maps characters seen fewer than N times to one symbol.
+
     Examples:
 
       rnncli train

@@ -314,13 +314,21 @@ def test_entry_open_checks_the_key(tmp_path: Path, text_cache: Path) -> None:
 # ------------------------------------------------------------------ streams on the map
 
 
-def test_text_stream_on_a_memory_map_serves_the_same_chunks(tmp_path: Path) -> None:
+def test_text_stream_on_a_memory_map_serves_the_same_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also across releases of the map's pages (every 4 chunks here)."""
+    from rnncli.tasks.text import stream
+
+    monkeypatch.setattr(stream, "RELEASE_EVERY", 4)
     path = corpus_file(tmp_path)
     mapped, memory = text.open_corpus(path), text.encode_file(path)
     V = mapped.vocab.size
     a = text.TextStream(mapped.data, V, 3, 7)
     b = text.TextStream(memory.data.astype(np.int64), V, 3, 7)
     assert np.shares_memory(a._inputs, mapped.data)  # a view of the map, not a copy
+    assert stream.mapping(a._inputs) is not None and stream.mapping(b._inputs) is None
+    assert a._release is not None and b._release is None
     for _ in range(2 * a.chunks_per_epoch + 1):
         (xa, ya), (xb, yb) = a.next_chunk(), b.next_chunk()
         assert np.array_equal(xa, xb) and np.array_equal(ya, yb) and ya.dtype == np.int64

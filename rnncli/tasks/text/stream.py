@@ -8,6 +8,7 @@ one window at a time and never copy it whole.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,11 +29,24 @@ def one_hot(idx: np.ndarray, vocab_size: int, dtype: DTypeLike) -> np.ndarray:
     return x
 
 
+#: Chunks served between two releases of the memory map's pages (see TextStream).
+RELEASE_EVERY = 1024
+
+
+def mapping(data: np.ndarray) -> mmap.mmap | None:
+    """The file mapping `data` is a view of (``np.load(..., mmap_mode="r")`` and its
+    slices), or None for an array in memory."""
+    base: object = data
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return base if isinstance(base, mmap.mmap) else None
+
+
 def _check_indices(data: np.ndarray, vocab_size: int) -> np.ndarray:
     """`data` as a 1-D integer array with every entry in ``[0, vocab_size)``. A memory-mapped
     array is not scanned (that would read the whole file into memory): the text cache
     checked it when it opened it."""
-    mapped = isinstance(data, np.memmap)
+    mapped = mapping(data) is not None
     data = np.asarray(data)
     if data.ndim != 1 or not np.issubdtype(data.dtype, np.integer):
         raise ValueError(f"text stream: data must be a 1-D integer array, got {data.dtype}")
@@ -51,7 +65,11 @@ class TextStream:
     ``L % bptt`` steps of each track are skipped) and then wraps to the start.
 
     `data` is read in place (the tracks are views of it): a memory-mapped text costs
-    only the pages of the chunks served.
+    only the pages of the chunks served. Those pages would stay mapped, and count as the
+    process's resident memory, until the whole file had been read once; every
+    `RELEASE_EVERY` chunks the stream hands them back (``madvise(MADV_DONTNEED)``: the
+    data stays in the page cache and the next chunks map their pages again), so resident
+    memory stays bounded on any file.
 
     Requirement: ``n >= batch * bptt + 1`` characters (at least one full chunk);
     otherwise InputError names `path`, the length and the required length.
@@ -91,6 +109,8 @@ class TextStream:
         track = (n - 1) // batch
         self.track_length = track
         self.chunks_per_epoch = track // bptt
+        mapped = mapping(data) if hasattr(mmap, "MADV_DONTNEED") else None
+        self._release = getattr(mapped, "madvise", None)  # (Python >= 3.8, POSIX)
         self._inputs = data[: batch * track].reshape(batch, track)  # views, no copy
         self._targets = data[1 : batch * track + 1].reshape(batch, track)
         self._served = 0
@@ -117,6 +137,8 @@ class TextStream:
         Sets `wrapped` (see the class docstring) and advances the position by one.
         """
         k = self._served % self.chunks_per_epoch
+        if self._release is not None and self._served % RELEASE_EVERY == 0:
+            self._release(mmap.MADV_DONTNEED)
         start, stop = k * self.bptt, (k + 1) * self.bptt
         x = one_hot(self._inputs[:, start:stop], self.vocab_size, self.dtype)
         targets = self._targets[:, start:stop].astype(np.int64)
