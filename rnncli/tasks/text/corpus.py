@@ -69,23 +69,26 @@ def _codes(text: str) -> np.ndarray:
 
 def _verify(path: PathLike, digest: Any, sha256: str) -> None:
     if digest.hexdigest() != sha256:
-        raise InputError(
-            f"{name_of(path)}: the file changed while it was being encoded; run again"
-        )
+        raise InputError(f"{name_of(path)}: the file changed while it was being encoded; run again")
 
 
 @dataclass
 class _Scan:
-    counts: np.ndarray  # counts[c]: occurrences of code point c
+    """What pass 1 learns: the vocabulary and the code point -> index lookup table."""
+
     characters: int
+    vocab: Vocab
+    rare: int
+    unknown_count: int
+    table: np.ndarray  # table[c]: the index of code point c (for every c the text has)
 
 
-def _scan(path: PathLike, sha256: str, progress: Progress | None, total: int) -> _Scan:
-    """Pass 1: count every character."""
+def _scan(path: PathLike, sha256: str, min_count: int, progress: Progress | None) -> _Scan:
+    """Pass 1: count every character, then choose the vocabulary."""
     counts = np.zeros(128, dtype=np.int64)
     n = 0
     digest = hashlib.sha256()
-    for text in decoded(path, progress, digest, total=total):
+    for text in decoded(path, progress, digest, total=2 * check_file(path)):
         codes = _codes(text)
         c = np.bincount(codes)
         if len(c) > len(counts):
@@ -93,43 +96,41 @@ def _scan(path: PathLike, sha256: str, progress: Progress | None, total: int) ->
         counts[: len(c)] += c
         n += len(codes)
     _verify(path, digest, sha256)
-    return _Scan(counts, n)
-
-
-def _table(vocab: Vocab, counts: np.ndarray) -> np.ndarray:
-    """The lookup table code point -> index for every code point the text has."""
+    vocab, rare, unknown_count = Vocab.from_counts(counts, min_count)
     table = np.zeros(len(counts), dtype=vocab.dtype)
     present = np.flatnonzero(counts)
     idx, known = vocab.lookup(present)
     if vocab.unknown is not None:
         idx = np.where(known, idx, vocab.chars.index(vocab.unknown))
     table[present] = idx
-    return table
+    return _Scan(n, vocab, rare, unknown_count, table)
 
 
 def _indices(
-    path: PathLike, sha256: str, table: np.ndarray, n: int, progress: Progress | None, total: int
+    path: PathLike, sha256: str, scan: _Scan, progress: Progress | None
 ) -> Iterator[np.ndarray]:
     """Pass 2: the indices of the text, a piece at a time."""
     digest = hashlib.sha256()
+    size = check_file(path)
     seen = 0
-    for text in decoded(path, progress, digest, done=total // 2, total=total):
+    for text in decoded(path, progress, digest, done=size, total=2 * size):
         codes = _codes(text)
         seen += len(codes)
-        if seen > n or int(codes.max()) >= len(table):
+        if seen > scan.characters or int(codes.max()) >= len(scan.table):
             break  # not the text pass 1 read: _verify says so
-        yield table[codes]
+        yield scan.table[codes]
     _verify(path, digest, sha256)
-    if seen != n:
-        raise InputError(f"{name_of(path)}: the file changed while it was being encoded")
+    if seen != scan.characters:
+        raise InputError(f"{name_of(path)}: the file changed while it was being encoded; run again")
 
 
-def _scan_and_vocab(
-    path: PathLike, sha256: str, min_count: int, progress: Progress | None, size: int
-) -> tuple[_Scan, Vocab, int, int, np.ndarray]:
-    scan = _scan(path, sha256, progress, 2 * size)
-    vocab, rare, unknown_count = Vocab.from_counts(scan.counts, min_count)
-    return scan, vocab, rare, unknown_count, _table(vocab, scan.counts)
+def _in_memory(path: PathLike, sha256: str, scan: _Scan, progress: Progress | None) -> np.ndarray:
+    data = np.empty(scan.characters, dtype=scan.vocab.dtype)
+    at = 0
+    for piece in _indices(path, sha256, scan, progress):
+        data[at : at + len(piece)] = piece
+        at += len(piece)
+    return data
 
 
 def _sha256(path: PathLike) -> str:
@@ -143,30 +144,9 @@ def encode_file(path: PathLike, min_count: int = 1, progress: Progress | None = 
     """The file's indices in memory (one array of n uint8/uint16/uint32), no cache."""
     size = check_file(path)
     sha256 = _sha256(path)
-    scan, vocab, rare, unknown_count, table = _scan_and_vocab(
-        path, sha256, min_count, progress, size
-    )
-    return Corpus(
-        str(path), sha256, size, _fill(path, sha256, table, scan, vocab, progress, size), vocab,
-        rare, unknown_count, None,
-    )  # fmt: skip
-
-
-def _fill(
-    path: PathLike,
-    sha256: str,
-    table: np.ndarray,
-    scan: _Scan,
-    vocab: Vocab,
-    progress: Progress | None,
-    size: int,
-) -> np.ndarray:
-    data = np.empty(scan.characters, dtype=vocab.dtype)
-    at = 0
-    for piece in _indices(path, sha256, table, scan.characters, progress, 2 * size):
-        data[at : at + len(piece)] = piece
-        at += len(piece)
-    return data
+    scan = _scan(path, sha256, min_count, progress)
+    data = _in_memory(path, sha256, scan, progress)
+    return Corpus(str(path), sha256, size, data, scan.vocab, scan.rare, scan.unknown_count, None)
 
 
 def open_corpus(
@@ -198,25 +178,24 @@ def open_corpus(
             return Corpus(str(path), sha256, size, data, vocab, meta.get("rare", 0),
                           meta.get("unknown_count", 0), entry.npy)  # fmt: skip
     t0 = time.perf_counter()
-    scan, vocab, rare, unknown_count, table = _scan_and_vocab(
-        path, sha256, min_count, progress, size
-    )
+    scan = _scan(path, sha256, min_count, progress)
+    vocab = scan.vocab
 
     def write_npy(fh: IO[bytes]) -> None:
         header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False,
                   "shape": (scan.characters,)}  # fmt: skip
         np.lib.format.write_array_header_1_0(fh, header)
-        for piece in _indices(path, sha256, table, scan.characters, progress, 2 * size):
+        for piece in _indices(path, sha256, scan, progress):
             fh.write(piece.data)
 
-    extra = {"source_bytes": size, "source_name": Path(path).name, "rare": rare,
-             "unknown_count": unknown_count}  # fmt: skip
+    extra = {"source_bytes": size, "source_name": Path(path).name, "rare": scan.rare,
+             "unknown_count": scan.unknown_count}  # fmt: skip
     try:
         entry.write(write_npy, vocab, scan.characters, extra)
     except WriteError as err:
         say(f"text cache: {err}; keeping the encoded text in memory for this run")
-        data = _fill(path, sha256, table, scan, vocab, progress, size)
-        return Corpus(str(path), sha256, size, data, vocab, rare, unknown_count, None)
+        data = _in_memory(path, sha256, scan, progress)
+        return Corpus(str(path), sha256, size, data, vocab, scan.rare, scan.unknown_count, None)
     try:
         data = np.load(entry.npy, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as err:  # removed or replaced by another process just now
@@ -224,4 +203,4 @@ def open_corpus(
     say(f"text cache: encoded {name} ({size_text(size)}, {scan.characters:,} characters, "
         f"{vocab.size} symbols, {vocab.dtype}) in {time.perf_counter() - t0:.1f} s into "
         f"{entry.npy}")  # fmt: skip
-    return Corpus(str(path), sha256, size, data, vocab, rare, unknown_count, entry.npy)
+    return Corpus(str(path), sha256, size, data, vocab, scan.rare, scan.unknown_count, entry.npy)
