@@ -12,9 +12,10 @@ on PYTHONPATH (the same interpreter and packages), with a cache folder of its ow
     (start-up: from starting the process to its "train: steps" line, printed right
     before the first training step; these runs evaluate 1,000 characters)
     20-step run     a new 20-step run, cache filled, the default evaluation
-    train chars/s   300 steps, no evaluation but the last (1,000 characters): characters
-                    per second of the training loop (the run's wall_s), big and small file,
-                    every checkout on both files in turn, round after round
+    train chars/s   characters per second of the training loop on the big and the small
+                    file: 8 runs of 100 steps on each in turn, in one process (a new model
+                    each time, the evaluation on 1,000 characters at the end not timed);
+                    medians, and the median of the paired big/small ratios
 
 The corpus comes from ``benchmarks/make_corpus.py``. Example (the numbers in
 benchmarks/RESULTS.md; the base commit checked out beside this one):
@@ -98,12 +99,35 @@ def measure_startup(checkout: Path, big: Path, work: Path) -> dict[str, Any]:
     return r
 
 
-def chars_per_s(checkout: Path, path: Path, work: Path) -> float:
-    """Characters per second of a 300-step run's training loop (its wall_s)."""
-    args = ["train", "--data", str(path), "train.steps=300", "train.eval_every=300",
-            *tiny_eval(checkout), "--no-save", "--json"]  # fmt: skip
-    doc = json.loads(run(checkout, args, {"RNNCLI_CACHE": str(work / "cache")})[3])
-    return float(doc["sequences"] * doc["config"]["train"]["bptt"] / doc["wall_s"])
+SPEED = """
+import json, sys
+from rnncli.config import load_config
+from rnncli.training import prepare, train
+files, steps, blocks, extra = json.loads(sys.argv[1])
+cfgs = {k: load_config(None, {}, ["train.task=text", f"train.data={path}", f"train.steps={steps}",
+        f"train.eval_every={steps}", *extra], training=True) for k, path in files.items()}
+problems = {k: prepare(cfg) for k, cfg in cfgs.items()}
+rates = {k: [] for k in files}
+for i in range(blocks):
+    for k in sorted(files, reverse=i % 2 == 1):
+        r = train(cfgs[k], problem=problems[k])
+        rates[k].append(r.state.sequences * cfgs[k].train.bptt / r.state.wall_s)
+print(json.dumps(rates))
+"""
+
+
+def chars_per_s(checkout: Path, files: dict[str, Path], work: Path) -> dict[str, list[float]]:
+    """Characters per second of the training loop (a run's wall_s) on each file: one
+    process trains `blocks` runs of 100 steps on each file in turn (a new model each,
+    the evaluation at the end on 1,000 characters, not timed), so that the machine's
+    slow and fast spells hit both files alike."""
+    arg = json.dumps([{k: str(p) for k, p in files.items()}, 100, 8, tiny_eval(checkout)])
+    env = {**os.environ, "PYTHONPATH": str(checkout), "RNNCLI_CACHE": str(work / "cache")}
+    proc = subprocess.run([sys.executable, "-c", SPEED, arg], env=env, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"{checkout}: the training speed run failed:\n{proc.stderr}")
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def median(rounds: list[dict[str, Any]], key: str, i: int | None = None) -> float:
@@ -155,18 +179,17 @@ def main() -> None:
             for name, checkout in checkouts.items():
                 print(f"start-up round {i + 1}/{args.repeats}: {name}", file=sys.stderr)
                 results[name].append(measure_startup(checkout, args.big, works[name]))
-        # training speed: every checkout on both files in turn, so that the machine's
-        # slow and fast spells hit all of them; each round's big/small is a pair
+        files = {"big": args.big, "small": args.small}
         for i in range(args.repeats):
-            print(f"speed round {i + 1}/{args.repeats}", file=sys.stderr, flush=True)
-            files = [("big", args.big), ("small", args.small)][:: 1 if i % 2 == 0 else -1]
-            for key, path in files:
-                for name, checkout in checkouts.items():
-                    rate = chars_per_s(checkout, path, works[name])
-                    results[name][i][f"chars_{key}"] = rate
-            for name in checkouts:
+            for name, checkout in checkouts.items():
+                print(f"speed round {i + 1}/{args.repeats}: {name}", file=sys.stderr)
+                rates = chars_per_s(checkout, files, works[name])
                 r = results[name][i]
-                r["big_over_small"] = r["chars_big"] / r["chars_small"]
+                r["chars_big"] = statistics.median(rates["big"])
+                r["chars_small"] = statistics.median(rates["small"])
+                ratios = [b / s for b, s in zip(rates["big"], rates["small"], strict=True)]
+                r["big_over_small"] = statistics.median(ratios)
+                r["rates"] = rates
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table(results))
