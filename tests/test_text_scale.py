@@ -205,7 +205,9 @@ def test_uint16_vocabulary_round_trips(tmp_path: Path, text_cache: Path) -> None
     path = corpus_file(tmp_path, content)
     first = text.open_corpus(path)
     assert first.vocab.size > 256 and first.data.dtype == np.uint16
-    again = text.open_corpus(path)  # from the cache
+    said: list[str] = []
+    again = text.open_corpus(path, notice=said.append)
+    assert said[0].startswith("text cache: using")  # the entry of 2-byte indices is whole
     assert again.data.dtype == np.uint16 and again.vocab == first.vocab
     assert again.vocab.decode(again.data) == content
     restored = text.Vocab.from_list(again.vocab.to_list())

@@ -175,7 +175,7 @@ class _Crc:
 
     def update(self, data: bytes | memoryview) -> None:
         self.value = zlib.crc32(data, self.value)
-        self.size += len(data)
+        self.size += memoryview(data).nbytes  # (len() of a uint16 array's view counts items)
 
 
 class _Tee:

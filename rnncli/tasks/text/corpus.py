@@ -7,7 +7,7 @@ text cache; memory-mapped from there by every later run.
 Pass 1 reads the file in pieces (`read.decoded`: UTF-8 checks with byte offsets), counts
 every character (`np.bincount` on code points) and gives the vocabulary; pass 2 reads it
 again and maps each piece's code points to indices through a lookup table, writing them
-straight to the cache file. Memory: a few pieces' temporaries (~30 MiB for 1 MiB
+straight to the cache file. Memory: a piece's temporaries (about 1 MiB for 64 KiB
 pieces) and the count table (at most one int64 per Unicode code point, 8.9 MiB), never
 the text. Each pass hashes what it reads: a file that changes while it is being encoded
 is refused, not cached under the wrong key.

@@ -18,9 +18,12 @@ from rnncli.errors import InputError
 
 PathLike = str | Path
 
-#: Bytes read at a time: large enough that the per-piece overhead vanishes, small enough
-#: that the piece's temporaries (decoded text, code points, indices) stay a few MiB.
-CHUNK = 1 << 20
+#: Bytes read at a time. Small pieces keep memory flat: each piece's temporaries (its
+#: text, code points, indices: a few times its size, varying with its characters) are
+#: then too small for glibc to keep freed ones in a heap that fragments. Measured, both
+#: encoding passes over non-ASCII text: 29, 31 and 33 MB resident for 100 MB, 300 MB and
+#: 1 GB at 64 KiB; 217 and 391 MB for 100 and 300 MB at 1 MiB; the same speed.
+CHUNK = 1 << 16
 
 BOM = b"\xef\xbb\xbf"
 
