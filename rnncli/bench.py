@@ -540,21 +540,20 @@ def _share(share: float | None) -> str:
 
 
 def render(results: dict[str, Any], console: Any = None) -> None:
-    """Print the results as a rich table plus summary lines."""
+    """Print the results as a table that fits the console, plus summary lines."""
     from rich.console import Console
-    from rich.table import Table
+
+    from rnncli.report import Col, fit_table
 
     console = console or Console()
-    table = Table(
-        title="forward + backward (loss_and_grads), median ms ± IQR",
-        caption="x other = median over rounds of other / engine (> 1: the engine is faster)",
-    )
-    for name in ("size", "cell", "dtype"):
-        table.add_column(name, no_wrap=True)
-    for name in ("engine", "notebook", "x nb", "torch", "x torch", "GFLOP/s", "% peak"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for row in results["results"]:
-        table.add_row(
+    cols = [
+        Col("size"), Col("cell"), Col("dtype", priority=3), Col("engine", "right"),
+        Col("notebook", "right", priority=2), Col("x nb", "right"),
+        Col("torch", "right", priority=2), Col("x torch", "right"),
+        Col("GFLOP/s", "right", priority=4), Col("% peak", "right", priority=5),
+    ]  # fmt: skip
+    rows = [
+        [
             row["size"],
             row["cell"],
             row["dtype"].replace("float", "f"),
@@ -565,8 +564,13 @@ def render(results: dict[str, Any], console: Any = None) -> None:
             _x(row["speedup_vs_torch"]),
             _rate(row["engine_gflops"]),
             _share(row["gemm_share"]),
-        )
-    console.print(table)
+        ]  # fmt: skip
+        for row in results["results"]
+    ]
+    console.print(fit_table(
+        "forward + backward (loss_and_grads), median ms ± IQR", cols, rows, console.width,
+        caption="x other = median over rounds of other / engine (> 1: the engine is faster)",
+    ))  # fmt: skip
     for line in summary_lines(results):
         console.print(line, highlight=False, markup=False)
 

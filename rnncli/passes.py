@@ -49,6 +49,7 @@ class Pass:
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     loss: float | None = None
     engine_state: Any = None  # (Packed, engine cache) of a sequence-level pass
+    step_norms: np.ndarray | None = None  # backward, sequence level: ‖da_t‖ for t = 1..T_x
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Inputs, parameters, outputs and gradients in one mapping (for arrays.npz)."""
@@ -258,12 +259,34 @@ def backward(cfg: Any) -> Pass:
             named.pop(k)
         assert dX is not None
         run.grads = {"dx": engine.from_time_major(dX), "da0": da0, **named}
+    if cfg.level == "sequence":
+        run.step_norms = step_norms(run, from_loss)
     if not from_loss:
         run.inputs.pop("targets", None)
     else:
         for k in ("da", *(f"d{s}_next" for s in spec.states)):
             run.inputs.pop(k, None)
     return run
+
+
+def step_norms(run: Pass, from_loss: bool) -> np.ndarray | None:
+    """‖da_t‖ (Frobenius over (n_a, m)) for t = 1..T_x: the total gradient on each a_t
+    (the upstream at t plus what comes back from step t+1), recorded by the engine's
+    backward pass; None for a stacked model."""
+    p = run.engine_state[0]
+    if p.stacked:
+        return None
+    X = engine.to_time_major(run.inputs["x"])
+    cache = engine.forward(p, X, (run.inputs["a0"],), trace=True)
+    if from_loss:
+        targets = np.ascontiguousarray(run.inputs["targets"].T)
+        dA = losses.xent(p.Wy, p.by, engine.hidden(p, cache), targets)[3]
+    else:
+        dA = engine.to_time_major(run.inputs["da"])
+    record: dict[str, np.ndarray] = {}
+    engine.backward(p, cache, dA, need_dx=False, record=record)
+    da = record["a"]
+    return np.sqrt(np.einsum("tnm,tnm->t", da, da))
 
 
 def _cell_backward(spec: CellSpec, run: Pass, upstream: tuple[np.ndarray, ...]) -> dict:

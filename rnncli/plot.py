@@ -48,6 +48,16 @@ def save_loss_plot(
     """
     from rnncli.runs import write_bytes_atomic
 
+    write_bytes_atomic(path, loss_png(history, metric, loss_unit, metric_is_loss))
+
+
+def loss_png(
+    history: Sequence[dict[str, Any]],
+    metric: str,
+    loss_unit: str = "per sequence",
+    metric_is_loss: bool = False,
+) -> bytes:
+    """`save_loss_plot`'s figure as PNG bytes."""
     seqs = [r["sequences"] for r in history]
     fig = figure()
     ax = fig.add_subplot()
@@ -71,7 +81,7 @@ def save_loss_plot(
             ax2.set_ylabel(metric, color="tab:orange")
     ax.set_title("rnncli train")
     fig.tight_layout()
-    write_bytes_atomic(path, png(fig))
+    return png(fig)
 
 
 def text_plot(values: Sequence[float], width: int = 60, height: int = 8) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 def console(stderr: bool = False) -> Console:
@@ -59,49 +61,103 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def arrays_table(title: str, groups: Iterable[tuple[str, Mapping[str, np.ndarray]]]) -> Table:
-    """One row per array: kind, name, shape, dtype, mean, std, min, max, first values."""
-    t = Table(title=title, title_justify="left")
-    for col in ("kind", "name", "shape", "dtype"):
-        t.add_column(col)
-    for col in ("mean", "std", "min", "max"):
-        t.add_column(col, justify="right")
-    t.add_column("values")
+def arrays_table(
+    title: str, groups: Iterable[tuple[str, Mapping[str, np.ndarray]]], width: int = 200
+) -> Table:
+    """One row per array: kind, name, shape, dtype, mean, std, min, max, first values;
+    narrow consoles lose the first values, dtype, kind, then max, min and std."""
+    cols = [
+        Col("kind", priority=3), Col("name"), Col("shape"), Col("dtype", priority=4),
+        Col("mean", "right"), Col("std", "right", priority=1), Col("min", "right", priority=2),
+        Col("max", "right", priority=2), Col("values", priority=5, wrap=True, min_width=20),
+    ]  # fmt: skip
+    rows = []
     for kind, arrays in groups:
         for name, a in arrays.items():
             s = stats(a)
             nums = [fmt(s[k]) for k in ("mean", "std", "min", "max")] if "mean" in s else [""] * 4
-            t.add_row(kind, name, str(tuple(s["shape"])), s["dtype"], *nums, head(a))
-    return t
+            rows.append([kind, name, str(tuple(s["shape"])), s["dtype"], *nums, head(a)])
+    return fit_table(title, cols, rows, width)
 
 
-def grads_table(title: str, grads: Mapping[str, np.ndarray]) -> Table:
+def grads_table(title: str, grads: Mapping[str, np.ndarray], width: int = 200) -> Table:
     """One row per gradient: name, shape, norm, first values."""
-    t = Table(title=title, title_justify="left")
-    t.add_column("gradient")
-    t.add_column("shape")
-    t.add_column("norm", justify="right")
-    t.add_column("values")
-    for name, g in grads.items():
-        t.add_row(name, str(g.shape), f"{np.linalg.norm(g):.6g}", head(g))
-    return t
+    cols = [Col("gradient"), Col("shape", priority=2), Col("norm", "right"),
+            Col("values", priority=1, wrap=True, min_width=20)]  # fmt: skip
+    rows = [[name, str(g.shape), f"{np.linalg.norm(g):.6g}", head(g)] for name, g in grads.items()]
+    return fit_table(title, cols, rows, width)
 
 
-def samples_table(values: Mapping[str, Any]) -> Table:
-    """Sampled entries under the expressions that name them."""
-    t = Table(title="sampled values", title_justify="left")
-    t.add_column("expression")
-    t.add_column("value")
-    for expr, value in values.items():
-        t.add_row(escape(expr), escape(format_value(value)))  # gradients[dWax] is not markup
-    return t
+def samples_table(values: Mapping[str, Any], width: int = 200) -> Table:
+    """Sampled entries under the expressions that name them (long values wrap between
+    numbers, never inside one)."""
+    cols = [Col("expression"), Col("value", wrap=True, min_width=16)]
+    rows = [[expr, format_value(value)] for expr, value in values.items()]
+    return fit_table("sampled values", cols, rows, width)
 
 
-def key_values(title: str, rows: Mapping[str, Any]) -> Table:
+def key_values(title: str, rows: Mapping[str, Any], width: int = 200) -> Table:
     """A two-column summary table."""
-    t = Table(title=title, title_justify="left", show_header=False)
-    t.add_column("key", style="bold")
-    t.add_column("value")
-    for k, v in rows.items():
-        t.add_row(escape(k), f"{v:.6g}" if isinstance(v, float) else escape(str(v)))
+    t = fit_table(
+        title, [Col("key"), Col("value", wrap=True, min_width=16)],
+        [[k, f"{v:.6g}" if isinstance(v, float) else str(v)] for k, v in rows.items()], width,
+    )  # fmt: skip
+    t.show_header = False
     return t
+
+
+@dataclass
+class Col:
+    """A column of `fit_table`: its header, alignment and how readily it goes.
+
+    priority: columns are dropped highest first when the table is wider than the console
+    (0: never dropped). wrap: the cell is text that may wrap onto more lines (a path, a
+    note); never set for numbers, which must never be cut.
+    """
+
+    header: str
+    justify: str = "left"
+    priority: int = 0
+    wrap: bool = False
+    min_width: int = 12
+
+
+def _cell_width(text: str) -> int:
+    return max((cell_len(line) for line in str(text).splitlines()), default=0)
+
+
+def fit_table(
+    title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[Any]], width: int,
+    caption: str | None = None,
+) -> Table:  # fmt: skip
+    """A rich table of `rows` that fits `width` columns without cutting a number: the
+    lowest-priority columns are left out until it fits; text columns marked `wrap`
+    wrap. Cells are shown as given (str() of them), never as markup."""
+    keep = list(range(len(cols)))
+
+    def need(i: int) -> int:
+        natural = max([cell_len(cols[i].header), *(_cell_width(r[i]) for r in rows)])
+        return min(natural, cols[i].min_width) if cols[i].wrap else natural
+
+    def total(idx: list[int]) -> int:
+        return sum(need(i) for i in idx) + 3 * len(idx) + 1  # borders and padding
+
+    while total(keep) > width:
+        droppable = [i for i in keep if cols[i].priority > 0]
+        if not droppable:
+            break
+        keep.remove(max(droppable, key=lambda i: (cols[i].priority, i)))
+    t = Table(title=title, title_justify="left", caption=caption)
+    for i in keep:
+        c = cols[i]
+        t.add_column(
+            c.header, justify=c.justify, no_wrap=not c.wrap,  # type: ignore[arg-type]
+            overflow="fold" if c.wrap else "ellipsis", min_width=min(need(i), c.min_width),
+        )  # fmt: skip
+    for r in rows:
+        t.add_row(*(Text(str(r[i])) for i in keep))
+    return t
+
+
+def width_of(console: Console) -> int:
+    return int(console.width)

@@ -78,7 +78,11 @@ def load_for(
     elif source.suffix == ".npz" and source.name in (checkpoint.NAME, checkpoint.BEST):
         named = named_from_run(source.parent, "best" if source.name == checkpoint.BEST else "last")
     elif source.exists():
-        named = load_named(source)
+        named, _ = read_weights(source)
+        if is_torch_named(named):
+            where = f"--init-from {source}"
+            return from_torch(named, cell, n_x, n_a, n_y, np.dtype(dtype), layers, directions,
+                              where).flat  # fmt: skip
     else:
         raise InputError(f"--init-from {source}: no such run folder or file")
     want = expected_shapes(cell, n_x, n_a, n_y, layers, directions)
@@ -97,3 +101,177 @@ def load_for(
     if not np.isfinite(p.flat).all():
         raise InputError(f"--init-from {source}: parameters have NaN or inf entries")
     return p.flat
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+#: PyTorch's gate order of each layer's stacked weights, by the gate names of our cells:
+#: ``nn.LSTM`` stacks (i, f, g, o); ``nn.RNN`` has one block. The ``torch-gru`` cell keeps
+#: ``nn.GRU``'s own tensors; the notebook's ``gru`` computes something else (see
+#: `rnncli.cells.torch_gru`) and has no PyTorch twin.
+TORCH_GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o")}
+TORCH_LAYERS = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "torch-gru": "nn.GRU"}
+
+
+def torch_names(cell: str) -> None:
+    """Refuse a cell that no PyTorch layer computes, naming why."""
+    if cell == "gru":
+        raise InputError(
+            "a gru model cannot move to nn.GRU: the notebook's GRU applies the reset gate "
+            "before the recurrent product and nn.GRU after it (different functions); train "
+            "with --cell torch-gru to get nn.GRU's cell, or export with --names notebook"
+        )
+    if cell not in TORCH_LAYERS:
+        raise InputError(f"cell {cell}: no PyTorch layer computes it; export with --names notebook")
+
+
+def _rows(spec: Any, gate: str, n_a: int) -> slice:
+    k = [b.gate for b in spec.fused].index(gate)
+    return slice(k * n_a, (k + 1) * n_a)
+
+
+def to_torch(p: engine.Packed) -> dict[str, np.ndarray]:
+    """The model's parameters under PyTorch's names: ``nn.RNN``/``nn.LSTM``/``nn.GRU``
+    (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse``)
+    and ``nn.Linear`` as ``fc.weight``, ``fc.bias``. The bias goes in ``bias_ih``, zeros in
+    ``bias_hh`` (their sum is what both compute)."""
+    torch_names(p.cell)
+    out: dict[str, np.ndarray] = {}
+    for k, block in enumerate(p.blocks):
+        end = f"_l{k // p.directions}" + ("_reverse" if k % p.directions else "")
+        n = p.n_a
+        if p.cell == "torch-gru":
+            prm = block.params
+            out["weight_ih" + end] = prm["W_ih"].copy()
+            out["weight_hh" + end] = prm["W_hh"].copy()
+            out["bias_ih" + end] = prm["b_ih"][:, 0].copy()
+            out["bias_hh" + end] = prm["b_hh"][:, 0].copy()
+            continue
+        rows = [_rows(p.spec, g, n) for g in TORCH_GATES[p.cell]]
+        out["weight_ih" + end] = np.concatenate([block.W[r, n:] for r in rows])
+        out["weight_hh" + end] = np.concatenate([block.W[r, :n] for r in rows])
+        out["bias_ih" + end] = np.concatenate([block.b[r, 0] for r in rows])
+        out["bias_hh" + end] = np.zeros_like(out["bias_ih" + end])
+    out["fc.weight"] = p.Wy.copy()
+    out["fc.bias"] = p.by[:, 0].copy()
+    return out
+
+
+def from_torch(
+    sd: dict[str, np.ndarray], cell: str, n_x: int, n_a: int, n_y: int, dtype: Any,
+    layers: int = 1, directions: int = 1, where: str = "weights",
+) -> engine.Packed:  # fmt: skip
+    """The inverse of `to_torch`: a model from PyTorch-named tensors (any bias_hh is
+    added to bias_ih, exactly what the layer computes; not so for torch-gru, which keeps
+    both). Every tensor's name and shape is checked, one line naming the one at fault."""
+    torch_names(cell)
+    p = engine.Packed.zeros(cell, n_x, n_a, n_y, dtype, layers, directions)
+    G = {"rnn": 1, "lstm": 4, "torch-gru": 3}[cell]
+
+    def get(name: str, shape: tuple[int, ...]) -> np.ndarray:
+        if name not in sd:
+            raise InputError(f"{where}: has no {name} (the model needs {shape})")
+        a = np.asarray(sd[name])
+        if a.shape != shape:
+            raise InputError(f"{where}: {name} has shape {a.shape}, the model needs {shape}")
+        if a.dtype.kind != "f" or not np.isfinite(a).all():
+            raise InputError(f"{where}: {name} is not a finite float tensor")
+        return a
+
+    for k, block in enumerate(p.blocks):
+        end = f"_l{k // directions}" + ("_reverse" if k % directions else "")
+        n_in = block.n_x
+        w_ih = get("weight_ih" + end, (G * n_a, n_in))
+        w_hh = get("weight_hh" + end, (G * n_a, n_a))
+        b_ih = get("bias_ih" + end, (G * n_a,))
+        b_hh = get("bias_hh" + end, (G * n_a,))
+        if cell == "torch-gru":
+            prm = block.params
+            prm["W_ih"][...], prm["W_hh"][...] = w_ih, w_hh
+            prm["b_ih"][:, 0], prm["b_hh"][:, 0] = b_ih, b_hh
+            continue
+        for t, gate in enumerate(TORCH_GATES[cell]):
+            r, src = _rows(p.spec, gate, n_a), slice(t * n_a, (t + 1) * n_a)
+            block.W[r, n_a:] = w_ih[src]
+            block.W[r, :n_a] = w_hh[src]
+            block.b[r, 0] = b_ih[src] + b_hh[src]
+    p.Wy[...] = get("fc.weight", (n_y, directions * n_a))
+    p.by[:, 0] = get("fc.bias", (n_y,))
+    extra = sorted(set(sd) - set(to_torch(p)))
+    if extra:
+        raise InputError(f"{where}: {extra[0]} is not a tensor of this model")
+    return p
+
+
+def is_torch_named(named: dict[str, Any]) -> bool:
+    return "fc.weight" in named or any(k.startswith("weight_ih_l") for k in named)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Arrays and metadata of a .safetensors or .npz weights file."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such weights file")
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors import safe_open
+        except ImportError:
+            raise InputError(
+                f"{path}: reading safetensors needs the extra: pip install 'rnncli[export]'"
+            ) from None
+        try:
+            with safe_open(str(path), framework="np") as f:
+                meta = dict(f.metadata() or {})
+                arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        except Exception as exc:  # the library's own errors for a damaged file
+            text = " ".join(str(exc).split())[:120] or type(exc).__name__
+            raise InputError(f"{path}: not a readable safetensors file ({text})") from None
+        return arrays, meta
+    arrays = load_named(path)
+    meta = {}
+    if "__rnncli__" in arrays:
+        raise InputError(f"{path}: unexpected entry __rnncli__")
+    return arrays, meta
+
+
+def write_weights(
+    path: Path, arrays: dict[str, np.ndarray], meta: dict[str, str], fmt: str
+) -> Path:
+    """Write `arrays` as safetensors (with `meta`) or npz, atomically."""
+    from rnncli.runs import save_npz_atomic, write_bytes_atomic
+
+    if fmt == "npz":
+        return save_npz_atomic(path, arrays)
+    try:
+        from safetensors.numpy import save
+    except ImportError:
+        raise InputError(
+            "--format safetensors needs the extra: pip install 'rnncli[export]' (or --format npz)"
+        ) from None
+    data = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    return write_bytes_atomic(path, save(data, metadata=meta))
+
+
+def export(run_dir: Path, fmt: str, names: str, out: Path | None, which: str = "last") -> Path:
+    """A trained run's parameters as a weights file: PyTorch or notebook names, safetensors
+    or npz. The file's metadata (safetensors) says what model it is."""
+    from rnncli import __version__
+
+    if fmt not in ("safetensors", "npz"):
+        raise InputError(f"--format {fmt!r}: expected safetensors or npz")
+    if names not in ("torch", "notebook"):
+        raise InputError(f"--names {names!r}: expected torch or notebook")
+    p, cfg, task = packed_from_run(run_dir, which)
+    arrays = to_torch(p) if names == "torch" else engine.unpack(p)
+    meta = {
+        "format": "rnncli-weights/1", "rnncli": __version__, "names": names, "cell": p.cell,
+        "layer": TORCH_LAYERS.get(p.cell, "") if names == "torch" else "",
+        "n_x": str(p.n_x), "hidden": str(p.n_a), "n_y": str(p.n_y), "layers": str(p.layers),
+        "bidirectional": str(p.directions == 2).lower(), "task": str(task.get("task")),
+        "readout": "each step's output" if task.get("task") in ("reber", "text") else
+        "the last step: h_n of the top layer, forward then reverse",
+    }  # fmt: skip
+    target = out or run_dir / f"model.{fmt}"
+    return write_weights(target, arrays, meta, fmt)

@@ -356,7 +356,7 @@ def test_ctrl_c_exits_130_and_kills_the_child(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130
-    assert stderr == "rnncli: error: interrupted\n"
+    assert stderr == "rnncli: interrupted\n"
     state = Path(f"/proc/{child}/status")
     assert not state.exists() or "zombie" in state.read_text()
 

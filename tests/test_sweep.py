@@ -78,7 +78,7 @@ def test_grid_ids_and_paired_seeds() -> None:
     )
     assert plan.grid == {"cell": ["rnn", "lstm"], "train.T": [50, 100]}  # schema order
     assert [j.id for j in plan.jobs[:3]] == [
-        "cell=rnn,train.T=50,seed=3", "cell=rnn,train.T=50,seed=5", "cell=rnn,train.T=100,seed=3"
+        "cell=rnn,train.T=50,rep=3", "cell=rnn,train.T=50,rep=5", "cell=rnn,train.T=100,rep=3"
     ]  # fmt: skip
     assert len(plan.jobs) == 8 and len({j.id for j in plan.jobs}) == 8
     # the seed depends on (root seed, replicate label) only: paired across the grid
@@ -109,7 +109,7 @@ def test_config_sweep_section_and_command_line_axes(tmp_path: Path) -> None:
     plan = S.plan_sweep(cfg, None, ["train.lr=0.1,0.2", "train.hidden=4,8", "cell=gru"], "0")
     assert plan.grid == {"train.hidden": [4, 8], "train.lr": [0.1, 0.2]}
     assert {j.config["cell"] for j in plan.jobs} == {"gru"}
-    assert len(plan.jobs) == 4 and plan.jobs[0].id == "train.hidden=4,train.lr=0.1,seed=0"
+    assert len(plan.jobs) == 4 and plan.jobs[0].id == "train.hidden=4,train.lr=0.1,rep=0"
     # a shortcut flag fixes a key of the file's grid too
     assert "cell" not in S.plan_sweep(cfg, {"cell": "rnn"}).grid
     assert S.plan_sweep(None, None, ["cell=rnn,rnn,gru"], "0").grid == {"cell": ["rnn", "gru"]}
@@ -138,10 +138,10 @@ def test_bad_seeds_are_refused() -> None:
 def test_job_ids_are_filesystem_safe_and_distinct() -> None:
     a = S.job_id({"train.data": "data/a.txt"}, 0)
     b = S.job_id({"train.data": "data_a.txt"}, 0)
-    assert a.startswith("train.data=data_a.txt,seed=0-") and b == "train.data=data_a.txt,seed=0"
+    assert a.startswith("train.data=data_a.txt,rep=0-") and b == "train.data=data_a.txt,rep=0"
     assert a != b and "/" not in a
     assert S.job_id({"train.lr": 1e-3, "dtype": "float32", "x": True}, 2) == (
-        "train.lr=0.001,dtype=float32,x=true,seed=2"
+        "train.lr=0.001,dtype=float32,x=true,rep=2"
     )
     long = S.job_id({"train.data": "x" * 400}, 0)
     assert len(long) < 200
@@ -182,9 +182,12 @@ def test_local_pool_sweep_resume_and_refusal(
     assert (result.status, result.exit_code, result.sweep_dir) == ("completed", 0, out)
     doc = result.to_json()
     assert (doc["jobs"], doc["completed"], doc["failed"], doc["skipped"]) == (4, 4, 0, 0)
-    assert {p.name for p in out.iterdir()} == {"sweep.json", "summary.csv"} | {
-        j.id for j in result.jobs
-    }
+    assert {p.name for p in out.iterdir()} == {
+        ".lock",
+        "sweep.json",
+        "summary.csv",
+        "compare.png",
+    } | {j.id for j in result.jobs}
     assert_complete_runs(result)
 
     sweep_json = read_json(out / "sweep.json")

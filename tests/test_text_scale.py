@@ -476,7 +476,7 @@ def test_memory_estimate_counts_the_vocabulary(tmp_path: Path) -> None:
     # inputs twice and outputs three times, per step and column, for training and evaluation
     columns = cfg.train.bptt * cfg.train.batch + 10 * 64
     assert big - small >= 8 * 5 * (5000 - 50) * columns
-    result = invoke(["train", *_cli_args(tmp_path / "c.txt"), "train.hidden=4000000"])
+    result = invoke(["train", *_cli_args(tmp_path / "c.txt"), "train.hidden=900000"])
     assert result.exit_code == 2 and "n_x=" in result.stderr and "eval_chars" in result.stderr
 
 

@@ -5,6 +5,8 @@
     "lstm"                      a built-in cell (`builtin`)
     "my_cells.py:PeepholeLSTM"  a class in a Python file (the path is made absolute)
     "mypkg.cells:MGU"           a class in an importable module
+    "torch-gru"                 a cell rnncli ships beside the built-ins (`SHIPPED`),
+                                run by the generic time loop
     "mgu"                       a name an installed package registers under the
                                 entry-point group ``rnncli.cells``
 
@@ -27,10 +29,14 @@ from rnncli.hashing import file_sha256
 
 ENTRY_POINT_GROUP = "rnncli.cells"
 
+#: Cells rnncli ships as protocol classes: no fused kernel, the generic loop runs them.
+SHIPPED = {"torch-gru": "rnncli.cells.torch_gru:TorchGRU"}
+
 __all__ = [
     "BUILTIN",
     "ENTRY_POINT_GROUP",
     "OUTPUT_BIAS",
+    "SHIPPED",
     "Block",
     "CellSpec",
     "Gate",
@@ -77,6 +83,14 @@ def get(name: str) -> CellSpec:
     spec = BUILTIN.get(name)
     if spec is not None:
         return spec
+    if name in SHIPPED:
+        key_: tuple[str, ...] = ("shipped", name)
+        if key_ not in _cache:
+            module, cls_name = SHIPPED[name].split(":")
+            cls, source = load_module(module, cls_name, name)
+            source = {"kind": "shipped", "name": name, "value": SHIPPED[name]}
+            _cache[key_] = make_spec(name, name, cls, source)
+        return _cache[key_]
     split = _split(name)
     if split is not None:
         where, cls_name = split
@@ -95,7 +109,7 @@ def get(name: str) -> CellSpec:
         return _cache[key]
     entry = registered().get(name)
     if entry is None:
-        known = [*BUILTIN, *registered()]
+        known = [*BUILTIN, *SHIPPED, *registered()]
         guess = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
         raise InputError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rnncli.cells import BUILTIN, canonical, get, registered
+from rnncli.cells import BUILTIN, SHIPPED, canonical, get, registered
 from rnncli.cells.spec import CellSpec
 from rnncli.errors import CheckFailed, InputError
 
@@ -30,6 +30,7 @@ def list_cells(names: Sequence[str] | None, n_x: int, n_a: int) -> list[dict[str
     if names:
         return [describe(get(canonical(n)), n_x, n_a) for n in names]
     out = [describe(spec, n_x, n_a) for spec in BUILTIN.values()]
+    out += [describe(get(name), n_x, n_a) for name in SHIPPED]
     for name, entry in sorted(registered().items()):
         try:
             out.append(describe(get(name), n_x, n_a))
@@ -41,19 +42,17 @@ def list_cells(names: Sequence[str] | None, n_x: int, n_a: int) -> list[dict[str
 
 def render(rows: list[dict[str, Any]], n_x: int, n_a: int, console: Any) -> None:
     """One table row per cell: name, kind, states, parameters and their shapes, gates."""
-    from rich.table import Table
-    from rich.text import Text
+    from rnncli.report import Col, fit_table
 
-    t = Table(title=f"cells (parameter shapes for n_x={n_x}, n_a={n_a})", title_justify="left")
-    for col in ("cell", "kind", "states", "parameters", "gates"):
-        t.add_column(col, overflow="fold")
+    cols = [Col("cell"), Col("kind", priority=2), Col("states", priority=1),
+            Col("parameters", wrap=True, min_width=24), Col("gates", priority=3)]  # fmt: skip
+    body = []
     for row in rows:
         if "error" in row:
-            t.add_row(Text(row["name"]), row["kind"], "", Text(row["error"]), "")
+            body.append([row["name"], row["kind"], "", row["error"], ""])
             continue
         params = " ".join(f"{k}{tuple(v)}".replace(" ", "") for k, v in row["parameters"].items())
-        t.add_row(
-            Text(row["label"]), row["kind"], ", ".join(row["states"]), Text(params),
-            ", ".join(row["gates"]) or "-",
-        )  # fmt: skip
-    console.print(t)
+        body.append([row["label"], row["kind"], ", ".join(row["states"]), params,
+                     ", ".join(row["gates"]) or "-"])  # fmt: skip
+    title = f"cells (parameter shapes for n_x={n_x}, n_a={n_a})"
+    console.print(fit_table(title, cols, body, console.width))

@@ -73,7 +73,7 @@ class CellSpec:
         return (*self.params, self.output, OUTPUT_BIAS)
 
     def shapes(self, n_x: int, n_a: int) -> dict[str, tuple[int, ...]]:
-        """The cell's parameter shapes for input size n_x and hidden size n_a."""
+        """The cell's parameter shapes for input size n_x and hidden size n_a (a new dict)."""
         if not self.fused:
             return _user_shapes(self, n_x, n_a)
         out: dict[str, tuple[int, ...]] = {}

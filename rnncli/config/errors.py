@@ -63,6 +63,7 @@ def _expected(err: Mapping[str, Any]) -> str:
         "list_type": "expected a list",
         "dict_type": "expected a mapping",
         "model_type": "expected a mapping of keys",
+        "finite_number": "expected a finite number",
     }
     if kind in simple:
         return simple[kind]

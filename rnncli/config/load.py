@@ -101,10 +101,12 @@ def load_config(
     flags: Mapping[str, Any] | None = None,
     overrides: Sequence[str] = (),
     training: bool = False,
+    data: Mapping[str, Any] | None = None,
 ) -> Config:
     """Merge defaults, task defaults, a YAML file, shortcut flags and ``key=value`` overrides.
 
-    ``flags`` maps dotted keys to values (None values are ignored). With ``training``
+    ``data``: a config as a dict, in the place of a file. ``flags`` maps dotted keys to
+    values (None values are ignored). With ``training``
     (train and sweep), `TRAINING_DEFAULTS` and the selected task's `TASK_DEFAULTS` sit
     between the built-in defaults and the user's layers. Raises InputError with a one-line
     message for any problem.
@@ -112,6 +114,8 @@ def load_config(
     layers: list[tuple[dict[str, Any], str]] = []
     if path is not None:
         layers.append((_read_file(path), str(path)))
+    if data is not None:  # a config given as a dict (the Python API), in a file's place
+        layers.append((copy.deepcopy(dict(data)), "config dict"))
     layers += _flag_layers(flags or {})
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -138,8 +142,8 @@ def load_config(
         raise _format_error(exc, prov) from None
     cfg = cfg.model_copy(update={"cell": _resolve_cell(cfg.cell, _source(("cell",), prov))})
     if cfg.train.data:  # a run must find its text from any folder it is resumed in
-        data = str(Path(cfg.train.data).expanduser().absolute())
-        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"data": data})})
+        where = str(Path(cfg.train.data).expanduser().absolute())
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"data": where})})
     _check_grid_values(cfg, prov)
     return cfg
 

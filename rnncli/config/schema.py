@@ -65,7 +65,7 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 Scalar = bool | int | float | str | None
 
@@ -117,6 +117,14 @@ class Model(BaseModel):
     dropout: float = Field(default=0.0, ge=0, lt=1)
 
 
+class Engine(BaseModel):
+    """How the engine runs a training step: NumPy, compiled kernels (the [fast] extra), or
+    the faster of the two for the model's size (auto)."""
+
+    model_config = _STRICT
+    backend: Literal["auto", "numpy", "compiled"] = "auto"
+
+
 class Backward(BaseModel):
     """Where the upstream gradient of the backward pass comes from."""
 
@@ -149,8 +157,8 @@ class Train(BaseModel):
     model_config = _STRICT
     task: Literal["reber", "adding", "text"] = "reber"
     steps: int = Field(default=5000, gt=0)
-    batch: int = Field(default=4, gt=0)
-    hidden: int = Field(default=16, gt=0)
+    batch: int = Field(default=4, gt=0, le=1_000_000)
+    hidden: int = Field(default=16, gt=0, le=1_000_000)
     optimizer: Literal["sgd", "adagrad", "adam"] = "adam"
     lr: float = Field(default=0.02, gt=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)
@@ -163,8 +171,8 @@ class Train(BaseModel):
     bptt: int = Field(default=50, gt=0)
     T: int = Field(default=100, gt=0)
     eval_every: int = Field(default=5, gt=0)
-    eval_size: int = Field(default=256, ge=1)  # reber strings, adding sequences
-    eval_chars: int = Field(default=100_000, ge=1)  # text: held-out characters scored
+    eval_size: int = Field(default=256, ge=1, le=1_000_000)  # reber strings, adding sequences
+    eval_chars: int = Field(default=100_000, ge=1, le=10**9)  # text: held-out characters scored
     checkpoint_every: int = Field(default=200, gt=0)
     data: str | None = None
     vocab_min_count: int = Field(default=1, ge=1)  # text: rarer characters share one symbol
@@ -172,6 +180,7 @@ class Train(BaseModel):
     keep_best: bool = True
     stop_on_solve: bool = True
     patience: int = Field(default=0, ge=0)
+    threads: int | None = Field(default=None, ge=1, le=1024)  # BLAS threads; None: by size
 
 
 class Sweep(BaseModel):
@@ -181,6 +190,7 @@ class Sweep(BaseModel):
     grid: dict[str, list[Scalar]] = Field(default_factory=dict)
     seeds: list[int] | str = "0"
     name: str | None = None
+    dask_timeout: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -224,6 +234,7 @@ class Config(BaseModel):
     dtype: Literal["float64", "float32"] = "float64"
     dims: Dims = Field(default_factory=Dims)
     model: Model = Field(default_factory=Model)
+    engine: Engine = Field(default_factory=Engine)
     init: Init = Field(default_factory=Init)
     level: Literal["cell", "sequence"] = "sequence"
     samples: list[Annotated[str, AfterValidator(_check_sample)]] | None = None

@@ -12,9 +12,35 @@ import yaml
 from rnncli.config.errors import _kind
 from rnncli.errors import InputError
 
+#: Bounds on what a config may be: a file's size, and how many values it may hold once its
+#: aliases are expanded (a "billion laughs" file is a few lines that expand to 10^9).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_VALUES = 100_000
+
 
 class _SafeLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads ``1e-2``/``1E3``/``-.5`` as floats (YAML 1.2)."""
+    """``yaml.SafeLoader`` that also reads ``1e-2``/``1E3``/``-.5`` as floats (YAML 1.2)
+    and refuses a key given twice in one mapping (YAML keeps only the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class says so
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (given twice)", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+_SafeLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _SafeLoader.construct_mapping
+)
 
 
 _SafeLoader.add_implicit_resolver(
@@ -26,9 +52,48 @@ _SafeLoader.add_implicit_resolver(
 )
 
 
+def _expanded_size(obj: Any, limit: int) -> int:
+    """How many values `obj` holds with every alias expanded (counted with a memo, so a
+    shared structure costs its size once), stopping early past `limit`."""
+    memo: dict[int, int] = {}
+
+    def size(o: Any) -> int:
+        if isinstance(o, dict):
+            items: Iterable[Any] = [*o.keys(), *o.values()]
+        elif isinstance(o, list):
+            items = o
+        else:
+            return 1
+        key = id(o)
+        if key not in memo:
+            memo[key] = limit + 1  # a cycle, while we are inside it, counts as too big
+            total = 1
+            for item in items:
+                total += size(item)
+                if total > limit:
+                    break
+            memo[key] = total
+        return memo[key]
+
+    return size(obj)
+
+
 def _yaml_load(text: str) -> Any:
-    """Parse YAML safely: plain data only (custom tags such as ``!!python/...`` raise)."""
-    return yaml.load(text, Loader=_SafeLoader)  # a SafeLoader subclass: plain data only
+    """Parse YAML safely: plain data only (custom tags such as ``!!python/...`` raise),
+    bounded (aliases may not expand past `MAX_VALUES` values), no key given twice. Raises
+    yaml.YAMLError (or ValueError for what YAML itself accepts but rnncli does not)."""
+    try:
+        data = yaml.load(text, Loader=_SafeLoader)  # a SafeLoader subclass: plain data only
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        text = str(exc)
+        if "digits" in text:
+            raise ValueError("an integer with more than 4300 digits") from None
+        raise ValueError(" ".join(text.split())[:120]) from None
+    if _expanded_size(data, MAX_VALUES) > MAX_VALUES:
+        raise ValueError(f"more than {MAX_VALUES:,} values once its aliases are expanded")
+    return data
 
 
 def _yaml_error(where: str, exc: yaml.YAMLError, file: bool = True) -> InputError:
@@ -36,7 +101,7 @@ def _yaml_error(where: str, exc: yaml.YAMLError, file: bool = True) -> InputErro
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     pos = f":{mark.line + 1}:{mark.column + 1}" if mark is not None and file else ""
     problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
-    if isinstance(exc, yaml.constructor.ConstructorError):
+    if isinstance(exc, yaml.constructor.ConstructorError) and "constructor" in str(problem):
         problem = f"unsupported YAML tag (only plain data is allowed): {problem}"
     return InputError(f"{where}{pos}: invalid YAML: {' '.join(str(problem).split())}")
 
@@ -46,6 +111,8 @@ def _parse_scalar(text: str, where: str) -> Any:
         return _yaml_load(text)
     except yaml.YAMLError as exc:
         raise _yaml_error(where, exc, file=False) from None
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -164,8 +231,14 @@ def _read_file(path: str | Path) -> dict[str, Any]:
         raise InputError(f"config file {where!r} not found")
     if p.is_dir():
         raise InputError(f"config file {where!r} is a directory, not a YAML file")
+    if not p.is_file():
+        raise InputError(f"config file {where!r} is not a regular file (a device or a pipe?)")
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise InputError(f"{where}: larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{where}: not a UTF-8 text file") from None
     except OSError as exc:
@@ -174,6 +247,8 @@ def _read_file(path: str | Path) -> dict[str, Any]:
         data = _yaml_load(text)
     except yaml.YAMLError as exc:
         raise _yaml_error(where, exc) from None
+    except ValueError as exc:
+        raise InputError(f"{where}: invalid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

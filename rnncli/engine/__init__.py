@@ -84,6 +84,18 @@ def from_time_major(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(X.transpose(1, 2, 0))
 
 
+def dense(X: np.ndarray, n_x: int, dtype: Any) -> np.ndarray:
+    """One-hot inputs (T, n_x, m) from symbol indices X: (T, m) (< 0: no input); dense
+    inputs as they are."""
+    if X.ndim == 3:
+        return X
+    T, m = X.shape
+    out = np.zeros((T, n_x, m), dtype=dtype)
+    t, i = np.nonzero(X >= 0)
+    out[t, X[t, i], i] = 1
+    return out
+
+
 def initial_state(p: Packed, m: int, a0: np.ndarray | None = None) -> State:
     """The zero state of a batch of m (the first block's a starts at `a0` if given)."""
     out = [np.zeros((p.n_a, m), dtype=p.dtype) for _ in range(len(p.blocks) * len(p.spec.states))]
@@ -130,26 +142,30 @@ def forward(
     state0: State | None = None,
     ws: Workspace | None = None,
     masks: list[np.ndarray] | None = None,
+    trace: bool = False,
 ) -> Any:
     """Run the sequence. X: (T, n_x, m) time-major; state0: the model's initial state
     (`initial_state`; zeros if None; a shorter tuple is completed with zeros).
     masks: a stacked model's dropout masks (`stack.dropout_masks`), training only.
+    trace: run a user's cell step by step, keeping every state and step cache (for
+    gate values and ``backward(record=...)``; the fused kernels keep them anyway).
 
     Returns the model's cache. With a `Workspace` (one-block models) its buffers are
     reused by the next call on that workspace; without one they are fresh.
     """
     if not p.stacked and p.spec.fused:  # the hot path: no state tuple to complete
         block = p.blocks[0]
-        a0 = state0[0] if state0 else np.zeros((p.n_a, X.shape[2]), dtype=p.dtype)
+        a0 = state0[0] if state0 else np.zeros((p.n_a, X.shape[-1]), dtype=p.dtype)
         if p.cell == "lstm":
             c0 = state0[1] if state0 is not None and len(state0) > 1 else None
             return lstm.forward(block, X, a0, c0, ws)
         return KERNELS[p.cell].forward(block, X, a0, ws)
+    X = dense(X, p.n_x, p.dtype)  # the generic loop and stacked layers read dense inputs
     full = initial_state(p, X.shape[2])
     if state0:
         full = (*state0, *full[len(state0) :])
     if not p.stacked:
-        return generic.forward(p.blocks[0], X, full, ws)
+        return generic.forward(p.blocks[0], X, full, ws, trace)
     return stack.forward(
         p, X, _per_block(p, full), _block_forward, _block_hidden, _block_final, masks
     )
@@ -181,19 +197,26 @@ def backward(
     grads: Packed | None = None,
     need_dx: bool = True,
     ws: Workspace | None = None,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[Packed, np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, directions*n_a, m) (the gradient on the top layer's hidden
     states) through time. Returns (grads, dX, da0 of the first block).
 
     Writes the cells' blocks of `grads`; its output layer is left as is.
+    record (one-layer models): filled with the gradient on every state at every step,
+    ``record[s]``: (T, n_a, m) per state name, from the same loop (see the kernels'
+    ``record``); the results are the same with or without it.
     """
     if grads is None:
         grads = p.zeros_like()
+    if record is not None and p.stacked:
+        raise ValueError("recording per-step gradients needs a one-layer model")
     if p.stacked:
         dX, da0 = stack.backward(p, cache, dA, grads, need_dx, _block_backward)
         return grads, dX, da0
     block = p.blocks[0]
-    dX, da0 = kernel(p.spec).backward(block, cache, dA, grads.blocks[0], need_dx, ws)
+    dX, da0 = kernel(p.spec).backward(block, cache, dA, grads.blocks[0], need_dx, ws,
+                                      record=record)  # fmt: skip
     return grads, dX, da0
 
 
@@ -208,7 +231,8 @@ def loss_and_grads_packed(
 ) -> tuple[float, Packed, np.ndarray | None, np.ndarray]:
     """Loss and gradients on fused parameters and time-major data, without checks.
 
-    X: (T, n_x, m); targets: (T, m) ints for ``xent``, (m,) ints for ``xent_last``, or
+    X: (T, n_x, m), or (T, m) symbol indices for one-hot inputs (< 0: no input); targets:
+    (T, m) ints for ``xent``, (m,) ints for ``xent_last``, or
     (n_y, m) for ``mse_last``. Returns (loss, grads, dX or None, da0). This is the hot
     path: every temporary lives in a per-shape `Workspace`, and the returned arrays are
     fresh (or the caller's `grads`).
@@ -220,6 +244,28 @@ def loss_and_grads_packed(
     return value, grads, dX, da0
 
 
+def choose_backend(requested: str, p: Packed, m: int) -> str:
+    """The backend a training step of `p` on batches of `m` runs on: ``numpy`` or
+    ``compiled``. ``auto`` picks the compiled kernels where they are installed and, by
+    measurement, faster: one-layer built-in cells with n_a * m <= `COMPILED_UP_TO`.
+    Asking for ``compiled`` without the [fast] extra raises ValueError."""
+    from rnncli.engine import compiled
+
+    if requested == "numpy":
+        return "numpy"
+    if requested == "compiled":
+        if not compiled.available():
+            raise ValueError(f"engine.backend=compiled: {compiled.HINT}")
+        if not compiled.supports(p):
+            raise ValueError(
+                "engine.backend=compiled runs one-layer rnn, lstm and gru models; "
+                "use engine.backend=auto or numpy for this one"
+            )
+        return "compiled"
+    fits = compiled.supports(p) and p.n_a * m <= compiled.COMPILED_UP_TO
+    return "compiled" if fits and compiled.available() else "numpy"
+
+
 def train_step(
     p: Packed,
     X: np.ndarray,
@@ -228,11 +274,20 @@ def train_step(
     loss: str,
     grads: Packed,
     masks: list[np.ndarray] | None = None,
+    backend: str = "numpy",
 ) -> tuple[float, State]:
     """`loss_and_grads_packed` for training: starts from the model state `state0` (zeros
     if None), writes every gradient into `grads`, no dX. Returns (loss, final state):
     copies of every block's last state, which truncated BPTT carries into the next chunk.
-    `masks`: a stacked model's dropout masks."""
+    `masks`: a stacked model's dropout masks; `backend`: ``numpy`` or ``compiled`` (see
+    `choose_backend`)."""
+    if backend == "compiled":
+        from rnncli.engine import compiled
+
+        idx = X if X.ndim == 2 else None
+        value, _, _, out = compiled.loss_and_grads(p, X, targets, state0, loss, grads, False, idx)
+        assert out is not None
+        return value, out
     value, _, _, final = _loss_and_grads(p, X, targets, state0, loss, grads, False, True, masks)
     assert final is not None
     return value, final
@@ -277,18 +332,21 @@ def _loss_and_grads(
     masks: list[np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray | None, np.ndarray, State | None]:
     """Forward, loss, backward (consuming the cache): (loss, dX, da0, final state or None)."""
-    T, _, m = X.shape
+    T, m = X.shape[0], X.shape[-1]
     n = p.n_a
+    if p.stacked or not p.spec.fused:
+        X = dense(X, p.n_x, p.dtype)
     ws = workspace.cached((p.spec, p.n_x, n, p.n_y, p.layers, p.directions, T, m, X.dtype.str))
+    dt = p.dtype
     cache = forward(p, X, state0, ws, masks)
     final = final_state(p, cache) if keep_final else None  # before the cache is consumed
     if p.stacked or not p.spec.fused:
         H = hidden(p, cache)
-        dH = ws.get("dH", H.shape, X.dtype)
+        dH = ws.get("dH", H.shape, dt)
         value = _loss_into(p, loss, H, None, targets, grads, dH, ws)
         _, dX, da0 = backward(p, cache, dH, grads, need_dx)
         return value, dX, da0, final
-    dH = ws.get("dH", (T, n, m), X.dtype)
+    dH = ws.get("dH", (T, n, m), dt)
     AX = stacked_inputs(ws, cache.A, X)  # (n + n_x, T+1, m): [a_0..a_T; x_1..x_T]
     value = _loss_into(p, loss, cache.A[1:], AX[:n, 1:], targets, grads, dH, ws)
     block = p.blocks[0]

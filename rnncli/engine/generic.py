@@ -8,9 +8,11 @@ from step t+1, calls ``step_backward`` and sums the parameter gradients over tim
     (carried, dx_t, dparams_t) = step_backward(params, d state_t, cache_t)
     dparams += dparams_t
 
-A cell with ``sequence_forward`` / ``sequence_backward`` runs those instead. Shapes as
-in the fused kernels: X: (T, n_x, m), A: (T+1, n_a, m) with A[0] = a_0, dA: (T, n_a, m).
-An exception in the cell's code becomes a `CellError` naming the method and the line.
+A cell with ``sequence_forward`` / ``sequence_backward`` runs those instead, unless the
+forward is traced (``trace=True``: step by step, keeping every state, for gate values
+and ``backward(record=...)``). Shapes as in the fused kernels: X: (T, n_x, m),
+A: (T+1, n_a, m) with A[0] = a_0, dA: (T, n_a, m). An exception in the cell's code
+becomes a `CellError` naming the method and the line.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Cache:
     final: tuple[np.ndarray, ...]  # the last state, every array of it
     steps: list[Any]  # step caches (or one sequence cache)
     sequence: bool  # made by sequence_forward
+    S: dict[str, np.ndarray] | None = None  # traced: every state, (T+1, n_a, m) per name
 
 
 def _fail(p: Layer, method: str, exc: BaseException) -> Exception:
@@ -43,14 +46,22 @@ def _has_sequence(impl: Any) -> bool:
 
 
 def forward(
-    p: Layer, X: np.ndarray, state0: tuple[np.ndarray, ...], ws: Workspace | None = None
+    p: Layer,
+    X: np.ndarray,
+    state0: tuple[np.ndarray, ...],
+    ws: Workspace | None = None,
+    trace: bool = False,
 ) -> Cache:
-    """X: (T, n_x, m); state0: the initial state, a tuple of (n_a, m) arrays."""
+    """X: (T, n_x, m); state0: the initial state, a tuple of (n_a, m) arrays.
+    trace: step by step even if the cell has sequence methods, keeping every state."""
     impl, params = p.spec.step, p.params
     T, _, m = X.shape
     A = np.empty((T + 1, p.n_a, m), dtype=X.dtype)
     A[0] = state0[0]
-    if _has_sequence(impl):
+    S = {name: np.empty_like(A) for name in p.spec.states} if trace else {}
+    for name, s0 in zip(S, state0, strict=False):
+        S[name][0] = s0
+    if _has_sequence(impl) and not trace:
         try:
             H, final, seq_cache = impl.sequence_forward(params, X, state0)
         except (Exception, SystemExit) as exc:
@@ -65,9 +76,11 @@ def forward(
             state, cache = step(params, X[t], state)
             A[t + 1] = state[0]
             steps.append(cache)
+            for name, s in zip(S, state, strict=False):  # (no S: nothing to keep)
+                S[name][t + 1] = s
     except (Exception, SystemExit) as exc:
         raise _fail(p, "step_forward", exc) from None
-    return Cache(X, A, tuple(state), steps, False)
+    return Cache(X, A, tuple(state), steps, False, S or None)
 
 
 def backward(
@@ -79,14 +92,21 @@ def backward(
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,
     consume: bool = False,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m); write the cell's gradients into `grads`.
 
-    AX, consume: accepted for the fused kernels' signature. Returns (dX (T, n_x, m) or
-    None, da0 (n_a, m))."""
+    AX, consume: accepted for the fused kernels' signature. record: if given, gets for
+    every state s ``record[s]``: (T, n_a, m), the gradient on s_t as step t returns it
+    (for a: through the output at t and the later steps; for the others: through the
+    later steps, since only the cell's own code sees how a_t depends on them); needs
+    the step loop (a traced forward for a cell with sequence methods).
+    Returns (dX (T, n_x, m) or None, da0 (n_a, m))."""
     impl, params = p.spec.step, p.params
     T, n, m = dA.shape
     dparams = grads.params
+    if cache.sequence and record is not None:
+        raise ValueError("recording per-step gradients needs a traced forward (trace=True)")
     if cache.sequence:
         try:
             dX, d0, dp = impl.sequence_backward(params, dA, cache.steps[0])
@@ -101,8 +121,15 @@ def backward(
     carried = tuple(np.zeros((n, m), dtype=dA.dtype) for _ in cache.final)
     step = impl.step_backward
     try:
+        kept = None
+        if record is not None:
+            kept = [np.empty((T, n, m), dA.dtype) for _ in cache.final]
+            record.update(zip(p.spec.states, kept, strict=True))
         for t in reversed(range(T)):
             dstate = (carried[0] + dA[t], *carried[1:])  # a_t feeds the loss and step t+1
+            if kept is not None:
+                for buf, d in zip(kept, dstate, strict=True):
+                    buf[t] = d
             carried, dxt, dp = step(params, dstate, cache.steps[t])
             if dX is not None:
                 dX[t] = dxt

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import bias_and_input_grads, inputs_matrix, stacked_inputs
+from rnncli.engine.epilogue import (
+    bias_and_input_grads,
+    inputs_matrix,
+    is_index,
+    project,
+    scatter_columns,
+    stacked_inputs,
+)
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace, feature_major
@@ -35,10 +42,10 @@ class Cache:
 def forward(p: Layer, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
     """X: (T, n_x, m), a0: (n_a, m)."""
     ws = Workspace() if ws is None else ws
-    T, _, m = X.shape
-    n, dt = p.n_a, X.dtype
+    T, m = X.shape[0], X.shape[-1]  # X: (T, n_x, m), or (T, m) symbol indices
+    n, dt = p.n_a, p.dtype
     Z = ws.get("Z", (T, 3 * n, m), dt)
-    np.matmul(p.Wx, X, out=Z)  # input projection for all steps at once
+    project(p, X, Z)  # input projection for all steps at once
     Z += p.b
     A = ws.get("A", (T + 1, n, m), dt)
     RA = ws.get("RA", (T, n, m), dt)
@@ -83,12 +90,14 @@ def backward(
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,
     consume: bool = False,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
     AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: write the gate gradients over the cache's gate values (saves a
     (T, 3 n_a, m) buffer; the cache is invalid afterwards).
+    record: if given, gets ``record["a"]``: (T, n_a, m), the total gradient on each a_t.
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
@@ -132,15 +141,30 @@ def backward(
     np.copyto(WzrT, p.Wa[: 2 * n].T)
     np.copyto(WhT, p.Wa[2 * n :].T)
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
-    for dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr in reversed(steps):
-        add(da, dA_t, da)  # total gradient on a_t
-        multiply(da, Kzh_t, dZzh)  # d pre_z, d pre_h
-        dot(WhT, dZh, dra)  # d (r * a_prev)
-        multiply(dra, Kr_t, dZr)  # d pre_r
-        multiply(U, Kd_t, U)  # into a_{t-1}: direct path (1 - z), and through r * a_prev
-        add(da, dra, da)
-        dot(WzrT, dZzr, rec)  # ... and through the z and r gates
-        add(da, rec, da)
+    if record is None:
+        for dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr in reversed(steps):
+            add(da, dA_t, da)  # total gradient on a_t
+            multiply(da, Kzh_t, dZzh)  # d pre_z, d pre_h
+            dot(WhT, dZh, dra)  # d (r * a_prev)
+            multiply(dra, Kr_t, dZr)  # d pre_r
+            multiply(U, Kd_t, U)  # into a_{t-1}: direct path (1 - z), and through r * a_prev
+            add(da, dra, da)
+            dot(WzrT, dZzr, rec)  # ... and through the z and r gates
+            add(da, rec, da)
+    else:  # the same loop, keeping each total (a loop of its own: training never pays)
+        kept = record["a"] = np.empty((T, n, m), dt)
+        for (dA_t, Kzh_t, dZzh, dZh, Kr_t, dZr, Kd_t, dZzr), kept_t in zip(
+            reversed(steps), kept[::-1], strict=True
+        ):
+            add(da, dA_t, da)
+            np.copyto(kept_t, da)
+            multiply(da, Kzh_t, dZzh)
+            dot(WhT, dZh, dra)
+            multiply(dra, Kr_t, dZr)
+            multiply(U, Kd_t, U)
+            add(da, dra, da)
+            dot(WzrT, dZzr, rec)
+            add(da, rec, da)
     # Weight gradients as sums over steps and examples: one GEMM each, on dZ laid out
     # (3 n_a, T, m) in K's memory (K is spent).
     dZt = K.reshape(-1)[: 3 * n * T * m].reshape(3 * n, T, m)
@@ -150,9 +174,13 @@ def backward(
         AX = stacked_inputs(ws, A, X)
     RAt = feature_major(ws, "RAt", RA)
     # z, r rows act on [a_{t-1}; x_t]; h rows on [r a_{t-1}; x_t]
-    np.matmul(dZ2[: 2 * n], inputs_matrix(AX).T, grads.W[: 2 * n])
     np.matmul(dZ2[2 * n :], RAt.reshape(n, T * m).T, grads.Wa[2 * n :])
-    np.matmul(dZ2[2 * n :], inputs_matrix(AX, slice(n, None)).T, grads.Wx[2 * n :])
+    if is_index(X):  # the input columns of every gate row: a scatter-add
+        np.matmul(dZ2[: 2 * n], inputs_matrix(AX).T, grads.Wa[: 2 * n])
+        scatter_columns(dZ2, X, grads.Wx)
+    else:
+        np.matmul(dZ2[: 2 * n], inputs_matrix(AX).T, grads.W[: 2 * n])
+        np.matmul(dZ2[2 * n :], inputs_matrix(AX, slice(n, None)).T, grads.Wx[2 * n :])
     return bias_and_input_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import stacked_inputs, weight_grads
+from rnncli.engine.epilogue import project, stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace
@@ -55,10 +55,10 @@ def forward(
 ) -> Cache:
     """X: (T, n_x, m), a0 and c0: (n_a, m) (c0 = 0 if None)."""
     ws = Workspace() if ws is None else ws
-    T, _, m = X.shape
-    n, dt = p.n_a, X.dtype
+    T, m = X.shape[0], X.shape[-1]  # X: (T, n_x, m), or (T, m) symbol indices
+    n, dt = p.n_a, p.dtype
     Z = ws.get("Z", (T, 4 * n, m), dt)
-    np.matmul(p.Wx, X, Z)  # input projection for all steps at once
+    project(p, X, Z)  # input projection for all steps at once
     Z += p.b
     Y = ws.get("Y", (T + 1, 3 * n, m), dt)
     A = ws.get("A", (T + 1, n, m), dt)
@@ -104,12 +104,15 @@ def backward(
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,
     consume: bool = False,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
     AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: reuse the cache's memory for temporaries (two buffers less); the cache is
     invalid afterwards.
+    record: if given, gets ``record["a"]`` and ``record["c"]``: (T, n_a, m), the total
+    gradient on each a_t and on each c_t (through a_t and through c_{t+1}).
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
@@ -148,13 +151,28 @@ def backward(
     WaT = ws.get("WaT", (n, 4 * n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
     np.copyto(WaT, p.Wa.T)
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
-    for dA_t, k_o, kc, dc_next, k_ifgc, dz in reversed(steps):
-        add(da, dA_t, da)  # total gradient on a_t
-        multiply(da, kc, dct)  # into c_t through a_t ...
-        add(dct, dc_next, dct)  # ... and from c_{t+1}
-        multiply(da, k_o, k_o)  # d pre_o
-        multiply(k_ifgc, dct, k_ifgc)  # [d pre_i, d pre_f, d pre_g, into c_{t-1}]
-        dot(WaT, dz, da)  # into a_{t-1}
+    if record is None:
+        for dA_t, k_o, kc, dc_next, k_ifgc, dz in reversed(steps):
+            add(da, dA_t, da)  # total gradient on a_t
+            multiply(da, kc, dct)  # into c_t through a_t ...
+            add(dct, dc_next, dct)  # ... and from c_{t+1}
+            multiply(da, k_o, k_o)  # d pre_o
+            multiply(k_ifgc, dct, k_ifgc)  # [d pre_i, d pre_f, d pre_g, into c_{t-1}]
+            dot(WaT, dz, da)  # into a_{t-1}
+    else:  # the same loop, keeping each total (a loop of its own: training never pays)
+        kept_a = record["a"] = np.empty((T, n, m), dt)
+        kept_c = record["c"] = np.empty((T, n, m), dt)
+        for (dA_t, k_o, kc, dc_next, k_ifgc, dz), ka, kc_t in zip(
+            reversed(steps), kept_a[::-1], kept_c[::-1], strict=True
+        ):
+            add(da, dA_t, da)
+            np.copyto(ka, da)
+            multiply(da, kc, dct)
+            add(dct, dc_next, dct)
+            np.copyto(kc_t, dct)
+            multiply(da, k_o, k_o)
+            multiply(k_ifgc, dct, k_ifgc)
+            dot(WaT, dz, da)
     # Weight gradients as sums over steps and examples: one GEMM each, on dZ laid out
     # (4 n_a, T, m) (in Z's memory when the cache may be consumed).
     dZt = Z.reshape(4 * n, T, m) if consume else ws.get("dZt", (4 * n, T, m), dt)
@@ -162,7 +180,7 @@ def backward(
     dZ2 = dZt.reshape(4 * n, T * m)
     if AX is None:
         AX = stacked_inputs(ws, A, X)
-    return weight_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
+    return weight_grads(p, ws, dZ2, AX, grads, need_dx, X), da.copy()
 
 
 def gate_values(cache: Cache) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import stacked_inputs, weight_grads
+from rnncli.engine.epilogue import project, stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace, feature_major
@@ -29,15 +29,15 @@ class Cache:
 def forward(p: Layer, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
     """X: (T, n_x, m), a0: (n_a, m). Buffers come from `ws` (fresh ones without it)."""
     ws = Workspace() if ws is None else ws
-    T, _, m = X.shape
-    A = ws.get("A", (T + 1, p.n_a, m), X.dtype)
+    T, m = X.shape[0], X.shape[-1]  # X: (T, n_x, m), or (T, m) symbol indices
+    A = ws.get("A", (T + 1, p.n_a, m), p.dtype)
     A[0] = a0
     Z = A[1:]  # each a_t's slot first holds its input projection Wx x_t + b
-    np.matmul(p.Wx, X, out=Z)  # for all steps at once
+    project(p, X, Z)  # for all steps at once
     Z += p.b
-    rec = ws.get("rec", (p.n_a, m), X.dtype)
+    rec = ws.get("rec", (p.n_a, m), p.dtype)
     steps = ws.views("rnn.forward", (A,), lambda: [(A[t], A[t + 1]) for t in range(T)])
-    Wa = ws.get("Wa", (p.n_a, p.n_a), X.dtype)  # contiguous: np.dot would copy the view
+    Wa = ws.get("Wa", (p.n_a, p.n_a), p.dtype)  # contiguous: np.dot would copy the view
     np.copyto(Wa, p.Wa)
     add, tanh = np.add, np.tanh  # `out` positional: see fastcall
     for a_prev, a in steps:
@@ -56,11 +56,13 @@ def backward(
     ws: Workspace | None = None,
     AX: np.ndarray | None = None,
     consume: bool = False,
+    record: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Back-propagate dA: (T, n_a, m) through time; write dW and db into `grads`.
 
     AX: the stacked inputs (`epilogue.stacked_inputs`) if the caller already has them.
     consume: accepted for a uniform signature (the RNN's cache is just X and A).
+    record: if given, gets ``record["a"]``: (T, n_a, m), the total gradient on each a_t.
     Returns (dX (T, n_x, m) or None, da0 (n_a, m)), both fresh (dX is a transposed view
     of a new (n_x, T, m) array).
     """
@@ -77,15 +79,23 @@ def backward(
     WaT = ws.get("WaT", (n, n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
     np.copyto(WaT, p.Wa.T)
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
-    for dA_t, dz in reversed(steps):
-        add(da, dA_t, da)  # total gradient on a_t: from above plus from step t+1
-        multiply(dz, da, dz)  # through tanh
-        dot(WaT, dz, da)  # into a_{t-1}
+    if record is None:
+        for dA_t, dz in reversed(steps):
+            add(da, dA_t, da)  # total gradient on a_t: from above plus from step t+1
+            multiply(dz, da, dz)  # through tanh
+            dot(WaT, dz, da)  # into a_{t-1}
+    else:  # the same loop, keeping each total (a loop of its own: training never pays)
+        kept = record["a"] = np.empty((T, n, m), dt)
+        for (dA_t, dz), kept_t in zip(reversed(steps), kept[::-1], strict=True):
+            add(da, dA_t, da)
+            np.copyto(kept_t, da)
+            multiply(dz, da, dz)
+            dot(WaT, dz, da)
     # Weight gradients as sums over steps and examples: one GEMM each.
     dZ2 = feature_major(ws, "dZt", dZ).reshape(n, T * m)
     if AX is None:
         AX = stacked_inputs(ws, A, X)
-    return weight_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
+    return weight_grads(p, ws, dZ2, AX, grads, need_dx, X), da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from rnncli.gradcheck.checks import CELLS, LEVELS
 
@@ -120,18 +119,20 @@ def _num(x: float, fmt: str = ".2e") -> str:
 
 
 def render(report: Report, console: Console) -> None:
-    """Print the rows as a rich table, then the summary line, on `console`."""
-    table = Table(title="gradcheck", title_justify="left")
-    for header in ("cell", "level", "gradient", "shape", "mode"):
-        table.add_column(header)
-    for header in ("checked", "‖analytic‖", "‖numeric‖", "rel. error", "worst elem."):
-        table.add_column(header, justify="right")
-    table.add_column("result")
+    """Print the rows as a table that fits the console (narrow ones lose the mode, shape,
+    norms and entry counts before any number is cut), then the summary line."""
+    from rnncli.report import Col, fit_table
+
     notes = any(r.note for r in report.rows)
-    if notes:
-        table.add_column("note")
-    for r in report.rows:
-        table.add_row(
+    cols = [
+        Col("cell"), Col("level"), Col("gradient"), Col("shape", priority=5),
+        Col("mode", priority=6), Col("checked", "right", priority=4),
+        Col("‖analytic‖", "right", priority=3), Col("‖numeric‖", "right", priority=3),
+        Col("rel. error", "right"), Col("worst elem.", "right", priority=2), Col("result"),
+        *([Col("note", priority=1, wrap=True, min_width=16)] if notes else []),
+    ]  # fmt: skip
+    rows = [
+        [
             r.cell,
             r.level + (f"/{r.loss}" if r.loss else ""),
             r.name,
@@ -142,8 +143,10 @@ def render(report: Report, console: Console) -> None:
             _num(r.numeric_norm),
             _num(r.rel_error, ".1e"),
             _num(r.elem_error, ".1e"),
-            "[bold green]PASS[/]" if r.passed else "[bold red]FAIL[/]",
+            "PASS" if r.passed else "FAIL",
             *([r.note] if notes else []),
-        )
-    console.print(table)
+        ]  # fmt: skip
+        for r in report.rows
+    ]
+    console.print(fit_table("gradcheck", cols, rows, console.width))
     console.print(summary(report), style="bold green" if report.ok else "bold red", highlight=False)

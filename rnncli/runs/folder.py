@@ -95,8 +95,10 @@ def check_out(root: str | Path) -> None:
     if root.exists() and not root.is_dir():
         raise InputError(f"--out {root}: is a file, expected a folder for run folders")
     probe = root
-    while not probe.exists():
+    while not probe.exists() and probe != probe.parent:
         probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"--out {root}: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"--out {root}: {probe} is not writable")
 

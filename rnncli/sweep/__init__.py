@@ -29,7 +29,7 @@ changes the seeds of existing jobs. ``sweep.json`` records both the label and th
 (``config.yaml``, ``overrides.yaml``, ``run.json``, ``task.json``, ``metrics.jsonl``,
 ``checkpoint.npz``, ``loss.png``, ``samples.txt``) at
 ``<sweep_dir>/<job-id>/``, where the job id names its grid point and replicate, e.g.
-``cell=rnn,train.T=50,seed=3`` (characters outside ``A-Za-z0-9_.,=+-`` become ``_`` and
+``cell=rnn,train.T=50,rep=3`` (characters outside ``A-Za-z0-9_.,=+-`` become ``_`` and
 add a short hash). The sweep folder is ``--out DIR`` or a fresh
 ``outputs/sweeps/<date>/<time>-<name>/``. A job is :func:`run_job` applied to a
 :class:`JobSpec`: a top-level, picklable pure function of (resolved config, seed) that
@@ -86,6 +86,7 @@ from rnncli.sweep.plan import (  # noqa: F401
     SweepPlan,
     derive_seed,
     job_id,
+    plan_from_doc,
     plan_sweep,
     value_text,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "derive_seed",
     "job_id",
     "make_reporter",
+    "plan_from_doc",
     "plan_sweep",
     "render",
     "run_job",

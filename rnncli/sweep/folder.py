@@ -77,6 +77,7 @@ def sweep_doc(
         "seed_derivation": "SeedSequence(root_seed, spawn_key=(seed_label,))"
         ".generate_state(1, uint32)[0]",
         "base_config": plan.base_config,
+        "dask_timeout": plan.dask_timeout,
         "counts": counts,
         "jobs": [j.record() for j in plan.jobs],
     }

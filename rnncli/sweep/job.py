@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -130,29 +132,31 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
         return {**out, "status": "cancelled"}
     path = Path(spec.run_dir)
     sweep_info = {"sweep_dir": spec.sweep_dir, "job_id": spec.id, "seed_label": spec.seed_label}
-    try:
-        cfg = Config.model_validate(spec.config)
-        resume = _resumable(path, spec.config)
-        out["resumed"] = resume
-        if resume:
-            plan = plan_resume(path, [], spec.argv)
-            plan.nothing_to_do = ""  # finished but not marked so (killed at the end): close it
-        else:
-            _clear(path)
-            plan = plan_new(
-                cfg, None, run_dir=path, argv=spec.argv, flags=spec.flags,
-                overrides=spec.overrides, extra={"sweep": sweep_info},
-            )  # fmt: skip
-        with catch_stops() as stop:
+    with catch_stops() as stop:  # from the first moment: a stop while planning is clean too
+        try:
+            cfg = Config.model_validate(spec.config)
+            resume = _resumable(path, spec.config)
+            out["resumed"] = resume
+            if resume:
+                plan = plan_resume(path, [], spec.argv)
+                plan.nothing_to_do = ""  # finished but not marked so (killed at the end)
+            else:
+                _clear(path)
+                plan = plan_new(
+                    cfg, None, run_dir=path, argv=spec.argv, flags=spec.flags,
+                    overrides=spec.overrides, extra={"sweep": sweep_info},
+                )  # fmt: skip
             outcome = execute(plan, None, StopWatch(stop_file, stop.requested), _quiet)
-        if outcome.status == "failed":
-            return {**out, "error": outcome.message, "summary": outcome.summary or None}
-        error = outcome.message if outcome.status == "diverged" else None
-        return {**out, "status": outcome.status, "error": error, "summary": outcome.summary}
-    except Exception as exc:
-        out["error"] = error_text(exc)
-        _record_failure(path, out["error"], sweep_info)
-        return out
+        except Exception as exc:
+            out["error"] = error_text(exc)
+            _record_failure(path, out["error"], sweep_info)
+            return out
+    if stop.signum is not None and multiprocessing.parent_process() is not None:
+        os._exit(stop.exit_code)  # a pool worker told to end (its sweep is gone): go
+    if outcome.status == "failed":
+        return {**out, "error": outcome.message, "summary": outcome.summary or None}
+    error = outcome.message if outcome.status == "diverged" else None
+    return {**out, "status": outcome.status, "error": error, "summary": outcome.summary}
 
 
 def _record_failure(path: Path, error: str, sweep_info: dict[str, Any]) -> None:

@@ -71,14 +71,15 @@ _ID_MAX = 150
 
 
 def job_id(point: Mapping[str, Any], seed_label: int) -> str:
-    """A stable, readable, filesystem-safe id: ``cell=rnn,train.T=50,seed=3``.
+    """A stable, readable, filesystem-safe id: ``cell=rnn,train.T=50,rep=3`` (``rep``: the
+    replicate label; the job's seed is derived from it, see `derive_seed`).
 
     Values with characters outside ``A-Za-z0-9_.+-`` are made safe with ``_`` and the id
     gets a short hash of the exact values, so different points never share a folder.
     """
     texts = [(k, value_text(v)) for k, v in point.items()]
-    raw = ",".join(f"{k}={t}" for k, t in [*texts, ("seed", str(seed_label))])
-    safe = ",".join(f"{k}={_ID_UNSAFE.sub('_', t)}" for k, t in [*texts, ("seed", str(seed_label))])
+    raw = ",".join(f"{k}={t}" for k, t in [*texts, ("rep", str(seed_label))])
+    safe = ",".join(f"{k}={_ID_UNSAFE.sub('_', t)}" for k, t in [*texts, ("rep", str(seed_label))])
     if all(_ID_SAFE.fullmatch(t) for _, t in texts) and len(safe) <= _ID_MAX:
         return safe
     digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()[:8]
@@ -128,6 +129,7 @@ class SweepPlan:
     flags: dict[str, Any]
     overrides: list[str]
     jobs: list[Job]
+    dask_timeout: float = 10.0
 
     def fingerprint(self) -> dict[str, Any]:
         """What must match for a sweep folder to be resumed."""
@@ -215,16 +217,49 @@ def plan_sweep(
     labels = parse_seeds(seeds) if seeds is not None else base.sweep.seed_list()
     base_dict = to_dict(base)
     base_dict.pop("sweep")
-    sweep_name = name or base.sweep.name or (Path(config).stem if config else "sweep")
+    sweep_name = name or base.sweep.name or (Path(config).stem if config else None)
+    return _plan(
+        sweep_name or _default_name(base.train.task, grid), grid, labels, base.seed, base_dict,
+        str(config) if config is not None else None, dict(flags), fixed,
+        base.sweep.dask_timeout, lambda more: load_config(config, flags, more, training=True),
+    )  # fmt: skip
 
+
+def _default_name(task: str, grid: Mapping[str, Any]) -> str:
+    """``reber-cell``: the task and the last part of every grid key."""
+    return "-".join([task, *(k.rsplit(".", 1)[-1] for k in grid)])
+
+
+def plan_from_doc(doc: Mapping[str, Any]) -> SweepPlan:
+    """The plan a sweep folder's sweep.json records, to resume it as it was."""
+    try:
+        base = dict(doc["base_config"])
+        grid = {k: list(v) for k, v in doc["grid"].items()}
+        return _plan(
+            str(doc["name"]), grid, list(doc["seeds"]), int(doc["root_seed"]), base,
+            doc.get("config_file"), dict(doc.get("flags") or {}), list(doc.get("overrides") or []),
+            float(doc.get("dask_timeout", 10.0)),
+            lambda more: load_config(None, {}, more, training=True, data=base),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(f"sweep.json: not a readable sweep record ({err})") from None
+
+
+def _plan(
+    name: str, grid: dict[str, list[Any]], labels: list[int], root_seed: int,
+    base_dict: dict[str, Any], config_file: str | None, flags: dict[str, Any], fixed: list[str],
+    dask_timeout: float, make: Any,
+) -> SweepPlan:  # fmt: skip
+    """Every job's resolved config: the base config (`make` merges overrides into it),
+    one grid point, and the seed derived from the replicate label."""
     jobs: list[Job] = []
     points = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
     for point in points:
         point_items = [_override_text(k, v) for k, v in point.items()]
         for label in labels:
-            seed = derive_seed(base.seed, label)
+            seed = derive_seed(root_seed, label)
             job_overrides = [*fixed, *point_items, f"seed={seed}"]
-            cfg = load_config(config, flags, job_overrides, training=True)
+            cfg = make(job_overrides)
             cfg = cfg.model_copy(update={"sweep": Sweep()})
             jobs.append(
                 Job(
@@ -237,13 +272,7 @@ def plan_sweep(
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InputError(f"two grid points share the job id {dup!r}: make the grid values distinct")
     return SweepPlan(
-        name=sweep_name,
-        grid=grid,
-        seeds=labels,
-        root_seed=base.seed,
-        base_config=base_dict,
-        config_file=str(config) if config is not None else None,
-        flags=dict(flags),
-        overrides=fixed,
-        jobs=jobs,
-    )
+        name=name, grid=grid, seeds=labels, root_seed=root_seed, base_config=base_dict,
+        config_file=config_file, flags=flags, overrides=fixed, jobs=jobs,
+        dask_timeout=dask_timeout,
+    )  # fmt: skip

@@ -109,18 +109,19 @@ class RichReporter:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.progress = Progress(
+        width = console.width
+        cols: list[Any] = [
             TextColumn("[bold]sweep"),
-            BarColumn(),
+            BarColumn(bar_width=max(8, min(30, width - 60))),
             MofNCompleteColumn(),
             TextColumn("failed {task.fields[failed]}"),
             TextColumn("running {task.fields[running]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
+        ]
+        if width >= 80:  # times only where they fit whole
+            cols.append(TimeElapsedColumn())
+        if width >= 96:
+            cols += [TextColumn("ETA"), TimeRemainingColumn()]
+        self.progress = Progress(*cols, console=console, transient=False)
         self.task: Any = None
 
     def start(self, counts: Counts, where: str, sweep_dir: Path) -> None:
@@ -146,12 +147,17 @@ class RichReporter:
         self.progress.stop()
 
 
-def make_reporter(json_out: bool = False, console: Console | None = None) -> SweepReporter:
-    """Nothing for ``--json``; a live bar on a terminal; plain lines otherwise (stderr)."""
+def make_reporter(
+    json_out: bool = False, console: Console | None = None, verbose: bool = False
+) -> SweepReporter:
+    """Nothing for ``--json`` (or --quiet); a live bar on a terminal; plain lines otherwise
+    or with `verbose` (stderr)."""
     if json_out:
         return SilentReporter()
     if console is None:
         from rnncli.report import console as make_console
 
         console = make_console(stderr=True)
-    return RichReporter(console) if console.is_terminal else PlainReporter(console.file)
+    if console.is_terminal and not verbose:
+        return RichReporter(console)
+    return PlainReporter(console.file)

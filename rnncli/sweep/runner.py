@@ -10,40 +10,44 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import signal
 import sys
-import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rnncli.runs import new_run_dir, write_json_atomic, write_text_atomic
+from rnncli.errors import InputError
+from rnncli.runs import Lock, new_run_dir, write_json_atomic, write_text_atomic
 from rnncli.sweep import executors
 from rnncli.sweep.folder import SWEEP_JSON, check_out, now_iso, sweep_doc
-from rnncli.sweep.job import STOP_FILE, JobSpec, completed_before, error_text, run_job
+from rnncli.sweep.job import (
+    STOP_FILE,
+    JobSpec,
+    completed_before,
+    error_text,
+    read_json,
+    run_job,
+)
 from rnncli.sweep.plan import FAILED, Job, SweepPlan
 from rnncli.sweep.progress import Counts, SilentReporter, SweepReporter
 from rnncli.sweep.summary import SUMMARY_CSV, SweepResult, compact_summary, summarize, summary_csv
+from rnncli.training.signals import catch_stops
 
 
-@contextlib.contextmanager
-def _sigint_counter() -> Iterator[list[int]]:
-    """Count Ctrl-Cs instead of raising KeyboardInterrupt (main thread only)."""
-    hits = [0]
-    if threading.current_thread() is not threading.main_thread():
-        yield hits
-        return
+def _broke(future: cf.Future[Any]) -> bool:
+    return (
+        future.done()
+        and not future.cancelled()
+        and isinstance(future.exception(), cf.BrokenExecutor)
+    )
 
-    def handler(signum: int, frame: Any) -> None:
-        hits[0] += 1
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield hits
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _stopped_cleanly(run_dir: Path) -> bool:
+    """Whether a job whose pool broke can simply run again: it never started (no
+    run.json) or it was interrupted cleanly (with a checkpoint to go on from)."""
+    info = read_json(run_dir / "run.json")
+    return info is None or (isinstance(info, dict) and info.get("status") == "interrupted")
 
 
 def _outcome(future: cf.Future[Any]) -> dict[str, Any]:
@@ -82,20 +86,29 @@ def run_sweep(
     reporter = reporter or SilentReporter()
     if dask is not None:
         executors.import_dask_client()  # the hint before anything else
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: expected at least 1")
     previous = check_out(plan, Path(out).absolute()) if out is not None else None
-    executor = executors.open_executor(workers, dask)
-    try:
-        if out is not None:
-            sweep_dir = Path(out).absolute()
+    if out is not None:
+        sweep_dir = Path(out).absolute()
+        try:
             sweep_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            sweep_dir = new_run_dir(Path(root).absolute() / "sweeps", plan.name, "")
-        return _run(plan, sweep_dir, previous, executor, fail_fast, reporter, argv, t0)
-    except BaseException:
-        executor.abandon = True
-        raise
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot create it ({exc.strerror})") from None
+    else:
+        sweep_dir = new_run_dir(Path(root).absolute() / "sweeps", plan.name, "")
+    lock = Lock.acquire(sweep_dir, "sweep folder")  # one sweep process per folder
+    try:
+        executor = executors.open_executor(workers, dask, plan.dask_timeout)
+        try:
+            return _run(plan, sweep_dir, previous, executor, fail_fast, reporter, argv, t0)
+        except BaseException:
+            executor.abandon = True
+            raise
+        finally:
+            executor.close()
     finally:
-        executor.close()
+        lock.release()
 
 
 def _run(
@@ -145,6 +158,7 @@ def _run(
     pending = deque(todo)
     inflight: dict[cf.Future[Any], Job] = {}
     interrupted = stopped = False
+    signum: int | None = None
     broken: str | None = None
     last_save = time.monotonic()
     dirty = False
@@ -152,14 +166,19 @@ def _run(
     def halted() -> bool:
         return interrupted or stopped or broken is not None
 
+    lost: str | None = None
+    restarts = 0
     try:
-        with _sigint_counter() as sigint:
+        with catch_stops() as stop:
             while inflight or (pending and not halted()):
                 while pending and not halted() and len(inflight) < executor.capacity:
                     job = pending[0]
                     try:
                         future = executor.executor.submit(run_job, spec(job))
                     except cf.BrokenExecutor as exc:
+                        if restarts < len(plan.jobs) and executor.restart():
+                            restarts += 1
+                            continue
                         broken = executors.broken_text(exc)
                         break
                     pending.popleft()
@@ -169,31 +188,59 @@ def _run(
                 counts.running = len(inflight)
                 reporter.update(counts)
                 finished, _ = cf.wait(list(inflight), timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                if any(_broke(f) for f in finished):
+                    # A worker died and the pool with it: every job in flight fails. Wait
+                    # for the pool to be down, then tell them apart: the job whose worker
+                    # died left its run.json "running", the others stopped cleanly
+                    # ("interrupted") and go back to the queue.
+                    with contextlib.suppress(Exception):
+                        executor.executor.shutdown(wait=True, cancel_futures=True)
+                    finished = set(finished) | set(inflight)
+                    dead = True
+                else:
+                    dead = False
                 for future in finished:
                     job = inflight.pop(future)
-                    if not future.cancelled() and isinstance(future.exception(), cf.BrokenExecutor):
-                        broken = executors.broken_text(future.exception())
-                    outcome = _outcome(future)
+                    if _broke(future):
+                        if _stopped_cleanly(sweep_dir / job.id):
+                            job.status = "pending"
+                            pending.appendleft(job)
+                            continue
+                        outcome: dict[str, Any] = {
+                            "status": "failed", "error": executors.broken_text(future.exception())
+                        }  # fmt: skip
+                    else:
+                        outcome = _outcome(future)
                     if outcome["status"] == "cancelled":
                         job.status = "pending"
                         continue
                     job.status = outcome["status"]
                     job.error = outcome.get("error")
                     job.result = compact_summary(outcome.get("summary"))
-                    counts.done += 1
+                    counts.done += job.status != "interrupted"  # stopped part way: not done
                     counts.failed += job.status in FAILED
                     counts.running = len(inflight)
                     reporter.job_finished(job, counts)
                     dirty = True
                     if fail_fast and job.status in FAILED:
                         stopped = True
-                if sigint[0] and not interrupted:
-                    interrupted = True
+                if dead and not halted():
+                    if restarts < len(plan.jobs) and executor.restart():
+                        restarts += 1
+                    else:
+                        broken = "the process pool keeps breaking: its workers die"
+                if executor.lost():
+                    lost = f"lost the Dask scheduler at {executor.address}"
+                    broken = lost
+                    executor.abandon = True
+                    break
+                if stop.requested() and not interrupted:
+                    interrupted, signum = True, stop.signum
                 if halted() and not stop_file.exists():
                     # jobs not started yet return at once; running ones stop (see run_job)
                     write_text_atomic(stop_file, "stop\n")
                     dirty = True
-                if sigint[0] >= 2:
+                if stop.count >= 2:
                     executor.abandon = True
                     break  # a second Ctrl-C: stop waiting for running jobs
                 if dirty and time.monotonic() - last_save > 0.5:
@@ -217,12 +264,31 @@ def _run(
     result = SweepResult(
         plan, sweep_dir, plan.jobs, summarize(plan, plan.jobs), executor.where,
         interrupted=interrupted, stopped=stopped and not interrupted,
-        wall_s=time.monotonic() - t0, error=broken,
+        wall_s=time.monotonic() - t0, error=broken, signum=signum,
     )  # fmt: skip
     history[-1]["end_time"] = now_iso()
     history[-1]["status"] = result.status
     save(result.status)
     write_text_atomic(sweep_dir / SUMMARY_CSV, summary_csv(plan, result.rows))
+    _draw(sweep_dir, result)
     if not inflight:
         stop_file.unlink(missing_ok=True)
     return result
+
+
+def _draw(sweep_dir: Path, result: SweepResult) -> None:
+    """compare.png: every grid point's curve of the task metric, mean and spread over
+    its seeds (with the [plot] extra; a sweep never fails for its figure)."""
+    from rnncli import plot
+    from rnncli.runs import compare
+
+    metrics = {str(r["metric"]) for r in result.rows if r.get("metric")}
+    if not plot.have_matplotlib() or len(metrics) != 1:
+        return
+    metric = metrics.pop()
+    with contextlib.suppress(InputError):
+        _, groups = compare.sweep_groups(sweep_dir)
+        series = compare.sweep_series(groups, metric, "sequences")
+        if series:
+            compare.plot(series, metric, "sequences", sweep_dir / "compare.png",
+                         f"sweep {result.plan.name}")  # fmt: skip

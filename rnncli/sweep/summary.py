@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from rnncli.sweep.plan import DONE, FAILED, Job, SweepPlan, value_text
 
@@ -47,10 +45,11 @@ def compact_summary(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     metric = summary.get("metric")
     final = summary.get("final") or {}
+    solved = summary.get("solved")
     return {
         "metric": metric,
         "value": final.get(metric) if metric else None,
-        "solved": bool(summary.get("solved")),
+        "solved": None if solved is None else bool(solved),  # None: the task has no goal
         "sequences_to_solve": summary.get("sequences_to_solve"),
         "steps": summary.get("steps"),
         "sequences": summary.get("sequences"),
@@ -77,11 +76,12 @@ def summarize(plan: SweepPlan, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         walls = [r["wall_s"] for r in results if _is_num(r.get("wall_s"))]
         metrics = {r.get("metric") for r in results if r.get("metric")}
         row: dict[str, Any] = {k: members[0].point[k] for k in plan.grid}
+        goal = any(r.get("solved") is not None for r in results)
         row.update(
             runs=len(members),
             completed=len(done),
             failed=sum(j.status in FAILED for j in members),
-            solved=len(solved),
+            solved=len(solved) if goal else None,
             metric=metrics.pop() if len(metrics) == 1 else None,
             metric_mean=statistics.fmean(values) if values else None,
             metric_std=statistics.stdev(values) if len(values) > 1 else None,
@@ -125,7 +125,8 @@ class SweepResult:
     interrupted: bool = False
     stopped: bool = False  # fail_fast stopped the sweep after a failure
     wall_s: float = 0.0
-    error: str | None = None  # why the sweep could not go on (a broken process pool)
+    error: str | None = None  # why the sweep could not go on (a lost scheduler, ...)
+    signum: int | None = None  # the signal that interrupted it
 
     def count(self, *statuses: str) -> int:
         return sum(j.status in statuses for j in self.jobs)
@@ -141,8 +142,11 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all completed, 1 a job failed or diverged, 130 interrupted."""
-        return {"completed": 0, "interrupted": 130}.get(self.status, 1)
+        """0 all completed, 1 a job failed or diverged, 128 + the signal when stopped by
+        one (130 for Ctrl-C, 143 for SIGTERM)."""
+        if self.status == "interrupted":
+            return 128 + (self.signum or 2)
+        return {"completed": 0}.get(self.status, 1)
 
     def failures(self) -> list[dict[str, Any]]:
         return [
@@ -176,7 +180,10 @@ class SweepResult:
 
 
 def render(result: SweepResult, console: Console) -> None:
-    """The summary as a rich table, then failures and where everything is."""
+    """The summary as a table that fits the console, then failures and where everything
+    is. Tasks without a goal (text) have no solved columns."""
+    from rnncli.report import Col, fit_table
+
     plan = result.plan
     head = (
         f"sweep {plan.name} · {len(result.jobs)} jobs · {result.count('completed')} completed"
@@ -184,28 +191,39 @@ def render(result: SweepResult, console: Console) -> None:
     )
     if result.count("interrupted", "pending", "running"):
         head += f" · {result.count('interrupted', 'pending', 'running')} not finished"
-    t = Table(title=Text(head), title_justify="left")
-    for key in plan.grid:
-        t.add_column(Text(key))
-    for col in ("runs", "completed", "failed", "solved"):
-        t.add_column(col, justify="right")
-    t.add_column("metric")
-    for col in ("mean ± std", "median", "seq to solve", "wall s"):
-        t.add_column(col, justify="right")
+    goal = any(row["solved"] is not None for row in result.rows)
+    metrics = {row["metric"] for row in result.rows if row["metric"]}
+    one_metric = len(metrics) == 1
+    if one_metric:
+        head += f" · metric {next(iter(metrics))}"
+    cols = [Col(key) for key in plan.grid]
+    cols += [Col("runs", "right", priority=5), Col("done", "right", priority=6),
+             Col("failed", "right", priority=3)]  # fmt: skip
+    if goal:
+        cols.append(Col("solved", "right", priority=1))
+    if not one_metric:
+        cols.append(Col("metric", priority=4))
+    cols += [Col("mean ± std", "right"), Col("median", "right", priority=2)]
+    if goal:
+        cols.append(Col("seq to solve", "right", priority=1))
+    cols.append(Col("wall s", "right", priority=3))
+    body = []
     for row in result.rows:
         mean = number_text(row["metric_mean"])
         if row["metric_std"] is not None:
             mean += f" ± {number_text(row['metric_std'])}"
-        t.add_row(
-            *(Text(value_text(row[k])) for k in plan.grid),
-            *(str(row[c]) for c in ("runs", "completed", "failed", "solved")),
-            row["metric"] or "-",
-            mean,
-            number_text(row["metric_median"]),
-            count_text(row["sequences_to_solve_mean"]),
-            f"{row['wall_s_mean']:.2f}" if row["wall_s_mean"] is not None else "-",
-        )
-    console.print(t)
+        cells = [value_text(row[k]) for k in plan.grid]
+        cells += [str(row["runs"]), str(row["completed"]), str(row["failed"])]
+        if goal:
+            cells.append(str(row["solved"] or 0))
+        if not one_metric:
+            cells.append(row["metric"] or "-")
+        cells += [mean, number_text(row["metric_median"])]
+        if goal:
+            cells.append(count_text(row["sequences_to_solve_mean"]))
+        cells.append(f"{row['wall_s_mean']:.2f}" if row["wall_s_mean"] is not None else "-")
+        body.append(cells)
+    console.print(fit_table(head, cols, body, console.width))
     for f in result.failures():
         console.print(f"{f['status']}: {f['id']}: {f['error']}", markup=False, highlight=False)
     if result.error:

@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from rnncli import cells
-from rnncli.config import Config, check_training_memory, load_config, to_dict
+from rnncli.config import Config, check_training_memory, dump_yaml, load_config, to_dict
 from rnncli.config.memory import format_bytes
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
-from rnncli.runs import Run, WriteError, check_out, now_iso, read_json
+from rnncli.runs import Run, WriteError, check_out, now_iso, read_json, read_jsonl
 from rnncli.training import artifacts, checkpoint
-from rnncli.training.loop import Reporter, Result, model_shape, prepare, restore, train
+from rnncli.training.loop import METRICS, Reporter, Result, model_shape, prepare, restore, train
 from rnncli.training.problems import Problem
 
 #: Keys a resume may change: they change neither the model nor the data stream.
@@ -206,6 +206,7 @@ def plan_resume(
         raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
     state = checkpoint.load(run_dir / checkpoint.NAME)
     restore(cfg, problem, state, run_dir / checkpoint.NAME)  # checks it fits, writes nothing
+    read_jsonl(run_dir / METRICS)  # a damaged line (but a torn last one) is refused here
     plan = Plan(
         cfg, problem, "resume", run_dir=run_dir, argv=list(argv), overrides=list(overrides),
         changes=changes, step=state.step,
@@ -233,15 +234,15 @@ def _finished(cfg: Config, state: checkpoint.TrainState, info: Mapping[str, Any]
     """Why a run has nothing left to do under `cfg`, or ""."""
     t = cfg.train
     where = f"{info.get('path', '')}"
-    if state.step >= t.steps:
-        return (
-            f"run {where} has done its {state.step} steps; nothing to do "
-            f"(extend it with train.steps=N, N > {state.step})"
-        )
     if t.stop_on_solve and state.solved_sequences >= 0:
         return (
             f"run {where} solved its task after {state.solved_sequences} sequences; nothing to "
             "do (train past it with train.stop_on_solve=false)"
+        )
+    if state.step >= t.steps:
+        return (
+            f"run {where} has done its {state.step} steps; nothing to do "
+            f"(extend it with train.steps=N, N > {state.step})"
         )
     if t.patience and state.evals_since_best >= t.patience:
         return (
@@ -295,6 +296,8 @@ def execute(
             assert plan.run_dir is not None
             entry = {"step": plan.step, "changes": plan.changes} if plan.changes else {}
             run = Run.reopen(plan.run_dir, plan.argv, entry)
+            if plan.changes:  # the config a later resume reads is the extended one
+                run.write_text("config.yaml", dump_yaml(cfg))
         elif plan.mode == "at":
             assert plan.run_dir is not None
             run = Run.start_at(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -264,4 +265,7 @@ def make_problem(
         return Adding(t.batch, t.T, eval_rng, t.eval_size, dtype)
     if t.data is None:
         raise InputError("train.task=text needs a text file: pass --data PATH or train.data=PATH")
+    data = Path(t.data)
+    if data.exists() and not data.is_file() and not data.is_dir():
+        raise InputError(f"{t.data}: not a regular file (a device or a pipe?)")
     return Text(t.data, t.batch, t.bptt, t.eval_chars, dtype, t.vocab_min_count, notice, progress)

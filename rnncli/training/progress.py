@@ -1,58 +1,87 @@
-"""How training shows progress: a rich bar on a terminal, plain lines otherwise."""
+"""How training shows progress: a rich bar on a terminal, plain lines otherwise.
+
+The bar fits the terminal: on a narrow one it drops the ETA and the elapsed time before
+it would cut a number, and the last evaluation's metrics go on a line of their own under
+it, wrapping between metrics rather than inside one.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 
-def _metrics_text(record: dict[str, Any]) -> str:
-    skip = ("step", "sequences", "wall_s", "lr")
-    return "  ".join(f"{k} {v:.4g}" for k, v in record.items() if k not in skip)
+def metrics_text(record: dict[str, Any]) -> str:
+    skip = ("step", "sequences", "wall_s", "lr", "loss")
+    return "  ".join(
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in record.items()
+        if k not in skip
+    )
+
+
+class _Bar(Progress):
+    """A progress bar with a line for the last evaluation under it."""
+
+    metrics = ""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        if self.metrics:
+            yield Text(self.metrics, overflow="fold", no_wrap=False)
+
+
+def bar_columns(width: int) -> list[ProgressColumn]:
+    """The bar's columns for a terminal `width` wide: the numbers always, the bar as
+    wide as fits, the times when there is room."""
+    cols: list[ProgressColumn] = [
+        TextColumn("[bold]train"),
+        BarColumn(bar_width=max(8, min(30, width - 62))),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[rate]}/s"),
+    ]
+    if width >= 80:
+        cols.append(TimeElapsedColumn())
+    if width >= 96:
+        cols += [TextColumn("ETA"), TimeRemainingColumn()]
+    return cols
 
 
 class RichReporter:
-    """A live bar: step, loss, sequences per second, ETA (to stderr)."""
+    """A live bar on stderr: step, loss (per sequence or per character, as the task
+    reports it), sequences per second, elapsed time, ETA; the last evaluation below."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            TextColumn("step {task.completed}/{task.total}"),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[rate]} seq/s"),
-            TextColumn("{task.fields[metrics]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
+        self.progress = _Bar(*bar_columns(console.width), console=console, transient=False)
         self.task: Any = None
 
     def start(self, total: int, done: int) -> None:
         self.progress.start()
-        self.task = self.progress.add_task(
-            "train", total=total, completed=done, loss="-", rate="-", metrics=""
-        )
+        self.task = self.progress.add_task("train", total=total, completed=done, loss="-", rate="-")
 
     def update(self, step: int, loss: float, seq_per_s: float) -> None:
         self.progress.update(
-            self.task, completed=step, loss=f"{loss:.4g}", rate=f"{seq_per_s:,.0f}"
+            self.task, completed=step, loss=f"{loss:.4g}", rate=f"{seq_per_s:,.0f} seq"
         )
 
     def evaluation(self, record: dict[str, Any]) -> None:
-        self.progress.update(self.task, completed=record["step"], metrics=_metrics_text(record))
+        self.progress.metrics = f"step {record['step']}: {metrics_text(record)}"
+        self.progress.update(self.task, completed=record["step"])
 
     def stop(self) -> None:
         self.progress.stop()
@@ -83,7 +112,8 @@ class PlainReporter:
 
     def _print(self, record: dict[str, Any]) -> None:
         step = f"step {record['step']}/{self.total}  seq {record['sequences']}"
-        print(f"{step}  {_metrics_text(record)}", file=sys.stderr, flush=True)
+        loss = f"  loss {record['loss']:.4g}" if isinstance(record.get("loss"), float) else ""
+        print(f"{step}{loss}  {metrics_text(record)}", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         if self.pending is not None:

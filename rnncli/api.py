@@ -1,0 +1,146 @@
+"""rnncli from Python: what the command line does, as functions a notebook can call.
+
+    result = rnncli.train({"train": {"task": "adding", "steps": 500}}, out="outputs")
+    result.status, result.summary["final"], result.run_dir, result.metrics[-1]
+    run = rnncli.load_run(result.run_dir)        # config, metrics, parameters by name
+    text = rnncli.sample("latest", n=200)        # from a text or reber run
+
+These go through the same lifecycle as ``rnncli train`` (`rnncli.training.lifecycle`):
+the same run folders, checks and exit conditions; errors are raised as exceptions
+(`rnncli.errors.InputError` for bad input, `CheckFailed` when training diverges is
+*not* raised: the result's status says so). Ctrl-C during `train` stops it cleanly with
+a checkpoint (status ``interrupted``), as on the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnncli.config import Config, load_config, to_dict
+from rnncli.errors import InputError
+
+
+@dataclass
+class TrainResult:
+    """What `train` did: status (completed, interrupted, diverged, failed), the summary
+    ``rnncli train --json`` prints, the run folder (None without one), and the metrics
+    recorded at each evaluation."""
+
+    status: str
+    summary: dict[str, Any]
+    run_dir: Path | None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class RunData:
+    """A run folder's contents: its config (plain data), run.json, metrics, task.json
+    and, for a training run, its parameters under notebook names."""
+
+    path: Path
+    config: dict[str, Any]
+    info: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    task: dict[str, Any] | None
+    params: dict[str, np.ndarray] | None
+
+
+def _config(
+    config: str | Path | Mapping[str, Any] | Config | None, overrides: Sequence[str]
+) -> Config:
+    if isinstance(config, Config):
+        config = to_dict(config)
+    if isinstance(config, Mapping):
+        return load_config(None, {}, list(overrides), training=True, data=config)
+    return load_config(config, {}, list(overrides), training=True)
+
+
+def train(
+    config: str | Path | Mapping[str, Any] | Config | None = None,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = "outputs",
+    name: str | None = None,
+    init_from: str | Path | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = True,
+) -> TrainResult:
+    """Train as ``rnncli train`` does. `config`: a YAML file, a dict shaped like one, or a
+    `Config`; `overrides`: ``["train.steps=2000", ...]``; `out`: the root for run folders
+    (None: write nothing); `resume`: a run folder to continue (then `overrides` may only
+    extend it, as on the command line); `quiet=False` shows progress lines."""
+    from rnncli.training import execute, plan_new, plan_resume
+    from rnncli.training.progress import PlainReporter
+    from rnncli.training.signals import catch_stops
+
+    if resume is not None:
+        if config is not None or init_from is not None or name is not None:
+            raise InputError("resume continues a run with its saved config: give only overrides")
+        from rnncli.runs import store
+
+        plan = plan_resume(store.resolve(resume, out or "outputs"), overrides)
+    else:
+        cfg = _config(config, overrides)
+        plan = plan_new(
+            cfg, None if out is None else Path(out), name=name, overrides=list(overrides),
+            init_from=None if init_from is None else Path(init_from),
+        )  # fmt: skip
+    if plan.nothing_to_do:
+        return TrainResult("nothing-to-do", {}, plan.run_dir, [], plan.nothing_to_do)
+    with catch_stops() as stop:
+        outcome = execute(plan, None if quiet else PlainReporter(), stop.requested,
+                          (lambda text: None) if quiet else print)  # fmt: skip
+    history = outcome.result.history if outcome.result else []
+    return TrainResult(outcome.status, outcome.summary, outcome.run_dir, list(history),
+                       outcome.message)  # fmt: skip
+
+
+def load_run(run_dir: str | Path, which: str = "last", out: str | Path = "outputs") -> RunData:
+    """A run folder (a path, ``latest`` or a unique start of its name) as data; for a
+    training run, `which` parameters: ``"last"`` (the checkpoint) or ``"best"``."""
+    from rnncli.runs import Run, read_jsonl, store
+    from rnncli.runs.compare import load_config_dict
+    from rnncli.weights import named_from_run, run_model
+
+    path = store.resolve(run_dir, out)
+    info = Run.load_json(path)
+    metrics = read_jsonl(path / "metrics.jsonl")
+    task = params = None
+    if (path / "task.json").is_file():
+        _, task = run_model(path)
+        params = named_from_run(path, which)
+    return RunData(path, load_config_dict(path), info, metrics, task, params)
+
+
+def sample(
+    run_dir: str | Path,
+    n: int | None = None,
+    temperature: float = 1.0,
+    prime: str | None = None,
+    seed: int = 0,
+    best: bool = False,
+    out: str | Path = "outputs",
+) -> dict[str, Any]:
+    """Samples from a reber or text run, as ``rnncli sample --json`` prints them."""
+    from rnncli.runs import store
+    from rnncli.tasks.text import Vocab
+    from rnncli.training import sampling
+    from rnncli.weights import packed_from_run
+
+    path = store.resolve(run_dir, out)
+    p, _, task = packed_from_run(path, "best" if best else "last")
+    rng = np.random.default_rng(seed)
+    if task["task"] == "reber":
+        if prime is not None:
+            raise InputError(f"prime is for text models; {path} is a reber model")
+        return sampling.sample_reber(p, n or 10, temperature, rng)
+    if task["task"] != "text":
+        raise InputError(f"{path}: sampling needs a reber or text model, not {task['task']}")
+    vocab = Vocab.from_list(task["vocab"], task.get("unknown"))
+    start = prime or task.get("first_char") or vocab.to_list()[0]
+    return sampling.sample_text(p, vocab, n or 400, temperature, start, rng)
