@@ -494,6 +494,8 @@ def test_min_count_run_records_its_unknown_symbol_and_samples_with_it(tmp_path: 
     sample = invoke(["sample", str(run_dir), "--prime", "\u00e9t", "-n", "5", "--json"])
     assert sample.exit_code == 0, sample.stderr
     assert json.loads(sample.stdout)["text"].startswith("\u00e9t")
+    seen = invoke(["inspect", str(run_dir), "--no-save", "--text", "\u00e9t the fox"])
+    assert seen.exit_code == 0, seen.stderr  # inspect reads them as the unknown symbol too
 
 
 def test_bad_file_refusal_is_one_line_even_after_encoding(tmp_path: Path) -> None:
@@ -502,3 +504,40 @@ def test_bad_file_refusal_is_one_line_even_after_encoding(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "characters" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ inspect and head
+
+
+def test_inspect_reads_its_passage_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rnncli.inspect import run as run_mod
+
+    content = "".join(f"para {i}: {SENTENCE}\n" for i in range(200))
+    path = corpus_file(tmp_path, content)
+    args = ["train", *_cli_args(path, steps=5), "--out", str(tmp_path / "out"), "--json"]
+    run_dir = Path(json.loads(invoke(args).stdout)["run_dir"])
+
+    def whole_file(*_: Any) -> str:
+        raise AssertionError("inspect read the whole text")
+
+    monkeypatch.setattr(text, "load_text", whole_file)
+    monkeypatch.setattr(run_mod, "CONTEXT", 500)
+    subject = run_mod.from_run(run_dir, "last")
+    passage, source, before = run_mod.default_passage(subject, 40)
+    cut = int(len(content) * 0.9)
+    assert passage == content[cut : cut + 41] and source == "c.txt (validation part)"
+    window = content[cut - 500 : cut]
+    assert before == window[window.index("\n\n") + 2 :]  # from a paragraph's start
+    result = invoke(["inspect", str(run_dir), "--no-save", "--json", "--length", "40"])
+    assert result.exit_code == 0, result.stderr
+
+
+def test_head_reads_only_the_pieces_it_needs(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"abc\n" * 50_000 + b"\xff")  # a bad byte 200 kB in
+    assert text.head(path, 10) == "abc\nabc\nab"
+    with pytest.raises(InputError, match="offset 200000"):
+        text.head(path, 10**6)
+    assert text.head(corpus_file(tmp_path, "short"), 100) == "short"

@@ -1,6 +1,7 @@
 """Character-level language modelling on a user's text file, at any size.
 
-    read     the file in pieces: UTF-8 checks with byte offsets; `load_text`, `split`
+    read     the file in pieces: UTF-8 checks with byte offsets; `head`, `load_text`,
+             `split`
     vocab    `Vocab`: characters <-> indices, an unknown symbol for rare characters
     corpus   `open_corpus`: the file encoded once (two streaming passes) into the cache,
              memory-mapped afterwards; `encode_file`: the same in memory
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from rnncli.tasks.text.cache import cache_dir
 from rnncli.tasks.text.corpus import Corpus, encode_file, open_corpus
-from rnncli.tasks.text.read import decoded, load_text, split, split_point
+from rnncli.tasks.text.read import decoded, head, load_text, split, split_point
 from rnncli.tasks.text.stream import HeldOut, TextStream, one_hot
 from rnncli.tasks.text.vocab import UNKNOWN, Vocab, index_dtype
 
@@ -29,6 +30,7 @@ __all__ = [
     "cache_dir",
     "decoded",
     "encode_file",
+    "head",
     "index_dtype",
     "load_text",
     "one_hot",

@@ -4,7 +4,8 @@
 incremental UTF-8 decoder, so a file of any size is read in bounded memory. It refuses
 (InputError naming the path) a missing file, a directory, an unreadable, empty or binary
 file (NUL bytes), and invalid UTF-8 with the byte offset of the first bad byte in the
-file. `load_text` is the whole text as one string, for small files and tests.
+file. `head` is the start of a file; `load_text` the whole text as one string, for small
+files and tests.
 """
 
 from __future__ import annotations
@@ -113,6 +114,19 @@ def _pieces(fh: BinaryIO, name: str, chunk: int, digest: Any) -> Iterator[tuple[
         yield offset, text
         if not block:
             return
+
+
+def head(path: PathLike, n: int) -> str:
+    """The first `n` characters of the file (fewer if it is shorter), reading only the
+    pieces they are in. Refuses what `decoded` refuses in those pieces."""
+    pieces: list[str] = []
+    have = 0
+    for text in decoded(path):
+        pieces.append(text)
+        have += len(text)
+        if have >= n:
+            break
+    return "".join(pieces)[:n]
 
 
 def load_text(path: PathLike) -> str:
