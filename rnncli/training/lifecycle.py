@@ -112,17 +112,21 @@ def check_model(cfg: Config) -> None:
 
 def check(cfg: Config, notice: Notice | None = None, progress: Progress | None = None) -> Problem:
     """Every refusal a new run can meet before it starts (model and task together, the
-    task's data, memory); the task's problem. `notice` and `progress` follow the encoding
-    of a text file, whose vocabulary sets the model's size: the memory check comes after
-    it (encoding allocates only bounded buffers)."""
+    task's data, memory); the task's problem. `progress` follows the encoding of a text
+    file, whose vocabulary sets the model's size: the memory check comes after it
+    (encoding allocates only bounded buffers). `notice` gets the task's lines (what the
+    text cache did, what a large vocabulary costs) once every check has passed."""
     check_model(cfg)
-    problem = prepare(cfg, notice, progress)  # bad task input fails here, before any folder
+    problem = prepare(cfg, progress)  # bad task input fails here, before any folder exists
     need = check_training_memory(cfg, problem.n_x, problem.n_y, eval_shape=problem.eval_shape)
-    if notice is not None and problem.name == "text" and problem.n_x > 256:
-        notice(
-            f"text: {problem.n_x:,} distinct characters: the input and output layers have "
-            f"{problem.n_x:,} units; this run needs about {format_bytes(need)}"
-        )
+    if notice is not None:
+        for line in problem.notices:
+            notice(line)
+        if problem.name == "text" and problem.n_x > 256:
+            notice(
+                f"text: {problem.n_x:,} distinct characters: the input and output layers have "
+                f"{problem.n_x:,} units; this run needs about {format_bytes(need)}"
+            )
     return problem
 
 
@@ -176,7 +180,8 @@ def plan_resume(
 ) -> Plan:
     """Continue (or extend, with `overrides` of `RESUMABLE` keys) the run in `run_dir`.
     Reads only (a text's cache entry may be rebuilt); refuses a damaged folder, a changed
-    cell or data file (unless `force`), and any change to another key, each with one line."""
+    cell or data file (unless `force`), and any change to another key, each with one line.
+    `notice` and `progress` as for `check`."""
     _run_files(run_dir)
     info = Run.load_json(run_dir)
     if info.get("command") != "train":
@@ -201,7 +206,7 @@ def plan_resume(
     if not isinstance(task, dict):
         raise InputError(f"{run_dir / 'task.json'}: not a JSON object")
     _check_data(cfg, task, run_dir, force)
-    problem = prepare(cfg, notice, progress)
+    problem = prepare(cfg, progress)
     if (task.get("n_x"), task.get("n_y")) != (problem.n_x, problem.n_y):
         raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
     state = checkpoint.load(run_dir / checkpoint.NAME)
@@ -212,6 +217,9 @@ def plan_resume(
         changes=changes, step=state.step,
     )  # fmt: skip
     plan.nothing_to_do = _finished(cfg, state, info)
+    if notice is not None:
+        for line in problem.notices:
+            notice(line)
     return plan
 
 

@@ -168,14 +168,10 @@ def engine_json(record: dict[str, Any]) -> str:
     return to_json(record, indent=None)
 
 
-def prepare(
-    cfg: Any,
-    notice: Callable[[str], None] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> Problem:
+def prepare(cfg: Any, progress: Callable[[int, int], None] | None = None) -> Problem:
     """The task with its evaluation set; raises InputError for bad task input (text files).
-    `notice` and `progress` follow the encoding of a text file."""
-    return make_problem(cfg, streams(cfg.seed)[2], notice, progress)
+    `progress(done, total)` follows the encoding of a text file."""
+    return make_problem(cfg, streams(cfg.seed)[2], progress)
 
 
 def _never() -> bool:

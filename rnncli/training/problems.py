@@ -56,8 +56,10 @@ class Problem:
     loss_unit = "per sequence"  # of the training loss (and of the metric if `metric_is_loss`)
     metric_is_loss = False  # the headline metric is a loss in `loss_unit` (text's val_loss)
     evaluated = ""  # what an evaluation scores, in words, when the task says (text)
-    evaluation: dict[str, Any] | None = None  # the same as data, for task.json and run.json
-    eval_shape: tuple[int, int] | None = None  # (steps, columns) of one evaluation pass
+    # set by a task after the dataclass's __init__:
+    evaluation: dict[str, Any] | None = field(default=None, init=False)  # `evaluated`, as data
+    eval_shape: tuple[int, int] | None = field(default=None, init=False)  # (steps, columns)
+    notices: tuple[str, ...] = field(default=(), init=False)  # to show once all checks pass
 
     def solved(self, metrics: dict[str, float]) -> bool:
         return False
@@ -174,15 +176,15 @@ class Text(Problem):
         eval_chars: int,
         dtype: Any,
         min_count: int = 1,
-        notice: Callable[[str], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ):
-        said: list[str] = []  # the cache's notice, once the text has passed every check
+        said: list[str] = []
         corpus = text.open_corpus(path, min_count, notice=said.append, progress=progress)
         self.corpus = corpus
         self.vocab = corpus.vocab
         V = self.vocab.size
         super().__init__("text", V, V, "xent", "val_loss")
+        self.notices = tuple(said)  # what the cache did
         data, n = corpus.data, corpus.characters
         cut = text.split_point(n)
         self.stream = text.TextStream(data[:cut], V, batch_size, bptt, path, dtype)
@@ -211,9 +213,6 @@ class Text(Problem):
             "unknown_count": corpus.unknown_count, "evaluation": self.evaluation,
         }  # fmt: skip
         self.dtype = dtype
-        if notice is not None:
-            for line in said:
-                notice(line)
 
     def batch(self, rng: np.random.Generator) -> Batch:
         x, targets = self.stream.next_chunk()
@@ -252,10 +251,9 @@ class Text(Problem):
 def make_problem(
     cfg: Any,
     eval_rng: np.random.Generator,
-    notice: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Problem:
-    """The Problem for ``cfg.train`` (a validated config). `notice` and `progress` follow
+    """The Problem for ``cfg.train`` (a validated config). `progress(done, total)` follows
     the encoding of a text file (`text.open_corpus`)."""
     t = cfg.train
     dtype = np.dtype(cfg.dtype)
@@ -268,4 +266,4 @@ def make_problem(
     data = Path(t.data)
     if data.exists() and not data.is_file() and not data.is_dir():
         raise InputError(f"{t.data}: not a regular file (a device or a pipe?)")
-    return Text(t.data, t.batch, t.bptt, t.eval_chars, dtype, t.vocab_min_count, notice, progress)
+    return Text(t.data, t.batch, t.bptt, t.eval_chars, dtype, t.vocab_min_count, progress)
