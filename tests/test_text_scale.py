@@ -214,6 +214,16 @@ def test_uint16_vocabulary_round_trips(tmp_path: Path, text_cache: Path) -> None
     assert restored.decode(restored.encode(content)) == content
 
 
+def test_more_than_65536_distinct_characters_get_uint32_indices(tmp_path: Path) -> None:
+    content = "".join(chr(0x10000 + i) for i in range(70_000)) * 2  # planes 1 and 2
+    path = corpus_file(tmp_path, content)
+    first = text.open_corpus(path)
+    assert first.vocab.size == 70_000 and first.data.dtype == np.uint32
+    said: list[str] = []
+    again = text.open_corpus(path, notice=said.append)
+    assert said[0].startswith("text cache: using") and again.vocab.decode(again.data) == content
+
+
 def test_cache_entry_is_keyed_by_content_and_vocab_setting(
     tmp_path: Path, text_cache: Path
 ) -> None:
