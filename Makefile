@@ -16,7 +16,7 @@ $(VENV)/.demo: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -qq -e '.[plot,dask,dev]'
+	$(BIN)/python -m pip install -qq -e '.[plot,dask,fast,dev]'
 	touch $@
 
 demo: $(VENV)/.demo

@@ -38,11 +38,9 @@ per call there), so it ends in well under a minute.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import platform
 import re
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -63,6 +61,9 @@ SIZES: dict[str, tuple[int, int, int, int, int]] = {
 }
 CELLS = tuple(registry.BUILTIN)
 DTYPES = ("float64", "float32")
+#: Model shapes beside one layer, (label, layers, directions): timed for the LSTM at every
+#: size but large, against PyTorch's nn.LSTM(num_layers=2) / (bidirectional=True).
+MODELS = (("2-layer", 2, 1), ("bidir", 1, 2))
 
 PAUSE_S = 0.3  # between NumPy and PyTorch timings: OpenBLAS threads spin ~0.2 s
 ROUNDS = 9  # default rounds per size ...
@@ -76,6 +77,12 @@ QUICK_MIN_TIME_S = 1.0
 #: the LSTM in float64, and the sizes where it must beat PyTorch (within 1.1x at large).
 NOTEBOOK_TARGETS = {"tiny": 4.0, "small": 2.5, "medium": 1.7, "large": 1.7}
 TORCH_TARGETS = {"tiny": 1.0, "small": 1.0, "medium": 1.0, "large": 1 / 1.1}
+#: The compiled backend's: the tiny LSTM step in at most this many ms (float64), the
+#: small one at least this much faster than the NumPy engine, and float32 LSTM against
+#: PyTorch at these sizes.
+COMPILED_TINY_MS = 0.025
+COMPILED_SMALL_SPEEDUP = 1.5
+TORCH32_TARGETS = {"small": 1.0, "medium": 1.0}
 
 Progress = Callable[[str], None]
 
@@ -85,39 +92,79 @@ Progress = Callable[[str], None]
 # --------------------------------------------------------------------------------------
 
 
-def gemm_flops(cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int) -> int | None:
+def gemm_flops(
+    cell: str, n_x: int, n_a: int, n_y: int, m: int, T: int, layers: int = 1, directions: int = 1
+) -> int | None:
     """Matrix-product FLOPs of one forward + backward with dx (2 per multiply-add), for a
     built-in cell (None for a user's cell, whose arithmetic rnncli does not know).
 
-    Over N = T*m columns: forward input projection 2GnN n_x, recurrence 2GnNn, output
-    layer 2 n_y n N; backward dWy, dH (2 n_y n N each), recurrence and the recurrent
-    columns of dW (2GnnN each), its input columns and dx (2Gn n_x N each). In all
-    6 N (G n (n + n_x) + n_y n), G = gates per cell.
+    Over N = T*m columns, per block with n_in inputs: forward input projection
+    2GnN n_in, recurrence 2GnNn; backward the recurrence and the recurrent columns of dW
+    (2GnnN each), its input columns and dx (2Gn n_in N each); the output layer on the
+    top layer's D*n units, forward, dWy and dH (2 n_y D n N each). In all
+    6 N (sum over blocks of G n (n + n_in) + n_y D n), G = gates per cell.
     """
     spec = registry.get(cell)
     if not spec.fused:
         return None
     N = T * m
-    return 6 * N * (spec.n_gates * n_a * (n_a + n_x) + n_y * n_a)
+    blocks = sum(
+        directions * spec.n_gates * n_a * (n_a + (n_x if layer == 0 else directions * n_a))
+        for layer in range(layers)
+    )
+    return 6 * N * (blocks + n_y * directions * n_a)
 
 
 def make_problem(
-    cell: str, size: str, dtype: str, seed: int = 0
+    cell: str, size: str, dtype: str, seed: int = 0, layers: int = 1, directions: int = 1
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Notebook-named parameters, x: (n_x, m, T_x) and int targets: (m, T_x)."""
+    """Notebook-named parameters (a stacked model's with ``_l0``, ``_l0_reverse``, ...),
+    x: (n_x, m, T_x) and int targets: (m, T_x)."""
+    from rnncli.engine.layout import suffix
+
     n_x, n_a, n_y, m, T = SIZES[size]
     rng = np.random.default_rng(seed)
     scale = 1 / np.sqrt(n_a + n_x)
-    shapes = registry.get(cell).model_shapes(n_x, n_a, n_y)
+    spec = registry.get(cell)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(layers):
+        n_in = n_x if layer == 0 else directions * n_a
+        for d in range(directions):
+            end = suffix(layer, d, layers * directions > 1)
+            shapes.update({k + end: v for k, v in spec.shapes(n_in, n_a).items()})
+    shapes.update({spec.output: (n_y, directions * n_a), registry.OUTPUT_BIAS: (n_y, 1)})
     params = {k: (scale * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
     x = rng.standard_normal((n_x, m, T)).astype(dtype)
     targets = rng.integers(0, n_y, (m, T))
     return params, x, targets
 
 
-def engine_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+def engine_call(
+    cell: str, size: str, dtype: str, layers: int = 1, directions: int = 1
+) -> Callable[[], Any]:
+    params, x, targets = make_problem(cell, size, dtype, 0, layers, directions)
+    return lambda: rnncli.loss_and_grads(cell, params, x, targets, None, "xent", layers,
+                                         directions)  # fmt: skip
+
+
+def compiled_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+    """The compiled backend on the same problem and work (loss, every gradient, dx)."""
+    from rnncli import engine
+    from rnncli.engine import compiled
+
     params, x, targets = make_problem(cell, size, dtype)
-    return lambda: rnncli.loss_and_grads(cell, params, x, targets)
+    p = engine.pack(cell, params)
+    grads = p.zeros_like()
+    X, t = engine.to_time_major(x), np.ascontiguousarray(targets.T)
+    return lambda: compiled.loss_and_grads(p, X, t, None, "xent", grads, True)
+
+
+def auto_backend(cell: str, size: str) -> str:
+    """What ``engine.backend=auto`` runs a training step of this size on."""
+    from rnncli import engine
+
+    _, n_a, _, m, _ = SIZES[size]
+    return engine.choose_backend("auto", cell, False, n_a, m)
 
 
 def notebook_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
@@ -127,7 +174,9 @@ def notebook_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
     return lambda: reference_loss_and_grads(cell, params, x, targets)
 
 
-def torch_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
+def torch_call(
+    cell: str, size: str, dtype: str, layers: int = 1, directions: int = 1
+) -> Callable[[], Any]:
     """PyTorch's own layers on the same sizes, forward + backward (with dx)."""
     import torch
 
@@ -135,10 +184,10 @@ def torch_call(cell: str, size: str, dtype: str) -> Callable[[], Any]:
     tdtype = getattr(torch, dtype)
     torch.manual_seed(0)
     layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-    rnn = layer(n_x, n_a).to(tdtype)  # batch_first=False: input (T, m, n_x)
-    out = torch.nn.Linear(n_a, n_y).to(tdtype)
+    rnn = layer(n_x, n_a, num_layers=layers, bidirectional=directions == 2).to(tdtype)
+    out = torch.nn.Linear(directions * n_a, n_y).to(tdtype)  # input (T, m, n_x)
     xent = torch.nn.CrossEntropyLoss(reduction="sum")
-    _, x_np, targets_np = make_problem(cell, size, dtype)
+    _, x_np, targets_np = make_problem(cell, size, dtype, 0, layers, directions)
     x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(2, 1, 0))).requires_grad_(True)
     y = torch.from_numpy(np.ascontiguousarray(targets_np.T).reshape(-1))  # (T*m,)
 
@@ -214,9 +263,9 @@ def _stats(samples: list[float], k: int) -> dict[str, Any]:
     }
 
 
-def _paired_ratio(other: list[float] | None, engine: list[float]) -> dict[str, float] | None:
+def _paired_ratio(other: list[float] | None, engine: list[float] | None) -> dict[str, float] | None:
     """Median and quartiles over rounds of other / engine, sample by sample."""
-    if other is None:
+    if other is None or engine is None:
         return None
     ratios = np.array(other) / np.array(engine)
     q1, med, q3 = np.percentile(ratios, [25, 50, 75])
@@ -224,6 +273,15 @@ def _paired_ratio(other: list[float] | None, engine: list[float]) -> dict[str, f
 
 
 Key = tuple[str, str, str]  # (cell, dtype, variant)
+
+
+def _models(cells: Sequence[str], size: str) -> list[tuple[str, str, int, int]]:
+    """(cell, row label, layers, directions) of every model timed at `size`: one layer
+    of each cell, and the LSTM's `MODELS` below large."""
+    out = [(cell, registry.get(cell).label, 1, 1) for cell in cells]
+    if "lstm" in cells and size != "large":
+        out += [("lstm", f"lstm {label}", layers, d) for label, layers, d in MODELS]
+    return out
 
 
 def time_size(
@@ -236,19 +294,23 @@ def time_size(
     progress: Progress | None = None,
     min_time_s: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Time every (cell, dtype, variant) of one size, interleaved over at least `rounds`
+    """Time every (model, dtype, variant) of one size, interleaved over at least `rounds`
     rounds, and more until `min_time_s` seconds of rounds have passed."""
-    makers = {"engine": engine_call, "notebook": notebook_call}
+    from rnncli.engine import compiled
+
+    models = _models(cells, size)
     numpy_fns: dict[Key, Callable[[], Any]] = {}
     torch_fns: dict[Key, Callable[[], Any]] = {}
     for dtype in dtypes:
-        for cell in cells:
+        for cell, label, layers, D in models:
             builtin = cell in CELLS  # a user's cell has neither notebook nor PyTorch twin
-            for variant, make in makers.items():
-                if builtin or variant == "engine":
-                    numpy_fns[cell, dtype, variant] = make(cell, size, dtype)
+            numpy_fns[label, dtype, "engine"] = engine_call(cell, size, dtype, layers, D)
+            if builtin and layers * D == 1:  # the notebook and the kernels: one layer
+                numpy_fns[label, dtype, "notebook"] = notebook_call(cell, size, dtype)
+                if compiled.available():
+                    numpy_fns[label, dtype, "compiled"] = compiled_call(cell, size, dtype)
             if use_torch and builtin:
-                torch_fns[cell, dtype, "torch"] = torch_call(cell, size, dtype)
+                torch_fns[label, dtype, "torch"] = torch_call(cell, size, dtype, layers, D)
     plan = {key: _calls_per_sample(fn, min_sample_s) for key, fn in numpy_fns.items()}
     if torch_fns:
         time.sleep(PAUSE_S)
@@ -276,23 +338,29 @@ def time_size(
     n_x, n_a, n_y, m, T = SIZES[size]
     rows = []
     for dtype in dtypes:
-        for cell in cells:
+        for cell, label, layers, D in models:
             stats: dict[str, dict[str, Any] | None] = {}
-            for v in ("engine", "notebook", "torch"):
-                key = (cell, dtype, v)
+            for v in ("engine", "compiled", "notebook", "torch"):
+                key = (label, dtype, v)
                 stats[v] = _stats(samples[key], plan[key][0]) if key in samples else None
             engine = stats["engine"]
             assert engine is not None
-            flops = gemm_flops(cell, n_x, n_a, n_y, m, T)
-            mine = samples[cell, dtype, "engine"]
-            vs_nb = _paired_ratio(samples.get((cell, dtype, "notebook")), mine)
-            vs_torch = _paired_ratio(samples.get((cell, dtype, "torch")), mine)
+            flops = gemm_flops(cell, n_x, n_a, n_y, m, T, layers, D)
+            mine = samples[label, dtype, "engine"]
+            vs_nb = _paired_ratio(samples.get((label, dtype, "notebook")), mine)
+            vs_torch = _paired_ratio(samples.get((label, dtype, "torch")), mine)
+            vs_compiled = _paired_ratio(mine, samples.get((label, dtype, "compiled")))
+            one_layer = layers * D == 1 and cell in CELLS
             rows.append(
                 {
                     "size": size,
-                    "cell": registry.get(cell).label,
+                    "cell": label,
+                    "layers": layers,
+                    "directions": D,
                     "dtype": dtype,
+                    "auto": auto_backend(cell, size) if one_layer else "numpy",
                     **stats,
+                    "compiled_speedup": None if vs_compiled is None else vs_compiled["median"],
                     "speedup_vs_notebook": None if vs_nb is None else vs_nb["median"],
                     "speedup_vs_torch": None if vs_torch is None else vs_torch["median"],
                     "speedup_vs_notebook_iqr": None
@@ -397,6 +465,7 @@ def run_bench(
     min_sample_s: float | None = None,
     throughput: Callable[[], Any] | None = None,
     min_time_s: float | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; return JSON-safe results (see the module docstring).
 
@@ -472,6 +541,7 @@ def run_bench(
             "quick": quick,
             "min_sample_s": min_sample_s,
             "pause_s": PAUSE_S,
+            "threads": threads,  # BLAS threads asked for (None: as installed)
         },
         "size_table": {
             s: dict(zip(("n_x", "n_a", "n_y", "m", "T_x"), SIZES[s], strict=True)) for s in sizes
@@ -489,28 +559,38 @@ def run_bench(
 
 
 def check_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets (LSTM, float64) that this run measured: met or not."""
+    """The targets (LSTM) that this run measured, met or not, and every row where
+    ``engine.backend=auto`` would pick the slower backend."""
     found = []
+
+    def target(size: str, what: str, value: float, goal: float, met: bool) -> None:
+        found.append({"size": size, "what": what, "value": value, "goal": goal, "met": met})
+
     for row in results:
-        if row["cell"] != "lstm" or row["dtype"] != "float64":
+        size, fast = row["size"], row.get("compiled_speedup")
+        if fast is not None:  # auto must never pick the slower one
+            picked = fast if row["auto"] == "compiled" else 1 / fast
+            target(size, f"{row['cell']} {row['dtype']} auto={row['auto']}", picked, 1.0,
+                   picked >= 1.0 or abs(fast - 1) < 0.1)  # fmt: skip
+        if row["cell"] != "lstm":
             continue
-        size = row["size"]
-        for other, goal in (
-            ("notebook", NOTEBOOK_TARGETS.get(size)),
-            ("torch", TORCH_TARGETS.get(size)),
-        ):
+        if row["dtype"] == "float32":
+            ratio = row["speedup_vs_torch"]
+            if size in TORCH32_TARGETS and ratio is not None:
+                target(size, "float32 vs torch", ratio, TORCH32_TARGETS[size],
+                       ratio >= TORCH32_TARGETS[size])  # fmt: skip
+            continue
+        for other, goal in (("notebook", NOTEBOOK_TARGETS.get(size)),
+                            ("torch", TORCH_TARGETS.get(size))):  # fmt: skip
             ratio = row[f"speedup_vs_{other}"]
-            if goal is None or ratio is None:
-                continue
-            found.append(
-                {
-                    "size": size,
-                    "against": other,
-                    "speedup": ratio,
-                    "goal": goal,
-                    "met": bool(ratio >= goal),
-                }
-            )
+            if goal is not None and ratio is not None:
+                target(size, f"vs {other}", ratio, goal, ratio >= goal)
+        if row.get("compiled") and size == "tiny":
+            ms = row["compiled"]["median_ms"]
+            target(size, "compiled ms", ms, COMPILED_TINY_MS, ms <= COMPILED_TINY_MS)
+        if fast is not None and size == "small":
+            target(size, "compiled vs engine", fast, COMPILED_SMALL_SPEEDUP,
+                   fast >= COMPILED_SMALL_SPEEDUP)  # fmt: skip
     return found
 
 
@@ -548,6 +628,7 @@ def render(results: dict[str, Any], console: Any = None) -> None:
     console = console or Console()
     cols = [
         Col("size"), Col("cell"), Col("dtype", priority=3), Col("engine", "right"),
+        Col("compiled", "right", priority=2), Col("auto", priority=3),
         Col("notebook", "right", priority=2), Col("x nb", "right"),
         Col("torch", "right", priority=2), Col("x torch", "right"),
         Col("GFLOP/s", "right", priority=4), Col("% peak", "right", priority=5),
@@ -558,6 +639,8 @@ def render(results: dict[str, Any], console: Any = None) -> None:
             row["cell"],
             row["dtype"].replace("float", "f"),
             _ms(row["engine"]),
+            _ms(row.get("compiled")),
+            row.get("auto", "numpy"),
             _ms(row["notebook"]),
             _x(row["speedup_vs_notebook"]),
             _ms(row["torch"]),
@@ -569,9 +652,12 @@ def render(results: dict[str, Any], console: Any = None) -> None:
     ]
     console.print(fit_table(
         "forward + backward (loss_and_grads), median ms ± IQR", cols, rows, console.width,
-        caption="x other = median over rounds of other / engine (> 1: the engine is faster)",
+        caption="engine: NumPy; compiled: the numba kernels; auto: what engine.backend=auto "
+        "trains this size on; x other = median over rounds of other / engine (> 1: the engine "
+        "is faster)",
     ))  # fmt: skip
-    for line in summary_lines(results):
+    tp = results["throughput"]
+    for line in summary_lines(results) + (throughput_lines(tp) if tp else []):
         console.print(line, highlight=False, markup=False)
 
 
@@ -597,10 +683,16 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             )
     for t in results["targets"]:
         verdict = "met" if t["met"] else "MISSED"
-        lines.append(
-            f"target lstm {t['size']} vs {t['against']}: {t['speedup']:.2f}x "
-            f"(goal >= {t['goal']:.2f}x) {verdict}"
-        )
+        if t["what"] == "compiled ms":
+            lines.append(f"target lstm {t['size']} compiled: {t['value']:.3f} ms "
+                         f"(goal <= {t['goal']:.3f} ms) {verdict}")  # fmt: skip
+        elif "auto=" in t["what"]:
+            if not t["met"]:
+                lines.append(f"auto at {t['size']} {t['what']}: the slower backend "
+                             f"({t['value']:.2f}x) MISSED")  # fmt: skip
+        else:
+            lines.append(f"target lstm {t['size']} {t['what']}: {t['value']:.2f}x "
+                         f"(goal >= {t['goal']:.2f}x) {verdict}")  # fmt: skip
     pools = results["machine"].get("threadpools") or []
     blas = [p for p in pools if p.get("user_api") == "blas"]
     if blas:
@@ -611,63 +703,35 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         )
     env = results["machine"]["env"]
     lines.append("environment: " + (", ".join(f"{k}={v}" for k, v in env.items()) or "-"))
-    tp = results["throughput"]
-    if tp:
-        lines.append(
-            f"training throughput ({tp['cell']}, task defaults, {tp['steps']} updates, "
-            "median of runs): "
-            f"reber {tp['reber_sequences_per_s']:,.0f} sequences/s, "
-            f"text {tp['text_chars_per_s']:,.0f} characters/s"
-        )
+    return lines
+
+
+def throughput_lines(tp: dict[str, Any]) -> list[str]:
+    """Training throughput, one line per task: the rate on each backend."""
+    lines = [f"training throughput ({tp['cell']}, task defaults, median of runs):"]
+    for r in tp["rows"]:
+        rates = [f"{b} {r[b]:,.0f}" for b in ("numpy", "compiled") if r.get(b)]
+        ratio = f" ({r['compiled'] / r['numpy']:.2f}x)" if r.get("compiled") else ""
+        lines.append(f"  {r['task']}: {', '.join(rates)} {r['unit']}{ratio}; "
+                     f"auto: {r['auto']}")  # fmt: skip
     return lines
 
 
 def to_markdown(results: dict[str, Any]) -> str:
     """The table as GitHub markdown (for benchmarks/RESULTS.md)."""
     head = (
-        "| size | cell | dtype | engine ms | notebook ms | x notebook | torch ms | x torch "
-        "| GFLOP/s | % peak |\n|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n"
+        "| size | cell | dtype | engine ms | compiled ms | auto | notebook ms | x notebook "
+        "| torch ms | x torch | GFLOP/s | % peak |\n"
+        "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|\n"
     )
     rows = [
         f"| {r['size']} | {r['cell']} | {r['dtype']} | {_ms(r['engine'])} | "
+        f"{_ms(r.get('compiled'))} | {r.get('auto', 'numpy')} | "
         f"{_ms(r['notebook'])} | {_x(r['speedup_vs_notebook'])} | {_ms(r['torch'])} | "
         f"{_x(r['speedup_vs_torch'])} | {_rate(r['engine_gflops'])} | "
         f"{_share(r['gemm_share'])} |"
         for r in results["results"]
     ]
-    return head + "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in summary_lines(results))
-
-
-def main_bench(
-    sizes: Sequence[str] | None = None,
-    quick: bool = False,
-    json_out: bool = False,
-    cells: Sequence[str] | None = None,
-    dtypes: Sequence[str] | None = None,
-    rounds: int | None = None,
-    torch: bool = True,
-    console: Any = None,
-) -> dict[str, Any]:
-    """Entry point for ``rnncli bench``: run, then print a table (or JSON to stdout).
-
-    Progress goes to stderr. Raises ValueError for an unknown size, cell or dtype.
-    """
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    progress = None if not err.is_terminal else (lambda msg: err.log(msg))
-    results = run_bench(
-        sizes=list(sizes) if sizes else None,
-        cells=list(cells) if cells else CELLS,
-        dtypes=list(dtypes) if dtypes else DTYPES,
-        rounds=rounds,
-        quick=quick,
-        torch=torch,
-        progress=progress,
-    )
-    if json_out:
-        json.dump(results, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        render(results, console)
-    return results
+    tp = results["throughput"]
+    lines = summary_lines(results) + (throughput_lines(tp) if tp else [])
+    return head + "\n".join(rows) + "\n\n" + "\n".join(f"- {s}" for s in lines)

@@ -92,6 +92,25 @@ TrainOverrides = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+ParamsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--params",
+        help="Run at these parameters (a weights file with notebook or PyTorch names, a "
+        "run folder, its best.npz) instead of drawing them; shapes must fit dims.",
+        show_default=False,
+    ),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="BLAS threads (default: 1 below 128 hidden units, where more do not pay; "
+        "else every core).",
+        show_default=False,
+    ),
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="Root folder for run folders.")]
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Write no run folder.")]
 ShowOpt = Annotated[
@@ -197,11 +216,50 @@ def _show_config(cfg: Config, command: str | None = None, json_out: bool = False
 
 
 def _start_run(
-    cfg: Config, command: str, out: Path, flags: dict[str, Any], overrides: list[str] | None
+    cfg: Config,
+    command: str,
+    out: Path,
+    flags: dict[str, Any],
+    overrides: list[str] | None,
+    extra: dict[str, Any] | None = None,
 ) -> Run:
     return Run.start(
-        out, command, cfg.cell, to_dict(cfg), overrides or [], sys.argv, cfg.seed, flags
-    )
+        out, command, cfg.cell, to_dict(cfg), overrides or [], sys.argv, cfg.seed, flags,
+        extra=extra,
+    )  # fmt: skip
+
+
+def _source(path: Path, out: Path, flag: str) -> Path:
+    """A file as it is; else a run folder by path, `latest` or a unique start of its name
+    under `out` (as RUN_DIR arguments take them)."""
+    from rnncli.runs import store
+
+    if path.is_file():
+        return path
+    try:
+        return store.resolve(path, out)
+    except InputError as err:
+        raise InputError(f"{flag} {err}") from None
+
+
+def _given(
+    cfg: Config, path: Path | None, out: Path = Path("outputs")
+) -> tuple[dict[str, np.ndarray] | None, dict[str, Any]]:
+    """The parameters of --params FILE for the config's model (every shape checked), and
+    what run.json records of them."""
+    if path is None:
+        return None, {}
+    from rnncli import weights
+    from rnncli.hashing import file_sha256
+
+    path = _source(path, out, "--params")
+    d, layers = cfg.dims, cfg.model.layers
+    D = 2 if cfg.model.bidirectional else 1
+    named = weights.named_for(path, cfg.cell, d.n_x, d.n_a, d.n_y, cfg.dtype, layers, D)
+    record = {"path": str(path.resolve())}
+    if path.is_file():
+        record["sha256"] = file_sha256(path)
+    return named, {"params": record}
 
 
 def _saved(save: Callable[[], str]) -> tuple[str | None, str | None]:
@@ -257,6 +315,7 @@ def _inspect(
     no_save: bool,
     show_config: bool,
     quiet: bool = False,
+    params: Path | None = None,
 ) -> None:
     cfg = _load(config, flags, overrides)
     if show_config:
@@ -264,11 +323,15 @@ def _inspect(
     check_memory(cfg)
     if not no_save:
         check_out(out)
-    run = passes.forward_only(passes.forward(cfg)) if command == "forward" else passes.backward(cfg)
+    given, record = _given(cfg, params, out)
+    if command == "forward":
+        run = passes.forward_only(passes.forward(cfg, given))
+    else:
+        run = passes.backward(cfg, given)
     values = _sampled(cfg, run)  # may refuse a bad expression: before anything is written
 
     def save() -> str:
-        folder = _start_run(cfg, command, out, flags, overrides)
+        folder = _start_run(cfg, command, out, flags, overrides, record)
         folder.save_arrays("arrays.npz", run.arrays())
         folder.finish("completed", loss=run.loss)
         folder.release()
@@ -337,6 +400,7 @@ def forward(
     show_config: ShowOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    params: ParamsOpt = None,
 ) -> None:
     """Run a cell or a whole sequence forward and show every array.
 
@@ -345,6 +409,7 @@ def forward(
       rnncli forward --cell lstm
       rnncli forward --config configs/seed/rnn_forward.yaml
       rnncli forward --cell gru level=cell dims.m=4 --json
+      rnncli forward --params model.safetensors dims.n_x=7 dims.n_a=16 dims.n_y=7
     """
     _inspect(
         "forward",
@@ -356,6 +421,7 @@ def forward(
         no_save,
         show_config,
         quiet,
+        params,
     )
 
 
@@ -372,6 +438,7 @@ def backward(
     show_config: ShowOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    params: ParamsOpt = None,
 ) -> None:
     """Run forward, then backward through time, and show every gradient.
 
@@ -393,6 +460,7 @@ def backward(
         no_save,
         show_config,
         quiet,
+        params,
     )
 
 
@@ -425,6 +493,7 @@ def gradcheck(
     show_config: ShowOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    params: ParamsOpt = None,
 ) -> None:
     """Verify every gradient against central differences; exit 1 if any fails.
 
@@ -437,6 +506,10 @@ def gradcheck(
       rnncli gradcheck
       rnncli gradcheck --cell lstm --level sequence dims.T_x=12
       rnncli gradcheck gradcheck.mode=fast dims.n_a=64 --json
+      rnncli gradcheck --params RUN_DIR --level model dims.n_x=7 dims.n_a=16 dims.n_y=7
+
+    With --params, the config's cell (or the one --cell names) is checked at those
+    parameters (a stacked model's at the model level).
     """
     from rnncli import gradcheck as gc
 
@@ -446,14 +519,24 @@ def gradcheck(
     err_console = report.console(stderr=True)
     if not no_save:
         check_out(out)
+    record: dict[str, Any] = {}
+    given = None
+    if params is not None:
+        if cell is not None and "," in cell:
+            raise InputError("--params holds one model's parameters: give one --cell")
+        if cell is not None:
+            cfg = cfg.model_copy(update={"cell": cell})
+        cell = cfg.cell
+        given, record = _given(cfg, params, out)
     with _status(err_console, json_out or quiet, verbose) as progress:
-        result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress)
+        result = gc.run_gradcheck(cfg, cells=cell, levels=level, progress=progress, given=given)
     doc = result.to_json()
 
     def save() -> str:
         run = Run.start(
-            out, "gradcheck", cell or "all", to_dict(cfg), overrides or [], sys.argv, cfg.seed
-        )
+            out, "gradcheck", cell or "all", to_dict(cfg), overrides or [], sys.argv, cfg.seed,
+            extra=record,
+        )  # fmt: skip
         run.write_json("gradcheck.json", doc)
         run.finish(
             "completed" if result.ok else "failed", passed=result.passed, failed=result.failed
@@ -609,7 +692,7 @@ def check(
 
 
 def _summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
-    skip = ("final", "message", "best", "evaluation")
+    skip = ("final", "message", "best", "engine", "evaluation")
     rows = {k: v for k, v in summary.items() if k not in skip and v is not None}
     if summary.get("evaluation"):  # text: the held-out characters val_loss scores
         e = summary["evaluation"]
@@ -617,6 +700,11 @@ def _summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
     rows.update({k: v for k, v in summary["final"].items()})
     if summary.get("best"):
         rows["best step"] = summary["best"]["step"]
+    if summary.get("engine"):
+        e = summary["engine"]
+        rows["engine"] = f"{e['backend']}, {e['threads']} BLAS thread" + (
+            "s" if e["threads"] != 1 else ""
+        )
     return rows
 
 
@@ -641,7 +729,12 @@ def train(
     seed: SeedOpt = None,
     task: Annotated[
         str | None,
-        typer.Option("--task", help="reber, adding or text (train.task).", show_default=False),
+        typer.Option(
+            "--task",
+            help="reber, adding, text, or one of the 1997 battery: lag, lag-noise, "
+            "multiplication, temporal-order, temporal-order-3, copy (train.task).",
+            show_default=False,
+        ),
     ] = None,
     data: Annotated[
         Path | None,
@@ -682,11 +775,16 @@ def train(
     report_html: Annotated[
         bool, typer.Option("--report", help="Also write report.html into the run folder.")
     ] = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train a model on a sequence task until solved or train.steps.
 
     Tasks: reber (embedded Reber grammar, the default), adding (the adding problem,
-    MSE at the last step), text (a character model on --data FILE).
+    MSE at the last step), text (a character model on --data FILE), and the long
+    time lags of Hochreiter & Schmidhuber (1997): lag (2a, train.p), lag-noise (2c,
+    train.q, train.p), multiplication (5, train.T), temporal-order (6a),
+    temporal-order-3 (6b), copy (train.T). Each has its own defaults
+    (--show-config) and is judged by the paper's criterion.
 
     Text: losses per character, in nats (loss, val_loss) and bits (bpc, val_bpc);
     val_loss scores the same held-out characters every time: the file's last 10%, up
@@ -711,6 +809,8 @@ def train(
         task = "text"
     if report_html and no_save:
         raise InputError("--report writes report.html into the run folder: drop --no-save")
+    if threads is not None:  # a train.* key, so that --resume takes it too
+        overrides = [*(overrides or []), f"train.threads={threads}"]
     flags = _flags(
         cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
     )
@@ -732,6 +832,8 @@ def train(
             cfg = load_config(config, flags, overrides or [], training=True)
             if show_config:
                 return _show_config(cfg, "train", json_out)
+            if init_from is not None:
+                init_from = _source(init_from, out, "--init-from")
             plan = plan_new(
                 cfg, None if no_save else out, name=name, argv=sys.argv, flags=flags,
                 overrides=overrides or [], init_from=init_from, notice=notice, progress=progress,
@@ -1198,6 +1300,7 @@ def export(
     if not quiet:
         report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
 
+
 # ----------------------------------------------------------------------------- inspect / report
 
 
@@ -1276,6 +1379,7 @@ def inspect_cmd(
     json_out: JsonOpt = False,
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """See inside a network: gradient flow through time, gate
     saturation, states, and the units of a text model that track the text.
@@ -1307,6 +1411,7 @@ def inspect_cmd(
 
       rnncli inspect TEXT_RUN --unit c:12 --text "He said \\"no\\"."
     """
+    from rnncli import engine
     from rnncli.inspect import command as ic
     from rnncli.inspect import show
 
@@ -1319,7 +1424,9 @@ def inspect_cmd(
         subjects = ic.subjects_from_runs(runs, out, best, compare, config, flags, overrides)
     else:
         subjects = ic.subjects_from_config(config, flags, overrides, compare, best, data)
-    inspections = ic.analyse(subjects, opts)
+    n_a = max(s.p.n_a for s in subjects)
+    with engine.limit_threads(engine.threads_for(threads, n_a)):
+        inspections = ic.analyse(subjects, opts)
     files, notices = ic.outputs(inspections, opts)
     folder = None
     if not no_save:
@@ -1455,6 +1562,12 @@ def bench(
     no_throughput: Annotated[
         bool, typer.Option("--no-throughput", help="Skip the training-throughput measurement.")
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads", min=1, help="BLAS threads (default: as installed).", show_default=False
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -1473,6 +1586,7 @@ def bench(
       rnncli bench --sizes small,medium --cells lstm --json
     """
     from rnncli import bench as bn
+    from rnncli import engine
     from rnncli.training import throughput
 
     def split(text: str | None) -> list[str] | None:
@@ -1482,11 +1596,14 @@ def bench(
     loud = verbose or (sys.stderr.isatty() and not json_out)
     progress = (lambda msg: err.print(msg, markup=False)) if loud and not quiet else None
     try:
-        results = bn.run_bench(
-            sizes=split(sizes), cells=split(cells) or bn.CELLS, dtypes=split(dtypes) or bn.DTYPES,
-            rounds=rounds, quick=quick, torch=not no_torch, progress=progress,
-            throughput=None if no_throughput else lambda: throughput.measure(100 if quick else 300),
-        )  # fmt: skip
+        with contextlib.nullcontext() if threads is None else engine.limit_threads(threads):
+            results = bn.run_bench(
+                sizes=split(sizes), cells=split(cells) or bn.CELLS,
+                dtypes=split(dtypes) or bn.DTYPES, rounds=rounds, quick=quick,
+                torch=not no_torch, progress=progress, threads=threads,
+                throughput=None if no_throughput else lambda: throughput.measure(
+                    100 if quick else 300),
+            )  # fmt: skip
     except ValueError as err_:
         raise InputError(str(err_)) from None
     if json_out:
@@ -1513,7 +1630,12 @@ def sweep(
     seed: SeedOpt = None,
     task: Annotated[
         str | None,
-        typer.Option("--task", help="reber, adding or text (train.task).", show_default=False),
+        typer.Option(
+            "--task",
+            help="reber, adding, text, or one of the 1997 battery: lag, lag-noise, "
+            "multiplication, temporal-order, temporal-order-3, copy (train.task).",
+            show_default=False,
+        ),
     ] = None,
     data: Annotated[
         Path | None,

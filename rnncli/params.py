@@ -81,8 +81,11 @@ def init_params(
     dtype: np.dtype | type = np.float64,
     layers: int = 1,
     directions: int = 1,
+    forget_bias: float | None = None,
 ) -> dict[str, np.ndarray]:
-    """Fresh parameters for a model of `cell` under notebook names, drawn from `rng`."""
+    """Fresh parameters for a model of `cell` under notebook names, drawn from `rng`.
+    `forget_bias`: where given, every forget-gate bias (``bf``) starts at this value
+    (cells without a forget gate, rnn and gru, have nothing to set)."""
     spec = spec_of(cell)
     if scheme not in SCHEMES:
         raise ValueError(f"init scheme {scheme!r} cannot draw fresh parameters")
@@ -104,4 +107,8 @@ def init_params(
         if spec.name == "lstm" and k.startswith("bf") and scheme != "normal":
             scaled = v  # the forget bias stays 1 whatever the scale
         out[k] = scaled.astype(dtype)
+    if forget_bias is not None:
+        for k in out:
+            if k == "bf" or k.startswith("bf_"):
+                out[k][...] = forget_bias
     return out

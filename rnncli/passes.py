@@ -121,19 +121,26 @@ def _check_model(cfg: Any, spec: CellSpec) -> None:
         raise InputError("init.scheme=notebook replays one-layer notebook cells: unset model.*")
 
 
-def build(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Parameters and inputs (x or xt, a0 or a_prev, c_prev, and the upstream da) for `cfg`."""
+def build(
+    cfg: Any, given: dict[str, np.ndarray] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Parameters and inputs (x or xt, a0 or a_prev, c_prev, and the upstream da) for `cfg`;
+    `given`: parameters to run at instead of drawing them (notebook names, the model's
+    shapes; the inputs are drawn as without them)."""
     spec = cells.get(cfg.cell)
     _check_model(cfg, spec)
-    if cfg.init.scheme == "notebook":
+    if cfg.init.scheme == "notebook" and given is None:
         return _notebook_draws(cfg)
     d, dtype = cfg.dims, np.dtype(cfg.dtype)
     g_params, g_inputs, g_upstream = _streams(cfg.seed)
     D = directions(cfg)
-    params = init_params(
-        spec, d.n_x, d.n_a, d.n_y, g_params, cfg.init.scheme, cfg.init.scale, dtype,
-        cfg.model.layers, D,
-    )  # fmt: skip
+    if given is not None:
+        params = {k: np.array(v, dtype=dtype) for k, v in given.items()}
+    else:
+        params = init_params(
+            spec, d.n_x, d.n_a, d.n_y, g_params, cfg.init.scheme, cfg.init.scale, dtype,
+            cfg.model.layers, D, cfg.init.forget_bias,
+        )  # fmt: skip
 
     def randn(rng: np.random.Generator, *shape: int) -> np.ndarray:
         return rng.standard_normal(shape).astype(dtype)
@@ -211,9 +218,10 @@ def _sequence_forward(
     return Pass(inputs, params, outputs, caches=buffers, cache=((), x), engine_state=(p, cache))
 
 
-def forward(cfg: Any) -> Pass:
-    """Build the config's arrays and run the forward pass."""
-    params, inputs = build(cfg)
+def forward(cfg: Any, given: dict[str, np.ndarray] | None = None) -> Pass:
+    """Build the config's arrays (at the `given` parameters, if any) and run the forward
+    pass."""
+    params, inputs = build(cfg, given)
     if cfg.level == "cell":
         return _cell_forward(cfg, params, inputs)
     return _sequence_forward(cfg, params, inputs)
@@ -233,9 +241,9 @@ def _cell_upstream_from_loss(cfg: Any, run: Pass) -> tuple[np.ndarray, ...]:
     return (dH[0], *(np.zeros_like(a_next) for _ in spec.states[1:]))
 
 
-def backward(cfg: Any) -> Pass:
+def backward(cfg: Any, given: dict[str, np.ndarray] | None = None) -> Pass:
     """Forward, then backward from a random upstream ``da`` or from the loss."""
-    run = forward(cfg)
+    run = forward(cfg, given)
     spec = cells.get(cfg.cell)
     from_loss = cfg.backward.upstream == "loss"
     if cfg.level == "cell":

@@ -16,7 +16,8 @@ from rich.text import Text
 
 
 def console(stderr: bool = False) -> Console:
-    """A console that writes plain text when piped or when NO_COLOR is set."""
+    """A console that writes plain text when piped or when NO_COLOR is set; piped, it is
+    200 columns wide unless COLUMNS says otherwise."""
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
     plain = bool(os.environ.get("NO_COLOR")) or not tty
@@ -25,7 +26,7 @@ def console(stderr: bool = False) -> Console:
         no_color=plain,
         color_system=None if plain else "auto",  # no_color alone still emits bold/italic
         highlight=False,
-        width=None if tty else 200,
+        width=None if tty or os.environ.get("COLUMNS", "").isdigit() else 200,
         force_terminal=False if not tty else None,
     )
 

@@ -5,6 +5,8 @@
     load_for(SOURCE, ...)         parameters for a new model (fine-tuning): from a run
                                   folder, its checkpoint or best.npz, or a weights file,
                                   every shape checked against the new model
+    named_for(SOURCE, ...)        the same under notebook names (forward, backward and
+                                  gradcheck --params)
 
 Files are read with ``allow_pickle=False``; a shape that does not fit is refused with one
 line naming the parameter.
@@ -69,10 +71,10 @@ def load_named(path: Path) -> dict[str, np.ndarray]:
 
 def load_for(
     source: Path, cell: str, n_x: int, n_a: int, n_y: int, dtype: str, layers: int = 1,
-    directions: int = 1,
+    directions: int = 1, flag: str = "--init-from",
 ) -> np.ndarray:  # fmt: skip
     """Parameters for a new model from `source` (see the module docstring), as the flat
-    vector of that model in `dtype`."""
+    vector of that model in `dtype`; errors name `flag` and the file."""
     if source.is_dir():
         named = named_from_run(source)
     elif source.suffix == ".npz" and source.name in (checkpoint.NAME, checkpoint.BEST):
@@ -80,27 +82,36 @@ def load_for(
     elif source.exists():
         named, _ = read_weights(source)
         if is_torch_named(named):
-            where = f"--init-from {source}"
+            where = f"{flag} {source}"
             return from_torch(named, cell, n_x, n_a, n_y, np.dtype(dtype), layers, directions,
                               where).flat  # fmt: skip
     else:
-        raise InputError(f"--init-from {source}: no such run folder or file")
+        raise InputError(f"{flag} {source}: no such run folder or file")
     want = expected_shapes(cell, n_x, n_a, n_y, layers, directions)
     for name, shape in want.items():
         if name not in named:
-            raise InputError(f"--init-from {source}: has no {name} (the new model needs {shape})")
+            raise InputError(f"{flag} {source}: has no {name} (the model needs {shape})")
         if named[name].shape != shape:
             raise InputError(
-                f"--init-from {source}: {name} has shape {named[name].shape}, "
-                f"the new model needs {shape}"
+                f"{flag} {source}: {name} has shape {named[name].shape}, the model needs {shape}"
             )
     extra = sorted(set(named) - set(want))
     if extra:
-        raise InputError(f"--init-from {source}: {extra[0]} is not a parameter of the new model")
+        raise InputError(f"{flag} {source}: {extra[0]} is not a parameter of the model")
     p = engine.pack(cell, {k: named[k] for k in want}, np.dtype(dtype), n_x, layers, directions)
     if not np.isfinite(p.flat).all():
-        raise InputError(f"--init-from {source}: parameters have NaN or inf entries")
+        raise InputError(f"{flag} {source}: parameters have NaN or inf entries")
     return p.flat
+
+
+def named_for(
+    source: Path, cell: str, n_x: int, n_a: int, n_y: int, dtype: str, layers: int = 1,
+    directions: int = 1, flag: str = "--params",
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """`load_for` under notebook names: the parameters a forward, backward or gradcheck
+    runs at instead of drawing them."""
+    flat = load_for(source, cell, n_x, n_a, n_y, dtype, layers, directions, flag)
+    return engine.unpack(engine.Packed(cell, n_x, n_a, n_y, flat, layers, directions))
 
 
 # --------------------------------------------------------------------------- PyTorch

@@ -33,8 +33,17 @@ def test_rows_have_medians_and_ratios(results: dict) -> None:
     assert [(r["size"], r["cell"], r["dtype"]) for r in rows] == [
         ("tiny", "rnn", "float64"),
         ("tiny", "lstm", "float64"),
+        ("tiny", "lstm 2-layer", "float64"),  # the LSTM's stacked and bidirectional rows
+        ("tiny", "lstm bidir", "float64"),
     ]
-    for r in rows:
+    stacked, bidir = rows[2:]
+    assert (stacked["layers"], stacked["directions"], bidir["directions"]) == (2, 1, 2)
+    for r in (stacked, bidir):  # the notebook and the kernels have one layer only
+        assert r["notebook"] is None and r["compiled"] is None and r["auto"] == "numpy"
+        assert r["gemm_flops"] == bench.gemm_flops("lstm", *bench.SIZES["tiny"],
+                                                   r["layers"], r["directions"])  # fmt: skip
+        assert r["gemm_flops"] > rows[1]["gemm_flops"]
+    for r in rows[:2]:
         for variant in ("engine", "notebook"):
             stats = r[variant]
             assert stats["rounds"] == 2
@@ -54,8 +63,12 @@ def test_memory_and_targets(results: dict) -> None:
     mem = results["memory"]
     assert mem["size"] == "tiny"
     assert all(m["engine_bytes"] > 0 and m["notebook_bytes"] > 0 for m in mem["cells"].values())
-    (vs_notebook,) = results["targets"]  # the lstm float64 row, notebook goal only
-    assert vs_notebook["against"] == "notebook" and vs_notebook["goal"] == 4.0
+    found = {t["what"]: t for t in results["targets"]}
+    assert found["vs notebook"]["goal"] == 4.0  # the lstm float64 row: no PyTorch here
+    assert "vs torch" not in found
+    if results["results"][0]["compiled"] is not None:  # with the [fast] extra
+        assert found["compiled ms"]["goal"] == bench.COMPILED_TINY_MS
+        assert {"rnn float64 auto=compiled", "lstm float64 auto=compiled"} <= set(found)
 
 
 def test_render_and_markdown(results: dict) -> None:
@@ -124,9 +137,14 @@ def test_time_budget_adds_rounds() -> None:
 def test_training_throughput_runs_the_real_loop() -> None:
     from rnncli.training import throughput
 
-    out = throughput.measure(steps=3, cell="rnn")
-    assert out["cell"] == "rnn" and out["steps"] == 3
-    assert out["reber_sequences_per_s"] > 0 and out["text_chars_per_s"] > 0
+    out = throughput.measure(steps=4, cell="rnn")
+    assert out["cell"] == "rnn" and out["steps"] == 4
+    rows = {r["task"]: r for r in out["rows"]}
+    assert set(rows) == {"reber", "adding", "text"}
+    assert all(r["numpy"] > 0 for r in rows.values())
+    assert rows["text"]["unit"] == "characters/s" and rows["adding"]["auto"] == "numpy"
+    lines = bench.throughput_lines(out)
+    assert lines[1].startswith("  reber: numpy ")
 
 
 def test_a_users_cell_is_timed_without_twins() -> None:
@@ -138,7 +156,7 @@ def test_a_users_cell_is_timed_without_twins() -> None:
         sizes=["tiny"], cells=["lstm", f"{mgu}:MGU"], dtypes=["float64"], rounds=1,
         torch=False, min_sample_s=0.0005, memory=False,
     )  # fmt: skip
-    lstm, mine = out["results"]
+    lstm, mine, *_ = out["results"]
     assert mine["cell"] == "MGU" and mine["engine"]["median_ms"] > 0
     assert mine["notebook"] is None and mine["gemm_flops"] is None and mine["gemm_share"] is None
     assert lstm["notebook"] is not None

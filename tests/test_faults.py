@@ -575,3 +575,28 @@ def test_a_dying_worker_fails_its_job_only(tmp_path: Path) -> None:
     assert by_hidden[3].status == "failed" and "worker process died" in (by_hidden[3].error or "")
     assert by_hidden[4].status == "completed" and by_hidden[5].status == "completed"
     assert result.exit_code == 1
+
+
+def test_kill_9_resumes_from_the_last_checkpoint_to_the_same_bits(tmp_path: Path) -> None:
+    """SIGKILL gives no chance to save: the run resumes from its last periodic checkpoint
+    (the lock dies with the process) and ends where an uninterrupted run ends."""
+    steps = [*ADDING, "train.steps=3000", "train.stop_on_solve=false"]
+    proc = start([*steps, "--out", str(tmp_path / "killed")])
+    try:
+        wait_for(lambda: evaluated(tmp_path / "killed", lines=5), what="a checkpoint")
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    run = only_run(tmp_path / "killed")
+    assert info(run)["status"] == "running"  # nobody could say otherwise
+    with np.load(run / ckpt.NAME) as z:
+        assert 0 < int(z["counters"][0]) < 3000
+    resumed = subprocess.run([RNNCLI, "train", "--resume", str(run), "--json"],
+                             capture_output=True, text=True, env=env(), timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    whole = subprocess.run([RNNCLI, *steps, "--out", str(tmp_path / "whole"), "--json"],
+                           capture_output=True, text=True, env=env(), timeout=300)  # fmt: skip
+    assert whole.returncode == 0, whole.stderr
+    with (np.load(run / ckpt.NAME) as a,
+          np.load(only_run(tmp_path / "whole") / ckpt.NAME) as b):  # fmt: skip
+        assert np.array_equal(a["theta"], b["theta"])

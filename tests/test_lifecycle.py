@@ -124,7 +124,7 @@ def test_fine_tuning_from_another_run(tmp_path: Path) -> None:
     result = invoke("train", *ADDING, "train.hidden=9", "--init-from", str(base), "--out",
                     str(tmp_path))  # fmt: skip
     assert result.exit_code == 2
-    assert "Wf has shape (8, 10), the new model needs (9, 11)" in result.stderr
+    assert "Wf has shape (8, 10), the model needs (9, 11)" in result.stderr
     result = invoke("train", *ADDING, "--cell", "gru", "--init-from", str(base), "--no-save")
     assert result.exit_code == 2 and "has no Wz" in result.stderr
 
@@ -260,3 +260,65 @@ def test_python_api(tmp_path: Path) -> None:
     assert nothing.status == "nothing-to-do" and "nothing to do" in nothing.message
     with pytest.raises(rnncli.errors.InputError, match="train.hidden"):
         rnncli.train(overrides=["train.hidden=4"], resume=result.run_dir)
+
+
+def test_threads_are_chosen_by_size_given_by_flag_and_recorded(tmp_path: Path) -> None:
+    small = train(tmp_path / "a", *REBER, "train.steps=10")
+    engine_used = json.loads((small / "run.json").read_text())["summary"]["engine"]
+    assert engine_used["threads"] == 1  # below 128 hidden units one thread is fastest
+    two = train(tmp_path / "b", *REBER, "train.steps=10", "--threads", "2")
+    assert json.loads((two / "run.json").read_text())["summary"]["engine"]["threads"] == 2
+    # a thread count changes neither the model nor the data: a resume may change it
+    result = invoke("train", "--resume", str(two), "train.steps=20", "--threads", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((two / "run.json").read_text())["summary"]["engine"]["threads"] == 1
+    bad = invoke("train", "--no-save", "--threads", "0")
+    assert bad.exit_code == 2
+
+
+def test_a_changed_data_file_is_refused_on_resume_unless_forced_and_then_recorded(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    run = train(tmp_path / "a", "--data", str(corpus), "train.hidden=8", "train.bptt=8",
+                "train.eval_size=16", "train.steps=10")  # fmt: skip
+    corpus.write_text("the quick brown dog jumps over the lazy fox. " * 40)  # same letters
+    refused = invoke("train", "--resume", str(run), "train.steps=20")
+    assert refused.exit_code == 2 and "changed since the run started" in refused.stderr
+    forced = invoke("train", "--resume", str(run), "train.steps=20", "--force", "--json")
+    assert forced.exit_code == 0, forced.stderr
+    (record,) = json.loads((run / "run.json").read_text())["resumed"]
+    assert record["step"] == 10 and "changed since the run started" in record["forced"][0]
+
+
+def test_params_runs_forward_backward_and_gradcheck_at_a_runs_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = train(tmp_path / "outputs", *REBER, "train.steps=10")
+    weights = tmp_path / "w.npz"
+    assert invoke("export", str(run), "--format", "npz", "--names", "notebook", "--out",
+                  str(weights)).exit_code == 0  # fmt: skip
+    dims = ["dims.n_x=7", "dims.n_a=8", "dims.n_y=7"]
+    fwd = invoke("forward", "--params", str(weights), *dims, "--json", "--no-save")
+    assert fwd.exit_code == 0, fwd.stderr
+    with np.load(weights) as w:
+        assert json.loads(fwd.stdout)["arrays"]["Wf"]["mean"] == pytest.approx(w["Wf"].mean())
+    # a run folder, `latest` and a unique start name the same parameters
+    for source in (str(run), "latest", run.name[:8]):
+        again = invoke("forward", "--params", source, *dims, "--json", "--no-save")
+        assert again.exit_code == 0, again.stderr
+        assert json.loads(again.stdout)["arrays"] == json.loads(fwd.stdout)["arrays"]
+    check = invoke("gradcheck", "--params", str(weights), "--level", "model", *dims, "--json",
+                   "--out", str(tmp_path / "gc"))  # fmt: skip
+    assert check.exit_code == 0, check.stderr
+    doc = json.loads(check.stdout)
+    assert {r["cell"] for r in doc["rows"]} == {"lstm"}
+    recorded = json.loads((Path(doc["run_dir"]) / "run.json").read_text())["params"]
+    assert recorded["path"] == str(weights) and len(recorded["sha256"]) == 64
+    wrong = invoke("backward", "--params", str(weights), "dims.n_a=9", "--no-save")
+    assert wrong.exit_code == 2
+    assert "--params" in wrong.stderr and "Wf has shape (8, 15), the model needs" in wrong.stderr
+    fine_tuned = invoke("train", *REBER, "train.steps=5", "--init-from", "latest", "--no-save")
+    assert fine_tuned.exit_code == 0, fine_tuned.stderr

@@ -33,7 +33,6 @@ NOTEBOOK_CELLS = (
 TRAINING_DEFAULTS: dict[str, Any] = {"init": {"scheme": "xavier"}}
 
 #: Per-task defaults, merged above the built-in defaults and below everything the user gives.
-#: Placeholder values: the lead tunes them.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     # the built-in train defaults are reber's (measured: 10/10 lstm seeds solve)
     "reber": {},
@@ -49,6 +48,81 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
             "eval_size": 512,
             "checkpoint_every": 250,
         }
+    },
+    # The 1997 battery: settings measured to solve each task with Adam (the paper used
+    # online SGD); a larger forget-gate bias keeps the cell's memory open at the start.
+    "lag": {
+        "train": {
+            "hidden": 16,
+            "batch": 16,
+            "lr": 0.01,
+            "targets": "last",
+            "steps": 8000,
+            "eval_every": 100,
+            "eval_size": 16,
+            "checkpoint_every": 500,
+        },
+        "init": {"forget_bias": 5.0},
+    },
+    "lag-noise": {
+        "train": {
+            "hidden": 16,
+            "batch": 16,
+            "lr": 0.001,
+            "steps": 4000,
+            "eval_every": 50,
+            "eval_size": 256,
+            "checkpoint_every": 500,
+        },
+        "init": {"forget_bias": 3.0},
+    },
+    "multiplication": {
+        "train": {
+            "hidden": 32,
+            "batch": 32,
+            "lr": 0.001,
+            "steps": 10000,
+            "eval_every": 100,
+            "eval_size": 512,
+            "checkpoint_every": 500,
+        },
+        "init": {"forget_bias": 1.0},
+    },
+    "temporal-order": {
+        "train": {
+            "hidden": 32,
+            "batch": 32,
+            "lr": 0.001,
+            "steps": 4000,
+            "eval_every": 50,
+            "eval_size": 512,
+            "checkpoint_every": 500,
+        },
+        "init": {"forget_bias": 1.0},
+    },
+    "temporal-order-3": {
+        "train": {
+            "hidden": 32,
+            "batch": 32,
+            "lr": 0.001,
+            "steps": 8000,
+            "eval_every": 50,
+            "eval_size": 512,
+            "checkpoint_every": 500,
+        },
+        "init": {"forget_bias": 1.0},
+    },
+    "copy": {
+        "train": {
+            "hidden": 64,
+            "batch": 32,
+            "lr": 0.001,
+            "steps": 4000,
+            "eval_every": 100,
+            "eval_size": 128,
+            "checkpoint_every": 500,
+        },
+        "init": {"forget_bias": 1.0},
     },
     "text": {
         "train": {
@@ -92,6 +166,7 @@ class Init(BaseModel):
     model_config = _STRICT
     scheme: Literal["normal", "xavier", "orthogonal", "notebook"] = "normal"
     scale: float = Field(default=1.0, gt=0)
+    forget_bias: float | None = None  # every forget-gate bias (bf) starts here; lstm only
     cell: str | None = Field(default=None, validate_default=True)
 
     @field_validator("cell")
@@ -155,7 +230,10 @@ class Train(BaseModel):
     """Training on a synthetic or text task."""
 
     model_config = _STRICT
-    task: Literal["reber", "adding", "text"] = "reber"
+    task: Literal[
+        "reber", "adding", "text", "lag", "lag-noise", "multiplication", "temporal-order",
+        "temporal-order-3", "copy",
+    ] = "reber"  # fmt: skip
     steps: int = Field(default=5000, gt=0)
     batch: int = Field(default=4, gt=0, le=1_000_000)
     hidden: int = Field(default=16, gt=0, le=1_000_000)
@@ -169,7 +247,10 @@ class Train(BaseModel):
     clip_mode: Literal["norm", "value"] = "norm"
     eps: float = Field(default=1e-8, gt=0)
     bptt: int = Field(default=50, gt=0)
-    T: int = Field(default=100, gt=0)
+    T: int = Field(default=100, gt=0)  # adding, multiplication, copy: the time lag
+    p: int = Field(default=100, gt=0, le=100_000)  # lag, lag-noise: the time lag / alphabet
+    q: int = Field(default=100, ge=0, le=100_000)  # lag-noise: distractors before the end
+    targets: Literal["all", "last"] = "all"  # lag: a target at every step, or the last only
     eval_every: int = Field(default=5, gt=0)
     eval_size: int = Field(default=256, ge=1, le=1_000_000)  # reber strings, adding sequences
     eval_chars: int = Field(default=100_000, ge=1, le=10**9)  # text: held-out characters scored

@@ -18,14 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import (
-    bias_and_input_grads,
-    inputs_matrix,
-    is_index,
-    project,
-    scatter_columns,
-    stacked_inputs,
-)
+from rnncli.engine.epilogue import bias_and_input_grads, inputs_matrix, stacked_inputs
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace, feature_major
@@ -42,10 +35,10 @@ class Cache:
 def forward(p: Layer, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
     """X: (T, n_x, m), a0: (n_a, m)."""
     ws = Workspace() if ws is None else ws
-    T, m = X.shape[0], X.shape[-1]  # X: (T, n_x, m), or (T, m) symbol indices
-    n, dt = p.n_a, p.dtype
+    T, _, m = X.shape
+    n, dt = p.n_a, X.dtype
     Z = ws.get("Z", (T, 3 * n, m), dt)
-    project(p, X, Z)  # input projection for all steps at once
+    np.matmul(p.Wx, X, out=Z)  # input projection for all steps at once
     Z += p.b
     A = ws.get("A", (T + 1, n, m), dt)
     RA = ws.get("RA", (T, n, m), dt)
@@ -174,13 +167,9 @@ def backward(
         AX = stacked_inputs(ws, A, X)
     RAt = feature_major(ws, "RAt", RA)
     # z, r rows act on [a_{t-1}; x_t]; h rows on [r a_{t-1}; x_t]
+    np.matmul(dZ2[: 2 * n], inputs_matrix(AX).T, grads.W[: 2 * n])
     np.matmul(dZ2[2 * n :], RAt.reshape(n, T * m).T, grads.Wa[2 * n :])
-    if is_index(X):  # the input columns of every gate row: a scatter-add
-        np.matmul(dZ2[: 2 * n], inputs_matrix(AX).T, grads.Wa[: 2 * n])
-        scatter_columns(dZ2, X, grads.Wx)
-    else:
-        np.matmul(dZ2[: 2 * n], inputs_matrix(AX).T, grads.W[: 2 * n])
-        np.matmul(dZ2[2 * n :], inputs_matrix(AX, slice(n, None)).T, grads.Wx[2 * n :])
+    np.matmul(dZ2[2 * n :], inputs_matrix(AX, slice(n, None)).T, grads.Wx[2 * n :])
     return bias_and_input_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 

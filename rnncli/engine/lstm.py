@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import project, stacked_inputs, weight_grads
+from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace
@@ -55,10 +55,10 @@ def forward(
 ) -> Cache:
     """X: (T, n_x, m), a0 and c0: (n_a, m) (c0 = 0 if None)."""
     ws = Workspace() if ws is None else ws
-    T, m = X.shape[0], X.shape[-1]  # X: (T, n_x, m), or (T, m) symbol indices
-    n, dt = p.n_a, p.dtype
+    T, _, m = X.shape
+    n, dt = p.n_a, X.dtype
     Z = ws.get("Z", (T, 4 * n, m), dt)
-    project(p, X, Z)  # input projection for all steps at once
+    np.matmul(p.Wx, X, Z)  # input projection for all steps at once
     Z += p.b
     Y = ws.get("Y", (T + 1, 3 * n, m), dt)
     A = ws.get("A", (T + 1, n, m), dt)
@@ -180,7 +180,7 @@ def backward(
     dZ2 = dZt.reshape(4 * n, T * m)
     if AX is None:
         AX = stacked_inputs(ws, A, X)
-    return weight_grads(p, ws, dZ2, AX, grads, need_dx, X), da.copy()
+    return weight_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 
 def gate_values(cache: Cache) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnncli.engine.epilogue import project, stacked_inputs, weight_grads
+from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.engine.workspace import Workspace, feature_major
@@ -29,15 +29,15 @@ class Cache:
 def forward(p: Layer, X: np.ndarray, a0: np.ndarray, ws: Workspace | None = None) -> Cache:
     """X: (T, n_x, m), a0: (n_a, m). Buffers come from `ws` (fresh ones without it)."""
     ws = Workspace() if ws is None else ws
-    T, m = X.shape[0], X.shape[-1]  # X: (T, n_x, m), or (T, m) symbol indices
-    A = ws.get("A", (T + 1, p.n_a, m), p.dtype)
+    T, _, m = X.shape
+    A = ws.get("A", (T + 1, p.n_a, m), X.dtype)
     A[0] = a0
     Z = A[1:]  # each a_t's slot first holds its input projection Wx x_t + b
-    project(p, X, Z)  # for all steps at once
+    np.matmul(p.Wx, X, out=Z)  # for all steps at once
     Z += p.b
-    rec = ws.get("rec", (p.n_a, m), p.dtype)
+    rec = ws.get("rec", (p.n_a, m), X.dtype)
     steps = ws.views("rnn.forward", (A,), lambda: [(A[t], A[t + 1]) for t in range(T)])
-    Wa = ws.get("Wa", (p.n_a, p.n_a), p.dtype)  # contiguous: np.dot would copy the view
+    Wa = ws.get("Wa", (p.n_a, p.n_a), X.dtype)  # contiguous: np.dot would copy the view
     np.copyto(Wa, p.Wa)
     add, tanh = np.add, np.tanh  # `out` positional: see fastcall
     for a_prev, a in steps:
@@ -95,7 +95,7 @@ def backward(
     dZ2 = feature_major(ws, "dZt", dZ).reshape(n, T * m)
     if AX is None:
         AX = stacked_inputs(ws, A, X)
-    return weight_grads(p, ws, dZ2, AX, grads, need_dx, X), da.copy()
+    return weight_grads(p, ws, dZ2, AX, grads, need_dx), da.copy()
 
 
 def hidden(cache: Cache) -> np.ndarray:

@@ -97,12 +97,22 @@ def init_scale(n_x: int, n_a: int) -> float:
 
 
 def _draw_params(
-    cfg: Config, spec: CellSpec, rng: np.random.Generator, dtype: np.dtype, stacked: bool = False
+    cfg: Config,
+    spec: CellSpec,
+    rng: np.random.Generator,
+    dtype: np.dtype,
+    stacked: bool = False,
+    given: Mapping[str, np.ndarray] | None = None,
 ) -> Arrays:
+    """Parameters drawn for a check, each replaced by the `given` one of its name."""
     d = cfg.dims
     scale = init_scale(d.n_x, d.n_a)
     layers, D = (cfg.model.layers, _directions(cfg)) if stacked else (1, 1)
-    return init_params(spec, d.n_x, d.n_a, d.n_y, rng, "normal", scale, dtype, layers, D)
+    params = init_params(spec, d.n_x, d.n_a, d.n_y, rng, "normal", scale, dtype, layers, D)
+    for k, v in (given or {}).items():
+        if k in params and params[k].shape == v.shape:
+            params[k] = np.array(v, dtype=dtype)
+    return params
 
 
 def _directions(cfg: Config) -> int:
@@ -129,12 +139,14 @@ def _user(spec: CellSpec, method: str, fn: Callable[..., Any], *args: Any) -> An
         raise cell_error(spec.label, method, exc, spec.source.get("path")) from None
 
 
-def _cell_problem(cfg: Config, spec: CellSpec, dtype: np.dtype) -> Problem:
+def _cell_problem(
+    cfg: Config, spec: CellSpec, dtype: np.dtype, given: Mapping[str, np.ndarray] | None = None
+) -> Problem:
     """One step; f = Σ da_next⊙a_next (+ Σ dc_next⊙c_next, every state). Columns
     (n_x or n_a, m)."""
     d, cell = cfg.dims, spec.name
     rng = _rng(cfg, spec, "cell")
-    params = _draw_params(cfg, spec, rng, dtype)
+    params = _draw_params(cfg, spec, rng, dtype, given=given)
     states = spec.states
     prev = [f"{s}_prev" for s in states]
     up = [f"d{s}_next" for s in states]
@@ -209,11 +221,13 @@ def _engine_hidden(
     return engine.from_time_major(engine.hidden(packed, cache))
 
 
-def _sequence_problem(cfg: Config, spec: CellSpec, dtype: np.dtype) -> Problem:
+def _sequence_problem(
+    cfg: Config, spec: CellSpec, dtype: np.dtype, given: Mapping[str, np.ndarray] | None = None
+) -> Problem:
     """The whole sequence; f = Σ da⊙a. Columns x, a0 and da (n_a, m, T_x)."""
     d = cfg.dims
     rng = _rng(cfg, spec, "sequence")
-    params = _draw_params(cfg, spec, rng, dtype)
+    params = _draw_params(cfg, spec, rng, dtype, given=given)
     columns = _sequence_columns(cfg, rng, dtype)
     columns["da"] = rng.standard_normal((d.n_a, d.m, d.T_x)).astype(dtype)
 
@@ -237,7 +251,13 @@ def _sequence_problem(cfg: Config, spec: CellSpec, dtype: np.dtype) -> Problem:
     return Problem(spec.label, "sequence", None, params, columns, wrt, per_column, analytic, d.m)
 
 
-def _model_problem(cfg: Config, spec: CellSpec, loss: str, dtype: np.dtype) -> Problem:
+def _model_problem(
+    cfg: Config,
+    spec: CellSpec,
+    loss: str,
+    dtype: np.dtype,
+    given: Mapping[str, np.ndarray] | None = None,
+) -> Problem:
     """The model under `loss`, as the engine computes it. Columns x, a0 and targets.
 
     xent targets are stored time-major (T_x, m), so that the batch is axis 1 (the engine
@@ -249,7 +269,7 @@ def _model_problem(cfg: Config, spec: CellSpec, loss: str, dtype: np.dtype) -> P
     layers, D = cfg.model.layers, _directions(cfg)
     stacked = layers * D > 1
     rng = _rng(cfg, spec, "model", MODEL_LOSSES.index(loss))
-    params = _draw_params(cfg, spec, rng, dtype, stacked)
+    params = _draw_params(cfg, spec, rng, dtype, stacked, given)
     columns = _sequence_columns(cfg, rng, dtype)
     if loss == "xent":
         targets = rng.integers(0, d.n_y, size=(d.T_x, m))
@@ -341,11 +361,14 @@ def _copy(arrays: Mapping[str, np.ndarray]) -> Arrays:
     return {k: v.copy() for k, v in arrays.items()}
 
 
-def problems(cfg: Config, cell: str, level: str, dtype: np.dtype) -> list[Problem]:
+def problems(
+    cfg: Config, cell: str, level: str, dtype: np.dtype,
+    given: Mapping[str, np.ndarray] | None = None,
+) -> list[Problem]:  # fmt: skip
     """The checks of one (cell, level): one, or one per loss at the model level."""
     spec = cells.get(cell)
     if level == "cell":
-        return [_cell_problem(cfg, spec, dtype)]
+        return [_cell_problem(cfg, spec, dtype, given)]
     if level == "sequence":
-        return [_sequence_problem(cfg, spec, dtype)]
-    return [_model_problem(cfg, spec, loss, dtype) for loss in MODEL_LOSSES]
+        return [_sequence_problem(cfg, spec, dtype, given)]
+    return [_model_problem(cfg, spec, loss, dtype, given) for loss in MODEL_LOSSES]

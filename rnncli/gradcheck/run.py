@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -89,8 +89,10 @@ def run_gradcheck(
     cells: Sequence[str] | None = None,
     levels: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    given: Mapping[str, np.ndarray] | None = None,
 ) -> Report:
-    """Check every gradient of `cells` (default all) at `levels` (default all).
+    """Check every gradient of `cells` (default all) at `levels` (default all); at the
+    `given` parameters (notebook names) where their names fit, else at drawn ones.
 
     Runs in cfg.dtype on cfg.dims, seeded by cfg.seed; `progress` gets each check's label
     ("lstm model/xent") before it runs. Raises InputError for bad settings or names; a
@@ -105,7 +107,7 @@ def run_gradcheck(
     start = time.perf_counter()
     for cell in cells_:
         for level in levels_:
-            for problem in problems(cfg, cell, level, s.dtype):
+            for problem in problems(cfg, cell, level, s.dtype, given):
                 if progress is not None:
                     progress(problem.label)
                 rows += check_problem(problem, s, tally)

@@ -131,10 +131,11 @@ def task_batch(subject: Subject, m: int = BATCH, seed: int = BATCH_SEED) -> Samp
     if (problem.n_x, problem.n_y) != (subject.p.n_x, subject.p.n_y):
         raise InputError(f"{subject.label}: the task's sizes do not match the model any more")
     b = problem.batch(np.random.default_rng(seed))
-    T, _, got = b.X.shape
+    X = engine.dense(b.X, problem.n_x, subject.p.dtype)  # inspection reads dense inputs
+    T, _, got = X.shape
     mask = valid_steps(problem.loss, b.targets, T, got)
     source = f"{problem.name} batch: {got} sequences of {T} steps, seed {seed}"
-    return Sample(b.X, b.targets, problem.loss, mask, source, seed)
+    return Sample(X, b.targets, problem.loss, mask, source, seed)
 
 
 def text_sample(subject: Subject, text: str, source: str, context: str = "") -> Sample:

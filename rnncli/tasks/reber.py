@@ -124,26 +124,39 @@ def accepts(s: str) -> bool:
 # ------------------------------------------------------------------------ generation
 
 
-def _inner(rng: np.random.Generator) -> str:
-    """One plain Reber string, each branch taken with probability 1/2."""
-    out: list[str] = []
-    state = 0
-    while state != _END:
-        edges = _REBER[state]
-        symbol, state = edges[int(rng.integers(len(edges)))] if len(edges) > 1 else edges[0]
-        out.append(symbol)
-    return "".join(out)
+# The automaton on symbol indices: state -> ((symbol index, next state), ...).
+_NEXT = {state: tuple((INDEX[c], nxt) for c, nxt in edges) for state, edges in _REBER.items()}
+_BITS = 48  # branch choices drawn per string at once; the rare longer walk draws more
+
+
+def generate_indices(rng: np.random.Generator, n: int) -> list[list[int]]:
+    """`n` embedded Reber strings drawn with `rng`, as lists of symbol indices: each
+    branch (the outer letter, then every two-way state) takes a fair coin."""
+    if n < 0:
+        raise InputError(f"reber: number of strings must be >= 0, got {n}")
+    T, P, B, E = INDEX["T"], INDEX["P"], INDEX["B"], INDEX["E"]
+    out = []
+    for row in rng.integers(0, 2, size=(n, _BITS), dtype=np.int8).tolist():
+        coins = iter(row)
+        outer = P if next(coins) else T
+        s = [B, outer]
+        state = 0
+        while state != _END:
+            edges = _NEXT[state]
+            if len(edges) > 1:
+                coin = next(coins, None)
+                symbol, state = edges[int(rng.integers(2)) if coin is None else coin]
+            else:
+                symbol, state = edges[0]
+            s.append(symbol)
+        s += [outer, E]
+        out.append(s)
+    return out
 
 
 def generate(rng: np.random.Generator, n: int) -> list[str]:
     """`n` embedded Reber strings drawn with `rng` (each of length >= 9)."""
-    if n < 0:
-        raise InputError(f"reber: number of strings must be >= 0, got {n}")
-    out = []
-    for _ in range(n):
-        outer = "TP"[int(rng.integers(2))]
-        out.append("B" + outer + _inner(rng) + outer + "E")
-    return out
+    return ["".join(SYMBOLS[i] for i in s) for s in generate_indices(rng, n)]
 
 
 # -------------------------------------------------------------------------- encoding
@@ -185,6 +198,19 @@ def encode(strings: Sequence[str], dtype: DTypeLike = np.float64) -> tuple[np.nd
         x[idx[:-1], j, np.arange(steps)] = 1
         targets[j, :steps] = idx[1:]
     return x, targets
+
+
+def indices(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Time-major symbol-index inputs and next-symbol targets for strings given as
+    indices (`generate_indices`): ``X: (T_max, m)`` with ``X[t, j]`` the index of
+    ``seqs[j][t]`` and ``targets: (T_max, m)`` that of ``seqs[j][t + 1]``, both -1 past a
+    string's end (no input; no loss). The engine takes X as one-hot inputs."""
+    if not seqs or min(len(s) for s in seqs) < 2:
+        raise ValueError("reber: every string needs at least 2 symbols (one input, one target)")
+    t_max = max(len(s) for s in seqs) - 1
+    X = np.array([[*s[:-1], *[-1] * (t_max + 1 - len(s))] for s in seqs], dtype=np.int64)
+    targets = np.array([[*s[1:], *[-1] * (t_max + 1 - len(s))] for s in seqs], dtype=np.int64)
+    return np.ascontiguousarray(X.T), np.ascontiguousarray(targets.T)
 
 
 # ------------------------------------------------------------------------ evaluation

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncli import cells
+from rnncli import cells, engine
 from rnncli.config import Config, check_training_memory, dump_yaml, load_config, to_dict
 from rnncli.config.memory import format_bytes
 from rnncli.errors import InputError
@@ -45,12 +45,12 @@ RESUMABLE = (
     "train.steps", "train.eval_every", "train.eval_size", "train.checkpoint_every",
     "train.lr", "train.schedule", "train.decay", "train.decay_every", "train.momentum",
     "train.eps", "train.clip", "train.clip_mode", "train.patience", "train.keep_best",
-    "train.stop_on_solve", "train.temperature", "train.eval_chars",
+    "train.stop_on_solve", "train.temperature", "train.threads", "train.eval_chars",
 )  # fmt: skip
 
 #: Tasks whose model predicts the next symbol: a model that reads the sequence backwards
 #: would see the answer.
-NEXT_SYMBOL_TASKS = ("reber", "text")
+NEXT_SYMBOL_TASKS = ("reber", "text", "lag")
 
 Notice = Callable[[str], None]
 Progress = Callable[[int, int], None]  # (done, total) bytes of a text being encoded
@@ -70,6 +70,7 @@ class Plan:
     flags: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     changes: dict[str, list[Any]] = field(default_factory=dict)  # key: [old, new]
+    forced: list[str] = field(default_factory=list)  # changed files --force let through
     theta: np.ndarray | None = None  # parameters to start from (fine-tuning)
     init_from: dict[str, Any] | None = None  # where they come from, for run.json
     extra: dict[str, Any] = field(default_factory=dict)  # more run.json entries
@@ -108,6 +109,11 @@ def check_model(cfg: Config) -> None:
             "reads the sequence backwards would see the next symbol it is asked to predict"
         )
     cells.check_dtype(cells.get(cfg.cell), cfg.dtype)
+    layers, D = model_shape(cfg)
+    try:
+        engine.choose_backend(cfg.engine.backend, cfg.cell, layers * D > 1, 1, 1)
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 def check(cfg: Config, notice: Notice | None = None, progress: Progress | None = None) -> Problem:
@@ -201,11 +207,13 @@ def plan_resume(
     why = cells.source_changes(info.get("cell_source"), spec)
     if why and not force:
         raise InputError(f"{why}; --force continues anyway")
+    forced = [why] if why else []
     check_model(cfg)
     task = read_json(run_dir / "task.json", "task.json")
     if not isinstance(task, dict):
         raise InputError(f"{run_dir / 'task.json'}: not a JSON object")
-    _check_data(cfg, task, run_dir, force)
+    data_why = _check_data(cfg, task, run_dir, force)
+    forced += [data_why] if data_why else []
     problem = prepare(cfg, progress)
     if (task.get("n_x"), task.get("n_y")) != (problem.n_x, problem.n_y):
         raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
@@ -214,7 +222,7 @@ def plan_resume(
     read_jsonl(run_dir / METRICS)  # a damaged line (but a torn last one) is refused here
     plan = Plan(
         cfg, problem, "resume", run_dir=run_dir, argv=list(argv), overrides=list(overrides),
-        changes=changes, step=state.step,
+        changes=changes, step=state.step, forced=forced,
     )  # fmt: skip
     plan.nothing_to_do = _finished(cfg, state, info)
     if notice is not None:
@@ -223,19 +231,21 @@ def plan_resume(
     return plan
 
 
-def _check_data(cfg: Config, task: Mapping[str, Any], run_dir: Path, force: bool) -> None:
-    """The text a run trains on must be the file it started with."""
+def _check_data(cfg: Config, task: Mapping[str, Any], run_dir: Path, force: bool) -> str:
+    """The text a run trains on must be the file it started with; returns what `force`
+    let through ("" if nothing)."""
     if cfg.train.task != "text":
-        return
+        return ""
     path = Path(cfg.train.data or "")
     if not path.is_file():
         raise InputError(f"data file {path} is missing (the run {run_dir} trains on it)")
     recorded = task.get("sha256")
-    if recorded and file_sha256(path) != recorded and not force:
-        raise InputError(
-            f"data file {path} changed since the run started (its content hash differs); "
-            "--force continues anyway"
-        )
+    if recorded and file_sha256(path) != recorded:
+        why = f"data file {path} changed since the run started (its content hash differs)"
+        if not force:
+            raise InputError(f"{why}; --force continues anyway")
+        return why
+    return ""
 
 
 def _finished(cfg: Config, state: checkpoint.TrainState, info: Mapping[str, Any]) -> str:
@@ -302,7 +312,11 @@ def execute(
     try:
         if plan.mode == "resume":
             assert plan.run_dir is not None
-            entry = {"step": plan.step, "changes": plan.changes} if plan.changes else {}
+            entry: dict[str, Any] = {"step": plan.step} if plan.changes or plan.forced else {}
+            if plan.changes:
+                entry["changes"] = plan.changes
+            if plan.forced:
+                entry["forced"] = plan.forced  # what --force let through
             run = Run.reopen(plan.run_dir, plan.argv, entry)
             if plan.changes:  # the config a later resume reads is the extended one
                 run.write_text("config.yaml", dump_yaml(cfg))

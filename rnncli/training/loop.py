@@ -65,6 +65,8 @@ class Result:
     state: TrainState
     history: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
+    backend: str = "numpy"
+    threads: int = 1
 
     @property
     def solved(self) -> bool:
@@ -89,6 +91,7 @@ class Result:
             "wall_s": round(wall, 3),
             "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
             "evaluation": self.problem.evaluation,
+            "engine": {"backend": self.backend, "threads": self.threads},
             "message": self.message,
         }
 
@@ -120,6 +123,7 @@ def fresh_state(
             cfg.cell, problem.n_x, t.hidden, problem.n_y, init_rng,
             scheme=cfg.init.scheme if cfg.init.scheme != "notebook" else "xavier",
             scale=cfg.init.scale, dtype=np.dtype(cfg.dtype), layers=layers, directions=D,
+            forget_bias=cfg.init.forget_bias,
         )  # fmt: skip
         p = engine.pack(cfg.cell, params, n_x=problem.n_x, layers=layers, directions=D)
     else:
@@ -217,6 +221,12 @@ def train(
         p, state, opt = fresh_state(cfg, problem, theta)
     grads = p.zeros_like()
     carry_state = problem.name == "text"
+    backend = engine.choose_backend(cfg.engine.backend, p.cell, p.stacked, p.n_a, t.batch)
+    if backend == "compiled":
+        from rnncli.engine import compiled
+
+        compiled.warm(p.cell, p.dtype, notice)
+    threads = engine.threads_for(t.threads, p.n_a)
     dropout = cfg.model.dropout if p.layers > 1 else 0.0
 
     def save_checkpoint() -> None:
@@ -250,17 +260,17 @@ def train(
     last_tick, last_seq = t_start, state.sequences
     reporter.start(t.steps, state.step)
     try:
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), engine.limit_threads(threads):
             while not done():
                 if should_stop():
                     status, message = "interrupted", f"interrupted at step {state.step}"
                     break
                 b = problem.batch(data_rng)
-                T, _, m = b.X.shape
+                T, m = b.X.shape[0], b.X.shape[-1]  # X: (T, n_x, m), or (T, m) indices
                 state0 = state.carry if carry_state and not b.reset and state.carry else None
                 masks = stack.dropout_masks(p, dropout, dropout_rng, T, m) if dropout else None
                 value, final = engine.train_step(
-                    p, b.X, b.targets, state0, problem.loss, grads, masks
+                    p, b.X, b.targets, state0, problem.loss, grads, masks, backend
                 )
                 if not math.isfinite(value):
                     status, message = "diverged", diverged(f"loss is {value}", state.step + 1)
@@ -323,4 +333,4 @@ def train(
         status, message = "failed", str(err)
     finally:
         reporter.stop()
-    return Result(status, problem, p, state, history, message)
+    return Result(status, problem, p, state, history, message, backend, threads)

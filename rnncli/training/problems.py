@@ -8,9 +8,19 @@ stream, and says when the task counts as solved.
     adding  sum of the two marked values, read out at T        metric  test_mse
     text    next-character prediction, truncated BPTT          metrics val_loss, val_bpc
 
-Losses are reported in one unit each, as `loss_unit` says: per sequence (reber, adding),
-or per character in nats for text, whose training and validation losses also come in
-bits per character (``bpc = loss / ln 2``).
+and the long-time-lag battery of Hochreiter & Schmidhuber (1997), each judged by the
+paper's criterion (`rnncli.tasks` has the definitions):
+
+    lag               2a: two sequences, the first symbol recalled p steps later
+    lag-noise         2c: the class of the first symbol after q + k distractors
+    multiplication    5: the product of two marked values among ~T
+    temporal-order    6a: the order of two markers among ~100 distractors (4 classes)
+    temporal-order-3  6b: three markers (8 classes)
+    copy              ten symbols recalled after a delay of T blanks (not in the paper)
+
+Losses are reported in one unit each, as `loss_unit` says: per sequence, or per
+character in nats for text, whose training and validation losses also come in bits per
+character (``bpc = loss / ln 2``).
 """
 
 from __future__ import annotations
@@ -27,12 +37,21 @@ from rnncli import engine
 from rnncli import loss as losses
 from rnncli.engine import Packed, workspace
 from rnncli.errors import InputError
-from rnncli.tasks import adding, reber, text
+from rnncli.tasks import (
+    adding,
+    copy_task,
+    lag,
+    lag_noise,
+    multiplication,
+    reber,
+    temporal_order,
+    text,
+)
 
 
 @dataclass
 class Batch:
-    X: np.ndarray  # (T, n_x, m) time-major inputs
+    X: np.ndarray  # (T, n_x, m) time-major inputs, or (T, m) symbol indices (< 0: none)
     targets: np.ndarray  # (T, m) ints for xent, (n_y, m) reals for mse_last
     reset: bool = True  # start from a zero state (False: carry the previous state)
 
@@ -97,21 +116,30 @@ def _last_logits(p: Packed, X: np.ndarray) -> np.ndarray:
 
 
 class Reber(Problem):
+    EVAL_GROUP = 64  # evaluation strings per forward pass, grouped by length
+
     def __init__(self, batch_size: int, eval_rng: np.random.Generator, eval_size: int, dtype: Any):
         super().__init__("reber", reber.N_SYMBOLS, reber.N_SYMBOLS, "xent", "outer_acc")
         self.batch_size = batch_size
         self.dtype = dtype
         self.eval_strings = reber.generate(eval_rng, eval_size)
-        x, _ = reber.encode(self.eval_strings, dtype=dtype)
-        self.eval_X = engine.to_time_major(x)
         self.eval_mask = reber.legal_mask(self.eval_strings)
+        # Sorted by length, so that a group is padded only to its own longest string.
+        seqs = [[reber.INDEX[c] for c in s] for s in self.eval_strings]
+        order = np.argsort([len(s) for s in seqs], kind="stable")
+        self.eval_groups = [
+            (rows, reber.indices([seqs[j] for j in rows])[0])
+            for rows in np.array_split(order, -(-len(order) // self.EVAL_GROUP))
+        ]
 
     def batch(self, rng: np.random.Generator) -> Batch:
-        x, targets = reber.encode(reber.generate(rng, self.batch_size), dtype=self.dtype)
-        return Batch(engine.to_time_major(x), np.ascontiguousarray(targets.T))
+        X, targets = reber.indices(reber.generate_indices(rng, self.batch_size))
+        return Batch(X, targets)
 
     def evaluate(self, p: Packed) -> dict[str, float]:
-        pred = _logits(p, self.eval_X).argmax(axis=1).T  # (m, T)
+        pred = np.zeros(self.eval_mask.shape[:2], dtype=np.int64)  # (m, T_max)
+        for rows, X in self.eval_groups:
+            pred[rows, : X.shape[0]] = _logits(p, X).argmax(axis=1).T
         return reber.evaluate(pred, self.eval_strings, self.eval_mask)
 
     def solved(self, metrics: dict[str, float]) -> bool:
@@ -248,6 +276,92 @@ class Text(Problem):
         self.stream.set_state(state)
 
 
+@dataclass(frozen=True)
+class BatteryTask:
+    """How the trainer runs one task of the long-time-lag battery: its module (generate,
+    generate_eval, metrics, solved, check_params), loss, headline metric (lower is
+    better) and the task parameters it takes from ``train``."""
+
+    module: Any
+    loss: str
+    metric: str
+    params: tuple[str, ...]  # train.* keys, passed by name
+    fixed: tuple[tuple[str, Any], ...] = ()  # parameters the task name fixes
+
+    def sizes(self, kw: dict[str, Any]) -> tuple[int, int]:
+        """(n_x, n_y) of the task with parameters `kw`."""
+        m = self.module
+        n_x = m.N_INPUTS(kw["p"]) if callable(m.N_INPUTS) else m.N_INPUTS
+        if m is temporal_order:
+            return n_x, m.N_OUTPUTS(kw["markers"])
+        return n_x, m.N_OUTPUTS(kw["p"]) if callable(m.N_OUTPUTS) else m.N_OUTPUTS
+
+
+BATTERY: dict[str, BatteryTask] = {
+    "lag": BatteryTask(lag, "xent", "max_err", ("p",)),
+    "lag-noise": BatteryTask(lag_noise, "xent_last", "max_err", ("q", "p")),
+    "multiplication": BatteryTask(multiplication, "mse_last", "wrong_frac", ("T",)),
+    "temporal-order": BatteryTask(temporal_order, "xent_last", "max_err", (), (("markers", 2),)),
+    "temporal-order-3": BatteryTask(
+        temporal_order, "xent_last", "max_err", (), (("markers", 3),)
+    ),  # fmt: skip
+    "copy": BatteryTask(copy_task, "xent", "xent_ratio", ("T",)),
+}
+
+
+def _softmax(z: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    out: np.ndarray = e / e.sum(axis=axis, keepdims=True)
+    return out
+
+
+class Battery(Problem):
+    """A task of the 1997 battery: batches from its generator (the lengths of a batch
+    may differ from the next one's), evaluation on a fixed test set grouped by length,
+    scored by the paper's criterion."""
+
+    def __init__(self, name: str, t: Any, eval_rng: np.random.Generator, dtype: Any):
+        task = BATTERY[name]
+        kw = {k: getattr(t, k) for k in task.params} | dict(task.fixed)
+        task.module.check_params(**kw)
+        n_x, n_y = task.sizes(kw)
+        self.last_only = name == "lag" and t.targets == "last"
+        metric = "max_err_last" if self.last_only else task.metric
+        meta: dict[str, Any] = {"params": kw}
+        if name == "lag":
+            meta["targets"] = t.targets
+        super().__init__(name, n_x, n_y, task.loss, metric, meta)
+        self.task, self.kw, self.batch_size, self.dtype = task, kw, t.batch, dtype
+        self.eval_groups = task.module.generate_eval(eval_rng, t.eval_size, **kw, dtype=dtype)
+
+    def batch(self, rng: np.random.Generator) -> Batch:
+        x, y = self.task.module.generate(rng, self.batch_size, **self.kw, dtype=self.dtype)
+        if self.loss == "xent":  # targets (m, T) -> (T, m)
+            y = np.ascontiguousarray(y.T)
+            if self.last_only:
+                y[:-1] = -1  # the lag alone: no target before the last step
+        return Batch(engine.to_time_major(x), y)
+
+    def evaluate(self, p: Packed) -> dict[str, float]:
+        outs, ys = [], []
+        for x, y in self.eval_groups:
+            X = engine.to_time_major(x)
+            if self.loss == "xent":  # every step: (T, n_y, m) -> (n_y, m, T)
+                outs.append(_softmax(_logits(p, X), axis=1).transpose(1, 2, 0))
+            elif self.loss == "xent_last":
+                outs.append(_softmax(_last_logits(p, X), axis=0))
+            else:
+                outs.append(_last_logits(p, X))
+            ys.append(y)
+        y_all = np.concatenate(ys, axis=1 if ys[0].ndim == 2 and self.loss == "mse_last" else 0)
+        return self.task.module.metrics(np.concatenate(outs, axis=1), y_all)
+
+    def solved(self, metrics: dict[str, float]) -> bool:
+        if self.name == "lag":
+            return bool(lag.solved(metrics, last_only=self.last_only))
+        return bool(self.task.module.solved(metrics))
+
+
 def make_problem(
     cfg: Any,
     eval_rng: np.random.Generator,
@@ -257,6 +371,10 @@ def make_problem(
     the encoding of a text file (`text.open_corpus`)."""
     t = cfg.train
     dtype = np.dtype(cfg.dtype)
+    if t.targets != "all" and t.task != "lag":
+        raise InputError(f"train.targets={t.targets} applies to train.task=lag only")
+    if t.task in BATTERY:
+        return Battery(t.task, t, eval_rng, dtype)
     if t.task == "reber":
         return Reber(t.batch, eval_rng, t.eval_size, dtype)
     if t.task == "adding":

@@ -1,5 +1,6 @@
-"""Training throughput for `rnncli bench`: sequences per second on reber, characters
-per second on text, through the real training loop (evaluation kept out of the way)."""
+"""Training throughput for `rnncli bench`: sequences per second on reber and the adding
+problem, characters per second on text, through the real training loop (evaluation kept
+out of the way), on the NumPy engine and the compiled backend."""
 
 from __future__ import annotations
 
@@ -41,22 +42,40 @@ def _median_rate(overrides: list[str], flags: dict[str, Any], repeats: int) -> f
     return float(np.median(rates))
 
 
+#: (task, unit, updates as a share of `steps`, runs per backend)
+TASKS = (("reber", "sequences/s", 1.0, 5), ("adding", "sequences/s", 0.25, 3),
+         ("text", "characters/s", 1.0, 3))  # fmt: skip
+
+
 def measure(steps: int = 300, cell: str = "lstm") -> dict[str, Any]:
-    """Training throughput with the task defaults (reber: batch 4, hidden 16; text:
-    batch 16, bptt 50, hidden 64), `steps` updates each; the median of 5 runs (reber)
-    and 3 runs (text)."""
-    # reber: never "solved" mid-measurement, one evaluation at the end
-    common = [f"train.steps={steps}", f"train.eval_every={steps}", "train.eval_size=16"]
-    out: dict[str, Any] = {
-        "cell": cell,
-        "steps": steps,
-        "reber_sequences_per_s": _median_rate(common, {"cell": cell, "train.task": "reber"}, 5),
-    }
+    """Training throughput with each task's defaults (reber: batch 4, hidden 16; adding:
+    T = 100, batch 32, hidden 32, a quarter of `steps` updates; text: batch 16, bptt
+    50, hidden 64), on each backend the machine has: the median of 5 runs (reber) or 3.
+    Evaluation happens once, at the end, on a small set. Rows: task, unit, the rate per
+    backend (None where it is not installed) and the backend ``auto`` picks."""
+    from rnncli import engine
+    from rnncli.engine import compiled
+
+    backends = ["numpy", *(["compiled"] if compiled.available() else [])]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "corpus.txt"
         path.write_text(_corpus(200_000), encoding="utf-8")
-        flags = {"cell": cell, "train.task": "text", "train.data": str(path)}
-        rate = _median_rate([*common, "train.eval_chars=1000"], flags, 3)
-        bptt = load_config(None, flags, training=True).train.bptt
-        out["text_chars_per_s"] = rate * bptt
-    return out
+        for task, unit, share, repeats in TASKS:
+            n = max(1, int(steps * share))
+            common = [f"train.steps={n}", f"train.eval_every={n}", "train.eval_size=16",
+                      "train.stop_on_solve=false"]  # fmt: skip
+            if task == "text":
+                common.append("train.eval_chars=1000")  # one small evaluation, at the end
+            flags: dict[str, Any] = {"cell": cell, "train.task": task}
+            if task == "text":
+                flags["train.data"] = str(path)
+            t = load_config(None, flags, common, training=True).train
+            per = t.bptt if task == "text" else 1
+            row: dict[str, Any] = {"task": task, "unit": unit, "numpy": None, "compiled": None}
+            for backend in backends:
+                rate = _median_rate([*common, f"engine.backend={backend}"], flags, repeats)
+                row[backend] = rate * per
+            row["auto"] = engine.choose_backend("auto", cell, False, t.hidden, t.batch)
+            rows.append(row)
+    return {"cell": cell, "steps": steps, "rows": rows}

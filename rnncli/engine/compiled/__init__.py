@@ -20,10 +20,12 @@ import numpy as np
 LOSS_KIND = {"xent": 0, "mse_last": 1, "xent_last": 2}
 
 #: `rnncli.engine.choose_backend`'s auto rule: the kernels are faster than NumPy (one BLAS
-#: thread) where n_a * m is at most this. Measured per cell on a 2-core machine with
-#: `benchmarks/backends.py`: 1.7-2.6x at n_a = 16, m = 4, even at n_a * m = 256 (the
-#: compiled loops call scalar tanh and exp; NumPy's are vectorised), 0.3-0.9x beyond.
-COMPILED_UP_TO = 256
+#: thread) where n_a * m is at most this. Measured on a 2-core machine, training steps of
+#: T = 25 with 7 one-hot inputs, NumPy time / compiled time: at n_a * m = 8-64, 1.2-9x
+#: (rnn, lstm, gru); at 128, 1.1-1.7x; at 256, 0.5-1.2x; at 512 and beyond, 0.25-0.9x.
+#: The compiled loops call scalar tanh and exp where NumPy's are vectorised, and BLAS
+#: multiplies faster once the matrices amortise its calls. `rnncli bench` shows both.
+COMPILED_UP_TO = 128
 CELLS = ("rnn", "lstm", "gru")
 HINT = "the compiled backend needs the [fast] extra: pip install 'rnncli[fast]'"
 
@@ -31,11 +33,6 @@ HINT = "the compiled backend needs the [fast] extra: pip install 'rnncli[fast]'"
 def available() -> bool:
     """Whether numba is installed (the kernels are importable)."""
     return importlib.util.find_spec("numba") is not None
-
-
-def supports(p: Any) -> bool:
-    """One-layer, one-direction models of a built-in cell."""
-    return not p.stacked and p.spec.fused and p.cell in CELLS
 
 
 def _kernel(cell: str) -> Any:
@@ -83,7 +80,7 @@ def loss_and_grads(
     if kind == 1:
         ti, tr = _dummy((1, 1), np.int64), np.ascontiguousarray(targets, dtype=dt)
     else:
-        ti = np.asarray(targets, dtype=np.int64).reshape(-1 if kind == 0 else 1, m)
+        ti = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1 if kind == 0 else 1, m)
         tr = _dummy((1, 1), dt)
     a0 = np.ascontiguousarray(state0[0].T) if state0 else np.zeros((m, n), dt)
     has_c = p.cell == "lstm"
@@ -103,21 +100,17 @@ def loss_and_grads(
     return float(value), dX_out, da0.T.copy(), final
 
 
-def warm(
-    cell: str, dtype: Any, loss: str, onehot: bool, notice: Callable[[str], None] | None = None
-) -> float:
-    """Compile (or load from the disk cache) the kernel a run will call, before it starts;
-    returns the seconds it took. Says through `notice` that it is compiling when that
-    takes a while (the first run on a machine: numba caches the code on disk)."""
+def warm(cell: str, dtype: Any, notice: Callable[[str], None] | None = None) -> float:
+    """Compile (or load from the disk cache) the kernel of `cell` in `dtype` before a run
+    starts (one signature serves every loss and input form); returns the seconds it
+    took. Says through `notice` that it is compiling when that takes over a second (the
+    first run on a machine: numba then caches the code on disk)."""
     import threading
 
     from rnncli.engine.layout import Packed
 
     p = Packed.zeros(cell, 2, 2, 2, dtype)
-    X = np.zeros((2, 2, 2), dtype)
-    targets = {"xent": np.zeros((2, 2), np.int64), "mse_last": np.zeros((2, 2), dtype),
-               "xent_last": np.zeros(2, np.int64)}[loss]  # fmt: skip
-    idx = np.zeros((2, 2), np.int64) if onehot else None
+    X, targets = np.zeros((2, 2, 2), dtype), np.zeros((2, 2), np.int64)
     done = threading.Event()
 
     def say() -> None:
@@ -127,7 +120,7 @@ def warm(
     start = time.perf_counter()
     threading.Thread(target=say, daemon=True).start()
     try:
-        loss_and_grads(p, X, targets, None, loss, p.zeros_like(), False, idx)
+        loss_and_grads(p, X, targets, None, "xent", p.zeros_like(), False)
     finally:
         done.set()
     return time.perf_counter() - start
