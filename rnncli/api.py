@@ -141,6 +141,6 @@ def sample(
         return sampling.sample_reber(p, n or 10, temperature, rng)
     if task["task"] != "text":
         raise InputError(f"{path}: sampling needs a reber or text model, not {task['task']}")
-    vocab = Vocab.from_list(task["vocab"])
+    vocab = Vocab.from_list(task["vocab"], task.get("unknown"))
     start = prime or task.get("first_char") or vocab.to_list()[0]
     return sampling.sample_text(p, vocab, n or 400, temperature, start, rng)

@@ -692,8 +692,11 @@ def check(
 
 
 def _summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
-    skip = ("final", "message", "best", "engine")
+    skip = ("final", "message", "best", "engine", "evaluation")
     rows = {k: v for k, v in summary.items() if k not in skip and v is not None}
+    if summary.get("evaluation"):  # text: the held-out characters val_loss scores
+        e = summary["evaluation"]
+        rows["evaluated"] = f"{e['characters']:,} of {e['held_out']:,} held-out characters"
     rows.update({k: v for k, v in summary["final"].items()})
     if summary.get("best"):
         rows["best step"] = summary["best"]["step"]
@@ -783,6 +786,12 @@ def train(
     temporal-order-3 (6b), copy (train.T). Each has its own defaults
     (--show-config) and is judged by the paper's criterion.
 
+    Text: losses per character, in nats (loss, val_loss) and bits (bpc, val_bpc);
+    val_loss scores the same held-out characters every time: the file's last 10%, up
+    to train.eval_chars (100,000) of them. The file is encoded once into the text cache
+    ($RNNCLI_CACHE, else ~/.cache/rnncli) and memory-mapped by later runs;
+    train.vocab_min_count=N maps characters seen fewer than N times to one symbol.
+
     \b
     Examples:
       rnncli train
@@ -806,25 +815,29 @@ def train(
         cell=cell, seed=seed, **{"train.task": task, "train.data": str(data) if data else None}
     )
     err = report.console(stderr=True)
-    if resume is not None:
-        if flags or config is not None or no_save or init_from is not None or name:
-            raise InputError(
-                "--resume continues a run with its saved config: give only train.* keys that "
-                "extend it (train.steps=N, ...), not a config, flags, --init-from or --name"
-            )
-        from rnncli.runs import store
+    notice = (lambda text: None) if (quiet or json_out) else _notice(err)
+    with _encode_bar(err, json_out or quiet or show_config) as progress:
+        if resume is not None:
+            if flags or config is not None or no_save or init_from is not None or name:
+                raise InputError(
+                    "--resume continues a run with its saved config: give only train.* keys "
+                    "that extend it (train.steps=N, ...), not a config, flags, --init-from or "
+                    "--name"
+                )
+            from rnncli.runs import store
 
-        plan = plan_resume(store.resolve(resume, out), overrides or [], sys.argv, force)
-    else:
-        cfg = load_config(config, flags, overrides or [], training=True)
-        if show_config:
-            return _show_config(cfg, "train", json_out)
-        if init_from is not None:
-            init_from = _source(init_from, out, "--init-from")
-        plan = plan_new(
-            cfg, None if no_save else out, name=name, argv=sys.argv, flags=flags,
-            overrides=overrides or [], init_from=init_from,
-        )  # fmt: skip
+            plan = plan_resume(store.resolve(resume, out), overrides or [], sys.argv, force,
+                               notice, progress)  # fmt: skip
+        else:
+            cfg = load_config(config, flags, overrides or [], training=True)
+            if show_config:
+                return _show_config(cfg, "train", json_out)
+            if init_from is not None:
+                init_from = _source(init_from, out, "--init-from")
+            plan = plan_new(
+                cfg, None if no_save else out, name=name, argv=sys.argv, flags=flags,
+                overrides=overrides or [], init_from=init_from, notice=notice, progress=progress,
+            )  # fmt: skip
     if show_config:
         return _show_config(plan.cfg, "train", json_out)
     if plan.nothing_to_do:
@@ -833,7 +846,6 @@ def train(
                                "run_dir": str(plan.run_dir)})  # fmt: skip
         err.print(plan.nothing_to_do, markup=False, highlight=False)
         return None
-    notice = (lambda text: None) if (quiet or json_out) else _notice(err)
     with catch_stops() as stop:
         outcome = execute(plan, _train_reporter(json_out, quiet, verbose), stop.requested, notice)
     summary = outcome.summary
@@ -861,6 +873,15 @@ def train(
 
 def _notice(console: Any) -> Callable[[str], None]:
     return lambda text: console.print(text, markup=False, highlight=False)
+
+
+def _encode_bar(console: Any, silent: bool) -> Any:
+    """A bar for encoding a text file into the cache, on a terminal only."""
+    from rnncli.training.progress import ByteBar
+
+    if silent or not console.is_terminal:
+        return contextlib.nullcontext(None)
+    return ByteBar(console)
 
 
 @app.command()
@@ -924,7 +945,7 @@ def sample(
     if task["task"] == "reber":
         result = sampling.sample_reber(p, n or 10, temperature, rng)
     else:
-        vocab = Vocab.from_list(task["vocab"])
+        vocab = Vocab.from_list(task["vocab"], task.get("unknown"))
         start = prime or task.get("first_char") or vocab.to_list()[0]
         result = sampling.sample_text(p, vocab, n or 400, temperature, start, rng)
     if json_out:

@@ -33,25 +33,52 @@ def png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def save_loss_plot(history: Sequence[dict[str, Any]], metric: str, path: Path) -> None:
-    """Training loss and the task metric against sequences seen, written atomically."""
+def save_loss_plot(
+    history: Sequence[dict[str, Any]],
+    metric: str,
+    path: Path,
+    loss_unit: str = "per sequence",
+    metric_is_loss: bool = False,
+) -> None:
+    """Training loss and the task metric against sequences seen, written atomically.
+
+    A metric that is a loss in the training loss's unit (text's val_loss) shares its
+    axis; otherwise it gets its own, on the right. Losses in nats per character also get
+    a right-hand axis in bits per character.
+    """
     from rnncli.runs import write_bytes_atomic
 
-    write_bytes_atomic(path, loss_png(history, metric))
+    write_bytes_atomic(path, loss_png(history, metric, loss_unit, metric_is_loss))
 
 
-def loss_png(history: Sequence[dict[str, Any]], metric: str) -> bytes:
-    """Training loss and the task metric against sequences seen, as PNG bytes."""
+def loss_png(
+    history: Sequence[dict[str, Any]],
+    metric: str,
+    loss_unit: str = "per sequence",
+    metric_is_loss: bool = False,
+) -> bytes:
+    """`save_loss_plot`'s figure as PNG bytes."""
     seqs = [r["sequences"] for r in history]
     fig = figure()
     ax = fig.add_subplot()
     ax.plot(seqs, [r["loss"] for r in history], color="tab:blue", label="training loss")
     ax.set_xlabel("sequences")
-    ax.set_ylabel("training loss", color="tab:blue")
-    if history and metric in history[0]:
-        ax2 = ax.twinx()
-        ax2.plot(seqs, [r[metric] for r in history], color="tab:orange", label=metric)
-        ax2.set_ylabel(metric, color="tab:orange")
+    has_metric = bool(history) and metric in history[0]
+    if metric_is_loss:
+        ax.set_ylabel(f"loss ({loss_unit})")
+        if has_metric:
+            ax.plot(seqs, [r[metric] for r in history], color="tab:orange", label=metric)
+        ax.legend()
+        if loss_unit == "nats per character":
+            ln2 = float(np.log(2))
+            bits = ax.secondary_yaxis("right", functions=(lambda x: x / ln2, lambda b: b * ln2))
+            bits.set_ylabel("bits per character")
+    else:
+        ax.set_ylabel(f"training loss ({loss_unit})", color="tab:blue")
+        if has_metric:
+            ax2 = ax.twinx()
+            ax2.plot(seqs, [r[metric] for r in history], color="tab:orange", label=metric)
+            ax2.set_ylabel(metric, color="tab:orange")
     ax.set_title("rnncli train")
     fig.tight_layout()
     return png(fig)

@@ -337,10 +337,10 @@ def test_load_text_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     p = tmp_path / "secret.txt"
     p.write_text("abc")
 
-    def deny(self: Path) -> bytes:
+    def deny(self: Path, *args: object, **kwargs: object) -> bytes:
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(Path, "open", deny)
     with pytest.raises(InputError, match="cannot read") as info:
         text.load_text(p)
     assert str(p) in str(info.value)

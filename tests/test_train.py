@@ -37,7 +37,8 @@ TASK_ARGS = {
     "adding": ["--task", "adding", "train.T=12", "train.hidden=8"],
     "text": ["--task", "text", "train.hidden=16", "train.bptt=10"],
 }
-TASK_METRICS = {"reber": {"legal_acc", "outer_acc"}, "adding": {"test_mse"}, "text": {"val_loss"}}
+TASK_METRICS = {"reber": {"legal_acc", "outer_acc"}, "adding": {"test_mse"},
+                "text": {"bpc", "val_loss", "val_bpc"}}  # fmt: skip
 SENTENCES = (
     "the quick brown fox jumps over the lazy dog. ",
     "then the cat sat on the mat, and the dog ran off! ",

@@ -69,9 +69,15 @@ def check_memory(cfg: Config, available: int | None = None) -> int:
     return need
 
 
-def training_bytes(cfg: Config, n_x: int, n_y: int) -> int:
+def training_bytes(
+    cfg: Config, n_x: int, n_y: int, eval_shape: tuple[int, int] | None = None
+) -> int:
     """Rough peak memory of a training run: the model, its gradient and optimiser state,
-    one batch's forward and backward, and one evaluation pass."""
+    one batch's forward and backward, and one evaluation pass (`eval_shape`: its steps
+    and columns, if the task knows them; else from ``train.eval_size``). Per column and
+    step: the inputs twice (one-hot, and their copy beside the states), 12 state-sized
+    buffers and 3 output-sized ones (logits, probabilities, their gradient), so a large
+    vocabulary (text: n_x = n_y = V) counts in full."""
     from rnncli.engine.layout import size
 
     t, m = cfg.train, cfg.model
@@ -80,21 +86,32 @@ def training_bytes(cfg: Config, n_x: int, n_y: int) -> int:
     params = size(cfg.cell, n_x, t.hidden, n_y, m.layers, D)
     steps = {"text": t.bptt, "adding": t.T}.get(t.task, 32)
     width = m.layers * D * t.hidden
-    per_column = steps * (n_x + 12 * width + 3 * n_y)
-    columns = t.batch + min(t.eval_size, 4096)
-    return itemsize * (5 * params + per_column * columns)
+    per_step = 2 * n_x + 12 * width + 3 * n_y
+    if eval_shape is None:
+        eval_shape = (steps, min(t.eval_size, 4096))
+    columns = steps * t.batch + eval_shape[0] * eval_shape[1]
+    return itemsize * (5 * params + per_step * columns)
 
 
-def check_training_memory(cfg: Config, n_x: int, n_y: int, available: int | None = None) -> int:
+def check_training_memory(
+    cfg: Config,
+    n_x: int,
+    n_y: int,
+    available: int | None = None,
+    eval_shape: tuple[int, int] | None = None,
+) -> int:
     """Refuse a training run that cannot fit in memory, before anything is written."""
-    need = training_bytes(cfg, n_x, n_y)
+    need = training_bytes(cfg, n_x, n_y, eval_shape)
     if available is None:
         available = available_memory()
     if available is not None and need > available:
         t = cfg.train
+        evals = (f"train.eval_chars={t.eval_chars}" if t.task == "text" else
+                 f"train.eval_size={t.eval_size}")  # fmt: skip
+        sizes = f"n_x={n_x}, n_y={n_y}, " if t.task == "text" else ""
         raise InputError(
-            f"this training run needs about {format_bytes(need)} (train.hidden={t.hidden}, "
-            f"train.batch={t.batch}, train.eval_size={t.eval_size}, cell={cfg.cell}, "
+            f"this training run needs about {format_bytes(need)} ({sizes}"
+            f"train.hidden={t.hidden}, train.batch={t.batch}, {evals}, cell={cfg.cell}, "
             f"{cfg.dtype}) but only {format_bytes(available)} is available"
         )
     return need

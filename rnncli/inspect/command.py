@@ -241,7 +241,9 @@ def write_report(run_dir: Path, best: bool = False) -> Path:
         figs = figure_files([ins]) if ins is not None else {}
         if history:
             metric = info.get("summary", {}).get("metric") or ""
-            loss_png = plot.loss_png(history, metric)
+            text = task.get("task") == "text"  # per-character losses, val_loss among them
+            unit = "nats per character" if text else "per sequence"
+            loss_png = plot.loss_png(history, metric, unit, text)
     path = run_dir / "samples.txt"
     samples = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
     config_yaml = (run_dir / "config.yaml").read_text(encoding="utf-8")

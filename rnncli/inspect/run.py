@@ -25,6 +25,7 @@ from rnncli.tasks import text as text_task
 BATCH = 32  # sequences drawn from the task
 BATCH_SEED = 0  # the batch's random stream: np.random.default_rng(BATCH_SEED)
 TEXT_LENGTH = 1000  # characters of a passage
+CONTEXT = 20_000  # at most this much of the text before a passage, for its features
 
 
 @dataclass
@@ -141,10 +142,11 @@ def text_sample(subject: Subject, text: str, source: str, context: str = "") -> 
     """One passage (m = 1) for a text model: it reads text[:-1] and predicts text[1:]
     (`context`: what comes before it in its file, for the text's features).
 
-    Characters outside the model's vocabulary are refused, all of them named."""
-    vocab = text_task.Vocab.from_list(subject.task["vocab"])
+    Characters outside the model's vocabulary are refused, all of them named (a model
+    with an unknown symbol, ``train.vocab_min_count``, reads them as that)."""
+    vocab = text_task.Vocab.from_list(subject.task["vocab"], subject.task.get("unknown"))
     unknown = sorted(set(text) - set(vocab.chars))
-    if unknown:
+    if unknown and vocab.unknown is None:
         shown = ", ".join(repr(c) for c in unknown[:12]) + (" ..." if len(unknown) > 12 else "")
         raise InputError(f"{source}: characters the model never saw: {shown}")
     if len(text) < 2:
@@ -160,19 +162,30 @@ def text_sample(subject: Subject, text: str, source: str, context: str = "") -> 
 
 def default_passage(subject: Subject, length: int = TEXT_LENGTH) -> tuple[str, str, str]:
     """A text model's own passage: the start of the validation part of its data file.
-    Returns (text, source, the file's text before it)."""
+    Returns (text, source, the text before it: up to `CONTEXT` characters, from the first
+    blank line in them, where quotes close).
+
+    Read from the file's entry in the text cache (built if missing, as training does), so
+    a big file costs its hash and the passage, not its text."""
     path = subject.task.get("path") or subject.cfg.train.data
     if not path or not Path(path).is_file():
         raise InputError(
             f"{subject.label}: its text file {path} is not there; give --data FILE or --text"
         )
-    train, val = text_task.split(text_task.load_text(path))
-    return val[: length + 1], f"{Path(path).name} (validation part)", train
+    corpus = text_task.open_corpus(path, subject.cfg.train.vocab_min_count)
+    cut = text_task.split_point(corpus.characters)
+    decode = corpus.vocab.decode
+    before = decode(corpus.data[max(0, cut - CONTEXT) : cut])
+    if cut > CONTEXT and "\n\n" in before:
+        before = before[before.index("\n\n") + 2 :]
+    passage = decode(corpus.data[cut : cut + length + 1])
+    return passage, f"{Path(path).name} (validation part)", before
 
 
 def read_passage(path: Path, length: int = TEXT_LENGTH) -> tuple[str, str, str]:
-    """The first `length` + 1 characters of a UTF-8 file (read length, predict the next)."""
-    return text_task.load_text(path)[: length + 1], str(path), ""
+    """The first `length` + 1 characters of a UTF-8 file (read length, predict the next),
+    reading no more of it than that."""
+    return text_task.head(path, length + 1), str(path), ""
 
 
 def sample_for(

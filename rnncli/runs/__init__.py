@@ -15,6 +15,7 @@ from rnncli.runs.files import (
     save_npz_atomic,
     to_json,
     write_bytes_atomic,
+    write_file_atomic,
     write_json_atomic,
     write_text_atomic,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "save_npz_atomic",
     "to_json",
     "write_bytes_atomic",
+    "write_file_atomic",
     "write_json_atomic",
     "write_text_atomic",
 ]

@@ -93,6 +93,12 @@ def remove_temp_files(directory: Path) -> list[Path]:
     return gone
 
 
+def write_file_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Atomically replace ``path`` with what ``write`` writes to the binary file it is
+    given (for files too large to build in memory first)."""
+    return _atomic_write(path, write)
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Atomically replace ``path`` with ``data``."""
 

@@ -29,7 +29,9 @@ def write_results(
     """loss.png (or a text plot through `notice`) and samples.txt."""
     if result.history:
         if plot.have_matplotlib():
-            plot.save_loss_plot(result.history, result.problem.metric, run.path / "loss.png")
+            problem = result.problem
+            plot.save_loss_plot(result.history, problem.metric, run.path / "loss.png",
+                                problem.loss_unit, problem.metric_is_loss)  # fmt: skip
         else:
             notice("matplotlib is not installed (pip install 'rnncli[plot]'): no loss.png")
             notice(plot.text_plot([r["loss"] for r in result.history]))

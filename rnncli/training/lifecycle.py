@@ -32,6 +32,7 @@ import numpy as np
 
 from rnncli import cells, engine
 from rnncli.config import Config, check_training_memory, dump_yaml, load_config, to_dict
+from rnncli.config.memory import format_bytes
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
 from rnncli.runs import Run, WriteError, check_out, now_iso, read_json, read_jsonl
@@ -44,7 +45,7 @@ RESUMABLE = (
     "train.steps", "train.eval_every", "train.eval_size", "train.checkpoint_every",
     "train.lr", "train.schedule", "train.decay", "train.decay_every", "train.momentum",
     "train.eps", "train.clip", "train.clip_mode", "train.patience", "train.keep_best",
-    "train.stop_on_solve", "train.temperature", "train.threads",
+    "train.stop_on_solve", "train.temperature", "train.threads", "train.eval_chars",
 )  # fmt: skip
 
 #: Tasks whose model predicts the next symbol: a model that reads the sequence backwards
@@ -52,6 +53,7 @@ RESUMABLE = (
 NEXT_SYMBOL_TASKS = ("reber", "text", "lag")
 
 Notice = Callable[[str], None]
+Progress = Callable[[int, int], None]  # (done, total) bytes of a text being encoded
 
 
 @dataclass
@@ -114,12 +116,23 @@ def check_model(cfg: Config) -> None:
         raise InputError(str(err)) from None
 
 
-def check(cfg: Config) -> Problem:
+def check(cfg: Config, notice: Notice | None = None, progress: Progress | None = None) -> Problem:
     """Every refusal a new run can meet before it starts (model and task together, the
-    task's data, memory); the task's problem."""
+    task's data, memory); the task's problem. `progress` follows the encoding of a text
+    file, whose vocabulary sets the model's size: the memory check comes after it
+    (encoding allocates only bounded buffers). `notice` gets the task's lines (what the
+    text cache did, what a large vocabulary costs) once every check has passed."""
     check_model(cfg)
-    problem = prepare(cfg)  # bad task input fails here, before any folder exists
-    check_training_memory(cfg, problem.n_x, problem.n_y)
+    problem = prepare(cfg, progress)  # bad task input fails here, before any folder exists
+    need = check_training_memory(cfg, problem.n_x, problem.n_y, eval_shape=problem.eval_shape)
+    if notice is not None:
+        for line in problem.notices:
+            notice(line)
+        if problem.name == "text" and problem.n_x > 256:
+            notice(
+                f"text: {problem.n_x:,} distinct characters: the input and output layers have "
+                f"{problem.n_x:,} units; this run needs about {format_bytes(need)}"
+            )
     return problem
 
 
@@ -133,9 +146,12 @@ def plan_new(
     overrides: Sequence[str] = (),
     init_from: Path | None = None,
     extra: Mapping[str, Any] | None = None,
+    notice: Notice | None = None,
+    progress: Progress | None = None,
 ) -> Plan:
-    """A new run under `out` (None: no folder, as --no-save), or exactly at `run_dir`."""
-    problem = check(cfg)
+    """A new run under `out` (None: no folder, as --no-save), or exactly at `run_dir`.
+    `notice` and `progress` follow the encoding of a text file."""
+    problem = check(cfg, notice, progress)
     if out is not None:
         check_out(out)
     plan = Plan(
@@ -165,10 +181,13 @@ def plan_resume(
     overrides: Sequence[str] = (),
     argv: Sequence[str] = (),
     force: bool = False,
+    notice: Notice | None = None,
+    progress: Progress | None = None,
 ) -> Plan:
     """Continue (or extend, with `overrides` of `RESUMABLE` keys) the run in `run_dir`.
-    Reads only; refuses a damaged folder, a changed cell or data file (unless `force`),
-    and any change to another key, each with one line."""
+    Reads only (a text's cache entry may be rebuilt); refuses a damaged folder, a changed
+    cell or data file (unless `force`), and any change to another key, each with one line.
+    `notice` and `progress` as for `check`."""
     _run_files(run_dir)
     info = Run.load_json(run_dir)
     if info.get("command") != "train":
@@ -195,7 +214,7 @@ def plan_resume(
         raise InputError(f"{run_dir / 'task.json'}: not a JSON object")
     data_why = _check_data(cfg, task, run_dir, force)
     forced += [data_why] if data_why else []
-    problem = prepare(cfg)
+    problem = prepare(cfg, progress)
     if (task.get("n_x"), task.get("n_y")) != (problem.n_x, problem.n_y):
         raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
     state = checkpoint.load(run_dir / checkpoint.NAME)
@@ -206,6 +225,9 @@ def plan_resume(
         changes=changes, step=state.step, forced=forced,
     )  # fmt: skip
     plan.nothing_to_do = _finished(cfg, state, info)
+    if notice is not None:
+        for line in problem.notices:
+            notice(line)
     return plan
 
 
@@ -314,6 +336,8 @@ def execute(
             notice(f"run folder: {run.path}")
             if plan.mode != "resume":
                 artifacts.write_task(run, problem)
+        if problem.evaluated:
+            notice(problem.evaluated)
         return _train(plan, run, reporter, should_stop, notice)
     except WriteError as err:
         if run is not None:

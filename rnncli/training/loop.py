@@ -90,6 +90,7 @@ class Result:
             "best": {"step": s.best_step, "score": s.best_score} if s.best_step >= 0 else None,
             "wall_s": round(wall, 3),
             "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
+            "evaluation": self.problem.evaluation,
             "engine": {"backend": self.backend, "threads": self.threads},
             "message": self.message,
         }
@@ -171,9 +172,10 @@ def engine_json(record: dict[str, Any]) -> str:
     return to_json(record, indent=None)
 
 
-def prepare(cfg: Any) -> Problem:
-    """The task with its evaluation set; raises InputError for bad task input (text files)."""
-    return make_problem(cfg, streams(cfg.seed)[2])
+def prepare(cfg: Any, progress: Callable[[int, int], None] | None = None) -> Problem:
+    """The task with its evaluation set; raises InputError for bad task input (text files).
+    `progress(done, total)` follows the encoding of a text file."""
+    return make_problem(cfg, streams(cfg.seed)[2], progress)
 
 
 def _never() -> bool:
@@ -300,7 +302,7 @@ def train(
                     record = {
                         "step": state.step,
                         "sequences": state.sequences,
-                        "loss": state.loss_sum / state.loss_count,
+                        **problem.loss_metrics(state.loss_sum / state.loss_count),
                         **problem.evaluate(p),
                         "lr": lr,
                         "wall_s": round(state.wall_s, 4),

@@ -6,7 +6,7 @@ stream, and says when the task counts as solved.
 
     reber   next-symbol prediction on embedded Reber strings   metrics legal_acc, outer_acc
     adding  sum of the two marked values, read out at T        metric  test_mse
-    text    next-character prediction, truncated BPTT          metric  val_loss
+    text    next-character prediction, truncated BPTT          metrics val_loss, val_bpc
 
 and the long-time-lag battery of Hochreiter & Schmidhuber (1997), each judged by the
 paper's criterion (`rnncli.tasks` has the definitions):
@@ -17,10 +17,16 @@ paper's criterion (`rnncli.tasks` has the definitions):
     temporal-order    6a: the order of two markers among ~100 distractors (4 classes)
     temporal-order-3  6b: three markers (8 classes)
     copy              ten symbols recalled after a delay of T blanks (not in the paper)
+
+Losses are reported in one unit each, as `loss_unit` says: per sequence, or per
+character in nats for text, whose training and validation losses also come in bits per
+character (``bpc = loss / ln 2``).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +35,8 @@ import numpy as np
 
 from rnncli import engine
 from rnncli import loss as losses
-from rnncli.engine import Packed
+from rnncli.engine import Packed, workspace
 from rnncli.errors import InputError
-from rnncli.hashing import file_sha256
 from rnncli.tasks import (
     adding,
     copy_task,
@@ -67,6 +72,13 @@ class Problem:
         raise NotImplementedError
 
     has_goal = True  # False: no "solved" criterion (text), train to train.steps
+    loss_unit = "per sequence"  # of the training loss (and of the metric if `metric_is_loss`)
+    metric_is_loss = False  # the headline metric is a loss in `loss_unit` (text's val_loss)
+    evaluated = ""  # what an evaluation scores, in words, when the task says (text)
+    # set by a task after the dataclass's __init__:
+    evaluation: dict[str, Any] | None = field(default=None, init=False)  # `evaluated`, as data
+    eval_shape: tuple[int, int] | None = field(default=None, init=False)  # (steps, columns)
+    notices: tuple[str, ...] = field(default=(), init=False)  # to show once all checks pass
 
     def solved(self, metrics: dict[str, float]) -> bool:
         return False
@@ -78,6 +90,11 @@ class Problem:
     def reported_loss(self, value: float, steps: int) -> float:
         """The training loss as metrics.jsonl records it (per sequence by default)."""
         return value
+
+    def loss_metrics(self, loss: float) -> dict[str, float]:
+        """The training loss (`reported_loss`, averaged since the last evaluation) as an
+        evaluation records it."""
+        return {"loss": loss}
 
     def stream_state(self) -> int:
         """Position of a data stream that is not driven by the rng (text), for resume."""
@@ -153,31 +170,76 @@ class Adding(Problem):
         return metrics["test_mse"] < adding.SOLVED_MSE
 
 
-class Text(Problem):
-    """Character model on a file; the vocabulary is built from the whole file."""
+LN2 = math.log(2)
 
-    def __init__(self, path: str, batch_size: int, bptt: int, eval_size: int, dtype: Any):
-        content = text.load_text(path)
-        self.vocab = text.Vocab.from_text(content)
-        super().__init__("text", self.vocab.size, self.vocab.size, "xent", "val_loss")
-        train_text, val_text = text.split(content)
+
+def _xent_sum(p: Packed, H: np.ndarray, targets: np.ndarray) -> float:
+    """Summed cross-entropy in nats of `targets: (m, T)` (ints) under the output layer on
+    the hidden states ``H: (T, n_a, m)``."""
+    L = losses.logits(p.Wy, p.by, H)  # (T, V, m)
+    L -= L.max(axis=1, keepdims=True)  # stable: the largest logit of each column is 0
+    picked = np.take_along_axis(L, targets.T[:, None, :], axis=1)[:, 0, :]  # (T, m)
+    log_total = np.log(np.exp(L, out=L).sum(axis=1))  # (T, m)
+    return float(np.sum(log_total - picked, dtype=np.float64))
+
+
+class Text(Problem):
+    """Character model on a file. The file is encoded once into the text cache and
+    memory-mapped (`text.open_corpus`); training streams its first 90%, and every
+    evaluation scores the same held-out characters (`text.HeldOut`: the last 10%, up to
+    `eval_chars` of them). The vocabulary is built from the whole file."""
+
+    loss_unit = "nats per character"
+    metric_is_loss = True
+    has_goal = False
+    #: Most one-hot (and logit) entries one evaluation chunk may hold, so that a large
+    #: vocabulary shortens the chunks instead of growing them (32 MiB in float64).
+    EVAL_ENTRIES = 1 << 22
+
+    def __init__(
+        self,
+        path: str,
+        batch_size: int,
+        bptt: int,
+        eval_chars: int,
+        dtype: Any,
+        min_count: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+    ):
+        said: list[str] = []
+        corpus = text.open_corpus(path, min_count, notice=said.append, progress=progress)
+        self.corpus = corpus
+        self.vocab = corpus.vocab
         V = self.vocab.size
-        self.stream = text.TextStream(
-            self.vocab.encode(train_text), V, batch_size, bptt, path, dtype
-        )
-        val_batch = max(1, min(16, (len(val_text) - 1) // bptt))
-        try:
-            self.val = text.TextStream(self.vocab.encode(val_text), V, val_batch, bptt, path, dtype)
-        except InputError:
+        super().__init__("text", V, V, "xent", "val_loss")
+        self.notices = tuple(said)  # what the cache did
+        data, n = corpus.data, corpus.characters
+        cut = text.split_point(n)
+        self.stream = text.TextStream(data[:cut], V, batch_size, bptt, path, dtype)
+        if n - cut < bptt + 1:
             raise InputError(
-                f"{path}: the validation part (last 10%, {len(val_text)} characters) is shorter "
+                f"{path}: the validation part (last 10%, {n - cut} characters) is shorter "
                 f"than one training sequence (bptt {bptt} + 1); use a longer file or a smaller "
                 "train.bptt"
-            ) from None
-        self.val_chunks = min(self.val.chunks_per_epoch, max(1, eval_size // val_batch))
-        self.first_char = train_text[0]  # where samples start
-        self.meta = {"vocab": self.vocab.to_list(), "path": str(path),
-                     "sha256": file_sha256(path), "first_char": self.first_char}  # fmt: skip
+            )
+        self.held_out = text.HeldOut(data, cut, eval_chars, V, bptt, dtype,
+                                     max_entries=self.EVAL_ENTRIES)  # fmt: skip
+        h = self.held_out
+        self.eval_shape = (h.chunk, h.streams)
+        self.evaluation = h.describe()
+        self.evaluated = (
+            f"validation: val_loss and val_bpc score the same {h.chars:,} of the "
+            f"{h.available + 1:,} held-out characters (the last 10% of the file, from character "
+            f"{cut:,}) at every evaluation, in {h.streams} streams of {h.length:,}"
+        )
+        self.first_char = self.vocab.chars[int(data[0])]  # where samples start
+        self.meta = {
+            "vocab": self.vocab.to_list(), "path": str(path), "sha256": corpus.sha256,
+            "first_char": self.first_char, "bytes": corpus.size, "characters": n,
+            "index_dtype": str(self.vocab.dtype), "vocab_min_count": min_count,
+            "unknown": self.vocab.unknown, "rare_characters": corpus.rare,
+            "unknown_count": corpus.unknown_count, "evaluation": self.evaluation,
+        }  # fmt: skip
         self.dtype = dtype
 
     def batch(self, rng: np.random.Generator) -> Batch:
@@ -185,26 +247,27 @@ class Text(Problem):
         return Batch(engine.to_time_major(x), np.ascontiguousarray(targets.T), self.stream.wrapped)
 
     def evaluate(self, p: Packed) -> dict[str, float]:
-        """Mean cross-entropy per character on the validation text, state carried."""
-        self.val.set_state(0)
+        """Cross-entropy per character on the held-out characters, in nats (val_loss) and
+        bits (val_bpc); one batched pass, the state carried along each stream."""
         state: tuple[np.ndarray, ...] | None = None
-        total, count = 0.0, 0
-        for _ in range(self.val_chunks):
-            x, targets = self.val.next_chunk()
+        total = 0.0
+        for x, targets in self.held_out.chunks():
             X = engine.to_time_major(x)
-            cache = engine.forward(p, X, state)
-            H = engine.hidden(p, cache)
-            value, _, _, _ = losses.xent(p.Wy, p.by, H, np.ascontiguousarray(targets.T))
-            total += value * self.val.batch  # xent averages over the batch only
-            count += targets.size
+            T, _, m = X.shape
+            ws = workspace.cached(("text-eval", p.spec, p.n_x, p.n_a, p.n_y, p.layers,
+                                   p.directions, T, m, X.dtype.str))  # fmt: skip
+            cache = engine.forward(p, X, state, ws)
+            total += _xent_sum(p, engine.hidden(p, cache), targets)
             state = engine.final_state(p, cache)
-        return {"val_loss": total / count}
-
-    has_goal = False
+        loss = total / self.held_out.chars
+        return {"val_loss": loss, "val_bpc": loss / LN2}
 
     def reported_loss(self, value: float, steps: int) -> float:
         """Per character, comparable with val_loss."""
         return value / steps
+
+    def loss_metrics(self, loss: float) -> dict[str, float]:
+        return {"loss": loss, "bpc": loss / LN2}
 
     def stream_state(self) -> int:
         return self.stream.state()
@@ -299,8 +362,13 @@ class Battery(Problem):
         return bool(self.task.module.solved(metrics))
 
 
-def make_problem(cfg: Any, eval_rng: np.random.Generator) -> Problem:
-    """The Problem for ``cfg.train`` (a validated config)."""
+def make_problem(
+    cfg: Any,
+    eval_rng: np.random.Generator,
+    progress: Callable[[int, int], None] | None = None,
+) -> Problem:
+    """The Problem for ``cfg.train`` (a validated config). `progress(done, total)` follows
+    the encoding of a text file (`text.open_corpus`)."""
     t = cfg.train
     dtype = np.dtype(cfg.dtype)
     if t.targets != "all" and t.task != "lag":
@@ -316,4 +384,4 @@ def make_problem(cfg: Any, eval_rng: np.random.Generator) -> Problem:
     data = Path(t.data)
     if data.exists() and not data.is_file() and not data.is_dir():
         raise InputError(f"{t.data}: not a regular file (a device or a pipe?)")
-    return Text(t.data, t.batch, t.bptt, t.eval_size, dtype)
+    return Text(t.data, t.batch, t.bptt, t.eval_chars, dtype, t.vocab_min_count, progress)

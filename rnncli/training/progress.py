@@ -17,6 +17,7 @@ from rich.progress import (
     BarColumn,
     Progress,
     ProgressColumn,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -117,3 +118,37 @@ class PlainReporter:
     def stop(self) -> None:
         if self.pending is not None:
             self._print(self.pending)
+
+
+class ByteBar:
+    """A transient bar for long passes over a file (encoding a text into the cache: both
+    passes as one bar), on stderr: it appears on the first update and is gone when the
+    work is done. Use it as a context manager, so that an error mid-way takes it down."""
+
+    def __init__(self, console: Console, label: str = "encoding text") -> None:
+        self.progress = Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task("encode", total=total)
+        self.progress.update(self.task, completed=done, total=total)
+        if done >= total:
+            self.__exit__()
+
+    def __enter__(self) -> ByteBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.progress.stop()
+            self.task = None

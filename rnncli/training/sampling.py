@@ -68,11 +68,12 @@ def sample_reber(
 def sample_text(
     p: Packed, vocab: Vocab, n: int, temperature: float, prime: str, rng: np.random.Generator
 ) -> dict[str, Any]:
-    """`prime` followed by n sampled characters."""
+    """`prime` followed by n sampled characters. A vocabulary with an unknown symbol
+    (``train.vocab_min_count``) reads characters it lacks as that symbol."""
     if not prime:
         raise InputError("--prime must not be empty for a text model")
     unknown = sorted(set(prime) - set(vocab.to_list()))
-    if unknown:
+    if unknown and vocab.unknown is None:
         raise InputError(f"--prime has characters the model never saw: {''.join(unknown)!r}")
     step = Stepper(p, 1)
     codes = vocab.encode(prime)

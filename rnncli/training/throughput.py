@@ -65,6 +65,8 @@ def measure(steps: int = 300, cell: str = "lstm") -> dict[str, Any]:
             n = max(1, int(steps * share))
             common = [f"train.steps={n}", f"train.eval_every={n}", "train.eval_size=16",
                       "train.stop_on_solve=false"]  # fmt: skip
+            if task == "text":
+                common.append("train.eval_chars=1000")  # one small evaluation, at the end
             flags: dict[str, Any] = {"cell": cell, "train.task": task}
             if task == "text":
                 flags["train.data"] = str(path)

@@ -1,0 +1,24 @@
+"""Shared test setup: the text cache lives in temporary folders, never in ~/.cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_text_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """For fixtures wider than a test (a module's trained runs): one cache for the session."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNCLI_CACHE", str(tmp_path_factory.mktemp("session-cache")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def text_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own, empty cache (subprocesses inherit RNNCLI_CACHE)."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("RNNCLI_CACHE", str(path))
+    return path
