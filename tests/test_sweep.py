@@ -451,3 +451,13 @@ def test_table_numbers() -> None:
     assert summary.count_text(15680.0) == "15,680"  # not 1.568e+04
     assert summary.count_text(None) == summary.number_text(None) == "-"
     assert summary.number_text(0.031949) == "0.03195"
+
+
+def test_a_users_cells_show_by_class_name_where_that_is_unique() -> None:
+    from rnncli.sweep.summary import _shown
+
+    cells = ["lstm", "examples/cells/mgu.py:MGU", "my/cells.py:Peephole"]
+    assert list(_shown("cell", cells).values()) == ["lstm", "MGU", "Peephole"]
+    clash = ["a.py:Cell", "b.py:Cell"]
+    assert list(_shown("cell", clash).values()) == clash  # ambiguous: the whole value
+    assert list(_shown("train.lr", [0.01, 0.1]).values()) == ["0.01", "0.1"]

@@ -179,6 +179,17 @@ class SweepResult:
         }
 
 
+def _shown(key: str, values: list[Any]) -> dict[str, str]:
+    """How the table shows each grid value: a user's cell ``path/file.py:Class`` as its
+    class name where those are unique (summary.csv keeps the whole value)."""
+    texts = {value_text(v): value_text(v) for v in values}
+    if key == "cell":
+        short = {t: t.rsplit(":", 1)[-1] for t in texts}
+        if len(set(short.values())) == len(short):
+            return short
+    return texts
+
+
 def render(result: SweepResult, console: Console) -> None:
     """The summary as a table that fits the console, then failures and where everything
     is. Tasks without a goal (text) have no solved columns."""
@@ -207,12 +218,13 @@ def render(result: SweepResult, console: Console) -> None:
     if goal:
         cols.append(Col("seq to solve", "right", priority=1))
     cols.append(Col("wall s", "right", priority=3))
+    shown = {k: _shown(k, [row[k] for row in result.rows]) for k in plan.grid}
     body = []
     for row in result.rows:
         mean = number_text(row["metric_mean"])
         if row["metric_std"] is not None:
             mean += f" ± {number_text(row['metric_std'])}"
-        cells = [value_text(row[k]) for k in plan.grid]
+        cells = [shown[k][value_text(row[k])] for k in plan.grid]
         cells += [str(row["runs"]), str(row["completed"]), str(row["failed"])]
         if goal:
             cells.append(str(row["solved"] or 0))
