@@ -702,8 +702,11 @@ def _summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
         rows["best step"] = summary["best"]["step"]
     if summary.get("engine"):
         e = summary["engine"]
-        rows["engine"] = f"{e['backend']}, {e['threads']} BLAS thread" + (
-            "s" if e["threads"] != 1 else ""
+        rows["engine"] = (
+            e["backend"]
+            + (f" from step {e['from_step']:,}" if e.get("from_step") else "")
+            + f", {e['threads']} BLAS thread"
+            + ("s" if e["threads"] != 1 else "")
         )
     return rows
 

@@ -1,11 +1,18 @@
-"""Shared test setup: the text cache lives in temporary folders, never in ~/.cache."""
+"""Shared test setup: the text cache lives in temporary folders, never in ~/.cache; Ctrl-C
+works even in a test run started with SIGINT ignored."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background of a non-interactive shell inherits SIGINT ignored,
+# and so would every rnncli it starts: the Ctrl-C tests need the usual handler.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -183,6 +183,36 @@ def test_training_records_its_backend_and_resumes_bit_for_bit(tmp_path: Path) ->
         assert rel(a["theta"], b["theta"]) < 1e-9
 
 
+def test_auto_moves_to_the_kernels_at_a_fixed_step_and_resumes_bit_for_bit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compiled, "AUTO_FROM_STEP", 30)
+
+    def run(out: Path, *extra: str) -> Path:
+        result = invoke("train", *REBER, "--out", str(out), "--json", *extra)
+        assert result.exit_code == 0, result.stderr
+        return Path(json.loads(result.stdout)["run_dir"])
+
+    def engine_of(run_dir: Path) -> dict[str, Any]:
+        return json.loads((run_dir / "run.json").read_text())["summary"]["engine"]
+
+    short = run(tmp_path / "s", "train.steps=20")
+    assert engine_of(short) == {"backend": "numpy", "threads": 1}  # never got there
+    whole = run(tmp_path / "a", "train.steps=60")
+    assert engine_of(whole) == {"backend": "compiled", "threads": 1, "from_step": 30}
+    numpy_run = run(tmp_path / "n", "train.steps=60", "engine.backend=numpy")
+    for first in ("20", "45"):  # stopped before the move and after it
+        half = run(tmp_path / f"b{first}", f"train.steps={first}")
+        result = invoke("train", "--resume", str(half), "train.steps=60", "--json")
+        assert result.exit_code == 0, result.stderr
+        assert engine_of(half)["from_step"] == 30
+        with np.load(whole / "checkpoint.npz") as a, np.load(half / "checkpoint.npz") as b:
+            assert np.array_equal(a["theta"], b["theta"])
+    with np.load(whole / "checkpoint.npz") as a, np.load(numpy_run / "checkpoint.npz") as b:
+        assert not np.array_equal(a["theta"], b["theta"])  # the kernels did run
+        assert rel(a["theta"], b["theta"]) < 1e-9
+
+
 def test_compiled_for_a_model_it_cannot_run_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke("train", *REBER, "train.steps=5", "engine.backend=compiled",
                     "model.layers=2", "--out", str(tmp_path))  # fmt: skip

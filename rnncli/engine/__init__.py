@@ -297,6 +297,17 @@ def choose_backend(requested: str, cell: str, stacked: bool, n_a: int, m: int) -
     return "compiled" if fits and compiled.available() else "numpy"
 
 
+def compiled_from(requested: str, backend: str) -> int | None:
+    """The first training step that runs on the compiled kernels, or None: step 0 when
+    ``engine.backend=compiled`` asks for them, `compiled.AUTO_FROM_STEP` when ``auto``
+    chose them (`backend`, from `choose_backend`)."""
+    from rnncli.engine import compiled
+
+    if backend != "compiled":
+        return None
+    return 0 if requested == "compiled" else compiled.AUTO_FROM_STEP
+
+
 def train_step(
     p: Packed,
     X: np.ndarray,

@@ -196,10 +196,10 @@ def render(result: SweepResult, console: Console) -> None:
     from rnncli.report import Col, fit_table
 
     plan = result.plan
-    head = (
-        f"sweep {plan.name} · {len(result.jobs)} jobs · {result.count('completed')} completed"
-        f" · {result.count('skipped')} skipped · {result.count(*FAILED)} failed"
-    )
+    head = f"sweep {plan.name} · {result.count('completed')}/{len(result.jobs)} completed"
+    if result.count("skipped"):
+        head += f" · {result.count('skipped')} skipped"
+    head += f" · {result.count(*FAILED)} failed"
     if result.count("interrupted", "pending", "running"):
         head += f" · {result.count('interrupted', 'pending', 'running')} not finished"
     goal = any(row["solved"] is not None for row in result.rows)

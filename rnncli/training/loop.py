@@ -65,8 +65,9 @@ class Result:
     state: TrainState
     history: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
-    backend: str = "numpy"
+    backend: str = "numpy"  # the last step's
     threads: int = 1
+    from_step: int | None = None  # where an auto run moved to the compiled kernels
 
     @property
     def solved(self) -> bool:
@@ -91,7 +92,8 @@ class Result:
             "wall_s": round(wall, 3),
             "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
             "evaluation": self.problem.evaluation,
-            "engine": {"backend": self.backend, "threads": self.threads},
+            "engine": {"backend": self.backend, "threads": self.threads}
+            | ({"from_step": self.from_step} if self.from_step else {}),
             "message": self.message,
         }
 
@@ -221,11 +223,20 @@ def train(
         p, state, opt = fresh_state(cfg, problem, theta)
     grads = p.zeros_like()
     carry_state = problem.name == "text"
-    backend = engine.choose_backend(cfg.engine.backend, p.cell, p.stacked, p.n_a, t.batch)
-    if backend == "compiled":
-        from rnncli.engine import compiled
+    chosen = engine.choose_backend(cfg.engine.backend, p.cell, p.stacked, p.n_a, t.batch)
+    from_step = engine.compiled_from(cfg.engine.backend, chosen)
+    backend = "numpy"  # the backend of the next step
 
-        compiled.warm(p.cell, p.dtype, notice)
+    def step_backend() -> str:
+        """Move to the compiled kernels at `from_step` (loading them first)."""
+        nonlocal backend
+        if backend == "numpy" and from_step is not None and state.step >= from_step:
+            from rnncli.engine import compiled
+
+            compiled.warm(p.cell, p.dtype, notice)
+            backend = "compiled"
+        return backend
+
     threads = engine.threads_for(t.threads, p.n_a)
     dropout = cfg.model.dropout if p.layers > 1 else 0.0
 
@@ -270,7 +281,7 @@ def train(
                 state0 = state.carry if carry_state and not b.reset and state.carry else None
                 masks = stack.dropout_masks(p, dropout, dropout_rng, T, m) if dropout else None
                 value, final = engine.train_step(
-                    p, b.X, b.targets, state0, problem.loss, grads, masks, backend
+                    p, b.X, b.targets, state0, problem.loss, grads, masks, step_backend()
                 )
                 if not math.isfinite(value):
                     status, message = "diverged", diverged(f"loss is {value}", state.step + 1)
@@ -333,4 +344,5 @@ def train(
         status, message = "failed", str(err)
     finally:
         reporter.stop()
-    return Result(status, problem, p, state, history, message, backend, threads)
+    start = from_step if backend == "compiled" and from_step else None
+    return Result(status, problem, p, state, history, message, backend, threads, start)

@@ -26,6 +26,12 @@ LOSS_KIND = {"xent": 0, "mse_last": 1, "xent_last": 2}
 #: The compiled loops call scalar tanh and exp where NumPy's are vectorised, and BLAS
 #: multiplies faster once the matrices amortise its calls. `rnncli bench` shows both.
 COMPILED_UP_TO = 128
+#: Where ``auto`` picks the kernels, a run starts on NumPy and moves to them at this step.
+#: Loading them costs each process ~0.4 s (importing numba, reading the disk cache; the
+#: first run on a machine compiles for ~7 s), about what 1,000 NumPy steps of the reber
+#: default take: so a short run never pays for them and a long one loses at most what
+#: the load costs. A step count (not a time) keeps a resumed run bit for bit.
+AUTO_FROM_STEP = 1000
 CELLS = ("rnn", "lstm", "gru")
 HINT = "the compiled backend needs the [fast] extra: pip install 'rnncli[fast]'"
 
