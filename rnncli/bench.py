@@ -51,8 +51,9 @@ import numpy as np
 import rnncli
 from rnncli import cells as registry
 from rnncli.engine import workspace
+from rnncli.engine.compiled import AUTO_FROM_STEP
 
-#: name -> (n_x, n_a, n_y, m, T_x), the sizes of the performance issue.
+#: name -> (n_x, n_a, n_y, m, T_x), the sizes the benchmark times.
 SIZES: dict[str, tuple[int, int, int, int, int]] = {
     "tiny": (3, 5, 2, 10, 7),
     "small": (27, 50, 27, 16, 25),
@@ -73,7 +74,7 @@ MAX_ROUNDS = 200  # the time budget adds rounds up to this many
 MIN_TIME_S = 3.0  # time budget per size (seconds of rounds), and with --quick:
 QUICK_MIN_TIME_S = 1.0
 
-#: The issue's targets: (size, minimum speed-up of the engine over the notebook) for
+#: The project's speed targets: (size, minimum speed-up of the engine over the notebook) for
 #: the LSTM in float64, and the sizes where it must beat PyTorch (within 1.1x at large).
 NOTEBOOK_TARGETS = {"tiny": 4.0, "small": 2.5, "medium": 1.7, "large": 1.7}
 TORCH_TARGETS = {"tiny": 1.0, "small": 1.0, "medium": 1.0, "large": 1 / 1.1}
@@ -712,8 +713,8 @@ def throughput_lines(tp: dict[str, Any]) -> list[str]:
     for r in tp["rows"]:
         rates = [f"{b} {r[b]:,.0f}" for b in ("numpy", "compiled") if r.get(b)]
         ratio = f" ({r['compiled'] / r['numpy']:.2f}x)" if r.get("compiled") else ""
-        lines.append(f"  {r['task']}: {', '.join(rates)} {r['unit']}{ratio}; "
-                     f"auto: {r['auto']}")  # fmt: skip
+        auto = r["auto"] + (f" from step {AUTO_FROM_STEP:,}" if r["auto"] == "compiled" else "")
+        lines.append(f"  {r['task']}: {', '.join(rates)} {r['unit']}{ratio}; auto: {auto}")
     return lines
 
 
