@@ -101,6 +101,16 @@ ParamsOpt = Annotated[
         show_default=False,
     ),
 ]
+InspectParamsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--params",
+        help="Inspect the model at these parameters (a weights file with notebook or "
+        "PyTorch names, a run folder, its best.npz); shapes must fit the task and "
+        "train.hidden.",
+        show_default=False,
+    ),
+]
 ThreadsOpt = Annotated[
     int | None,
     typer.Option(
@@ -250,16 +260,22 @@ def _given(
     if path is None:
         return None, {}
     from rnncli import weights
-    from rnncli.hashing import file_sha256
 
     path = _source(path, out, "--params")
     d, layers = cfg.dims, cfg.model.layers
     D = 2 if cfg.model.bidirectional else 1
     named = weights.named_for(path, cfg.cell, d.n_x, d.n_a, d.n_y, cfg.dtype, layers, D)
+    return named, _params_record(path)
+
+
+def _params_record(path: Path) -> dict[str, Any]:
+    """What run.json records of --params: the path and, for a file, its sha256."""
+    from rnncli.hashing import file_sha256
+
     record = {"path": str(path.resolve())}
     if path.is_file():
         record["sha256"] = file_sha256(path)
-    return named, {"params": record}
+    return {"params": record}
 
 
 def _saved(save: Callable[[], str]) -> tuple[str | None, str | None]:
@@ -1383,6 +1399,7 @@ def inspect_cmd(
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,
     threads: ThreadsOpt = None,
+    params: InspectParamsOpt = None,
 ) -> None:
     """See inside a network: gradient flow through time, gate
     saturation, states, and the units of a text model that track the text.
@@ -1410,6 +1427,8 @@ def inspect_cmd(
 
       rnncli inspect --task adding --compare --cell rnn,lstm,gru
 
+      rnncli inspect --task reber --params model.safetensors
+
       rnncli inspect TEXT_RUN --find
 
       rnncli inspect TEXT_RUN --unit c:12 --text "He said \\"no\\"."
@@ -1424,16 +1443,19 @@ def inspect_cmd(
                       find=find, unit=unit)  # fmt: skip
     flags = _flags(cell=cell, seed=seed, task=task)
     if runs:
-        subjects = ic.subjects_from_runs(runs, out, best, compare, config, flags, overrides)
+        subjects = ic.subjects_from_runs(runs, out, best, compare, config, flags, overrides,
+                                         params)  # fmt: skip
     else:
-        subjects = ic.subjects_from_config(config, flags, overrides, compare, best, data)
+        params = _source(params, out, "--params") if params is not None else None
+        subjects = ic.subjects_from_config(config, flags, overrides, compare, best, data, params)
     n_a = max(s.p.n_a for s in subjects)
     with engine.limit_threads(engine.threads_for(threads, n_a)):
         inspections = ic.analyse(subjects, opts)
     files, notices = ic.outputs(inspections, opts)
     folder = None
     if not no_save:
-        folder = ic.save_outputs(subjects, files, out, compare, overrides, flags, sys.argv)
+        extra = _params_record(params) if params is not None and not runs else None
+        folder = ic.save_outputs(subjects, files, out, compare, overrides, flags, sys.argv, extra)
     err = report.console(stderr=True)
     if json_out:
         _emit_json(ic.document(inspections, files=sorted(files), out_dir=str(folder) if folder

@@ -506,3 +506,38 @@ def test_unknown_characters_refused_naming_all() -> None:
     subject = run_mod.Subject(model("rnn", n_x=3, n_y=3), run_mod.Config(), task, "x", None, "")
     with pytest.raises(InputError, match=r"'d', 'e'"):
         run_mod.text_sample(subject, "abcde", "--text")
+
+
+def test_params_inspects_a_weights_file_as_the_run_it_came_from(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """--params FILE: the config's model at the file's parameters, as inspecting the run
+    that wrote them (same task, same batch), in notebook and PyTorch names alike."""
+    pytest.importorskip("safetensors")
+    run = runs["lstm"]
+    same = ["--task", "adding", "train.T=24", "train.hidden=8", "--json", "--batch", "8"]
+    want = json.loads(invoke(["inspect", str(run), *same[-3:], "--no-save"]).stdout)
+    for names in ("notebook", "torch"):
+        weights = tmp_path / f"{names}.safetensors"
+        result = invoke(["export", str(run), "--names", names, "--out", str(weights)])
+        assert result.exit_code == 0, result.stderr
+        result = invoke(["inspect", *same, "--params", str(weights), "--out", str(tmp_path)])
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        got, expected = doc["inspections"][0], want["inspections"][0]
+        assert got["parameters"] == "params"
+        assert got["gradient_flow"] == expected["gradient_flow"]
+        recorded = json.loads((Path(doc["out_dir"]) / "run.json").read_text())
+        assert recorded["params"]["path"] == str(weights.resolve())
+    shown = invoke(["inspect", *same[:-3], "--params", str(weights), "--no-save"])
+    assert "parameters of torch.safetensors" in shown.stdout
+    # the model of another size: one line naming the tensor; a run keeps its own
+    result = invoke(["inspect", *same[:3], "train.hidden=6", "--params", str(weights)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("rnncli: error: --params ") and "needs" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    result = invoke(["inspect", str(run), "--params", str(weights)])
+    assert result.exit_code == 2 and "--params: a run keeps its own" in result.stderr
+    result = invoke(["inspect", "--task", "adding", "--compare", "--cell", "rnn,lstm",
+                     "--params", str(weights)])  # fmt: skip
+    assert result.exit_code == 2 and "not with --compare" in result.stderr

@@ -50,12 +50,15 @@ def subjects_from_runs(
     config: Path | None = None,
     flags: Mapping[str, Any] | None = None,
     overrides: Sequence[str] = (),
+    params: Path | None = None,
 ) -> list[Subject]:
     """The models of the runs named (paths, latest, unique starts of names under
-    `root`); `config`, `flags` and `overrides` are refused (a run keeps its own)."""
+    `root`); `config`, `flags`, `overrides` and `params` are refused (a run keeps its
+    own)."""
     from rnncli.runs import store
 
-    given = [n for n, v in (("overrides", overrides), ("--config", config)) if v]
+    given = [n for n, v in (("overrides", overrides), ("--config", config),
+                            ("--params", params)) if v]  # fmt: skip
     given += [f"--{k}" for k in (flags or {})]
     if given:
         raise InputError(f"{', '.join(given)}: a run keeps its own config and model; give "
@@ -75,10 +78,12 @@ def subjects_from_config(
     compare: bool = False,
     best: bool = False,
     data: Path | None = None,
+    params: Path | None = None,
 ) -> list[Subject]:
     """Untrained models, as ``rnncli train`` would initialise them, from a config, the
     flags cell (a comma list with `compare`), seed and task, key=value overrides, and
-    `data`, a text file (its vocabulary; it implies the text task, as for train)."""
+    `data`, a text file (its vocabulary; it implies the text task, as for train); or one
+    model at the parameters of `params` (a weights file or run folder)."""
     from rnncli.config import load_config
 
     if best:
@@ -89,11 +94,15 @@ def subjects_from_config(
         raise InputError(f"--cell {cell}: give --compare to overlay several cells")
     if compare and len(cells) < 2:
         raise InputError("--compare needs two runs or more, or --cell a,b,...")
+    if params is not None and compare:
+        raise InputError("--params gives one model's parameters: not with --compare")
     task = flags.get("task") or ("text" if data else None)
     keys = {"seed": flags.get("seed"), "train.task": task,
             "train.data": str(data) if data else None}  # fmt: skip
     return [
-        run_mod.from_config(load_config(config, {"cell": c, **keys}, overrides, training=True))
+        run_mod.from_config(
+            load_config(config, {"cell": c, **keys}, overrides, training=True), params
+        )
         for c in cells
     ]
 
@@ -106,9 +115,11 @@ def save_outputs(
     overrides: Sequence[str],
     flags: Mapping[str, Any],
     argv: Sequence[str],
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the files: into RUN_DIR/inspect/ for one run, else into a new run folder
-    under `root` (``<date>/<time>-inspect-<cell>`` or ``-inspect-compare``). Returns it."""
+    under `root` (``<date>/<time>-inspect-<cell>`` or ``-inspect-compare``), with `extra`
+    in its run.json. Returns it."""
     from rnncli.config import to_dict
     from rnncli.runs import Run
 
@@ -121,7 +132,7 @@ def save_outputs(
     run = Run.start(
         root, "inspect", first.cfg.cell, to_dict(first.cfg) if untrained else {}, overrides,
         argv, first.cfg.seed, dict(flags), what=["compare" if compare else first.p.spec.label],
-        extra={"inspected": [s.label for s in subjects]},
+        extra={"inspected": [s.label for s in subjects], **(extra or {})},
     )  # fmt: skip
     try:
         save(run.path, files, lock=False)

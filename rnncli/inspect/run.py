@@ -37,7 +37,8 @@ class Subject:
     task: dict[str, Any]  # as task.json: task, n_x, n_y (text: vocab, path)
     label: str  # for tables and legends
     run_dir: Path | None  # None: untrained, from a config
-    which: str  # "last", "best" or "untrained"
+    which: str  # "last", "best", "untrained" or "params" (a weights file's)
+    params: Path | None = None  # that file (or run folder)
 
     @property
     def cell(self) -> str:
@@ -98,19 +99,28 @@ def from_run(run_dir: Path, which: str = "last") -> Subject:
     return Subject(p, cfg, dict(task), label, run_dir, which)
 
 
-def from_config(cfg: Config) -> Subject:
-    """An untrained model for `cfg` (a training config), initialised as ``rnncli train``
-    initialises it (same seed, same parameters)."""
+def from_config(cfg: Config, params: Path | None = None) -> Subject:
+    """The model of `cfg` (a training config): untrained, initialised as ``rnncli train``
+    initialises it (same seed, same parameters), or at the parameters of `params` (a
+    weights file in notebook or PyTorch names, or a run folder; every shape checked)."""
+    from rnncli import weights
     from rnncli.training.lifecycle import check_model
-    from rnncli.training.loop import fresh_state, prepare
+    from rnncli.training.loop import fresh_state, model_shape, prepare
 
     check_model(cfg)
     problem = prepare(cfg)
-    p, _, _ = fresh_state(cfg, problem)
+    theta = None
+    if params is not None:
+        layers, D = model_shape(cfg)
+        theta = weights.load_for(params, cfg.cell, problem.n_x, cfg.train.hidden, problem.n_y,
+                                 cfg.dtype, layers, D, flag="--params")  # fmt: skip
+    p, _, _ = fresh_state(cfg, problem, theta)
     _check_model(p, "this config")
     task = {"task": problem.name, "n_x": problem.n_x, "n_y": problem.n_y, **problem.meta}
-    label = f"{p.spec.label} · untrained (seed {cfg.seed})"
-    return Subject(p, cfg, task, label, None, "untrained")
+    if params is None:
+        label = f"{p.spec.label} · untrained (seed {cfg.seed})"
+        return Subject(p, cfg, task, label, None, "untrained")
+    return Subject(p, cfg, task, f"{p.spec.label} · {params.name}", None, "params", params)
 
 
 def valid_steps(loss: str, targets: np.ndarray, T: int, m: int) -> np.ndarray:

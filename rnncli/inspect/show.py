@@ -34,8 +34,11 @@ def factor(v: float | None) -> str:
 
 
 def where(ins: Inspection) -> str:
-    """The model's origin: its run folder's name (and "best"), or "untrained, seed N"."""
+    """The model's origin: its run folder's name (and "best"), the weights file it was
+    given, or "untrained, seed N"."""
     s = ins.subject
+    if s.params is not None:
+        return f"parameters of {s.params.name}"
     if s.run_dir is None:
         return f"untrained, seed {s.cfg.seed}"
     return s.run_dir.name + (" (best)" if s.which == "best" else "")
