@@ -1095,6 +1095,110 @@ def _clean(rows: list[Any], yes: bool) -> None:
 
 @app.command()
 @guard
+def cache(
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Remove the entries listed (asks unless --yes).")
+    ] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="Only entries unused for longer than e.g. 30d, 12h."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Remove without asking.")] = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """The text cache: the encoded texts that text runs memory-map, most recently used
+    first; or remove some.
+
+    The cache is $RNNCLI_CACHE, else $XDG_CACHE_HOME/rnncli, else ~/.cache/rnncli.
+    Removing an entry is always safe: the next run on that text encodes it again. A run
+    that is reading an entry keeps reading it.
+
+    \b
+    Examples:
+      rnncli cache
+      rnncli cache --clean --older-than 30d --yes
+    """
+    from rnncli.runs.store import parse_age
+    from rnncli.tasks.text import cache as text_cache
+
+    folder = text_cache.cache_dir() / "text"
+    rows = text_cache.listing()
+    if older_than is not None:
+        age = parse_age(older_than).total_seconds()
+        rows = [r for r in rows if text_cache.unused_for(r) > age]
+    if clean:
+        return _clean_cache(rows, yes, text_cache.remove)
+    if json_out:
+        return _emit_json({"folder": str(folder), "entries": rows})
+    con = report.console()
+    if not rows:
+        con.print(f"text cache: nothing in {folder}" + (" unused for that long" if older_than
+                  else ""), markup=False, highlight=False)  # fmt: skip
+        return None
+    total = sum(r["bytes"] for r in rows)
+    n = f"{len(rows)} {'entry' if len(rows) == 1 else 'entries'}"
+    con.print(_cache_table(rows, con.width, f"text cache: {folder} · {n} · "
+                           f"{total / 2**20:,.1f} MiB"))  # fmt: skip
+    return None
+
+
+def _cache_table(rows: list[dict[str, Any]], width: int, title: str) -> Any:
+    from datetime import datetime
+
+    from rnncli.report import Col, fit_table
+
+    cols = [Col("entry"), Col("source", priority=2, wrap=True), Col("characters", "right"),
+            Col("MiB", "right"), Col("last used", priority=1), Col("note", priority=3,
+            wrap=True)]  # fmt: skip
+    body = [
+        [_short_entry(r["name"]), r["source"] or "-",
+         f"{r['characters']:,}" if r["characters"] is not None else "-",
+         f"{r['bytes'] / 2**20:,.1f}",
+         datetime.fromtimestamp(r["last_used"]).strftime("%Y-%m-%d %H:%M"),
+         r["problem"] or ""]
+        for r in rows
+    ]  # fmt: skip
+    return fit_table(title, cols, body, width)
+
+
+def _short_entry(name: str) -> str:
+    """An entry's name as the table shows it: the text's hash cut to 12 digits."""
+    sha, _, k = name.rpartition("-k")
+    if name.startswith(".") or not sha:
+        return name[:16] + ("…" if len(name) > 16 else "")
+    return f"{sha[:12]}-k{k}"
+
+
+def _clean_cache(rows: list[dict[str, Any]], yes: bool, remove: Callable[[Any], None]) -> None:
+    doomed = [r for r in rows if r["removable"]]
+    con = report.console(stderr=True)
+    if not doomed:
+        con.print("nothing to remove", markup=False)
+        return
+    total = sum(r["bytes"] for r in doomed) / 2**20
+    for r in doomed:
+        con.print(f"  {r['name']}  ({r['source'] or r['problem']})", markup=False,
+                  highlight=False)  # fmt: skip
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError(f"--clean would remove {len(doomed)} cache entries "
+                             f"({total:,.1f} MiB): add --yes to confirm")  # fmt: skip
+        if not typer.confirm(f"remove these {len(doomed)} entries ({total:,.1f} MiB)?",
+                             default=False):  # fmt: skip
+            raise typer.Exit(1)
+    for r in doomed:
+        remove(r)
+    kept = len(rows) - len(doomed)
+    left = f" ({kept} left alone: a write under way, or not rnncli's)" if kept else ""
+    n = len(doomed)
+    con.print(f"removed {n} {'entry' if n == 1 else 'entries'}, {total:,.1f} MiB{left}",
+              markup=False)  # fmt: skip
+
+
+@app.command()
+@guard
 def show(
     run_dir: Annotated[
         str, typer.Argument(metavar="RUN_DIR", help="A run folder, latest, or a unique start.")

@@ -52,9 +52,7 @@ def test_every_task_trains_and_is_scored_by_its_criterion(tmp_path: Path, task: 
         (["--task", "copy", "train.targets=every"], "train.targets"),
     ],
 )
-def test_bad_task_parameters_are_usage_errors(
-    tmp_path: Path, args: list[str], says: str
-) -> None:
+def test_bad_task_parameters_are_usage_errors(tmp_path: Path, args: list[str], says: str) -> None:
     result = invoke("train", *args, "train.steps=2", "--out", str(tmp_path))
     assert result.exit_code == 2
     assert says in result.stderr and "Traceback" not in result.stderr

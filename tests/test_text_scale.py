@@ -551,3 +551,56 @@ def test_head_reads_only_the_pieces_it_needs(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="offset 200000"):
         text.head(path, 10**6)
     assert text.head(corpus_file(tmp_path, "short"), 100) == "short"
+
+
+def test_cache_command_lists_and_cleans(tmp_path: Path, text_cache: Path) -> None:
+    import os
+    import time
+
+    assert "nothing in" in invoke(["cache"]).stdout
+    old, new = tmp_path / "old.txt", tmp_path / "new.txt"
+    old.write_text(SENTENCE * 30, encoding="utf-8")
+    new.write_text(SENTENCE * 50, encoding="utf-8")
+    old_sha = text.open_corpus(old).sha256
+    text.open_corpus(new)
+    text.open_corpus(new, min_count=2)
+    folder = text_cache / "text"
+    day = 86_400
+    stale = time.time() - 40 * day
+    for f in folder.glob(f"{old_sha}-k1.*"):
+        os.utime(f, (stale, stale))  # used 40 days ago
+    (folder / ".abc-k1.npy.x1.tmp").write_bytes(b"x" * 10)  # an interrupted write...
+    os.utime(folder / ".abc-k1.npy.x1.tmp", (stale, stale))
+    (folder / ".def-k1.npy.x2.tmp").write_bytes(b"x")  # ...and one under way
+    (folder / "notes.txt").write_text("mine")  # not rnncli's
+
+    doc = json.loads(invoke(["cache", "--json"]).stdout)
+    rows = {r["name"]: r for r in doc["entries"]}
+    assert len(rows) == 6 and doc["folder"] == str(folder)
+    entries = [r for r in rows.values() if r["problem"] is None]
+    assert sorted(r["source"] for r in entries) == ["new.txt", "new.txt", "old.txt"]
+    assert {r["characters"] for r in entries} == {len(SENTENCE) * 30, len(SENTENCE) * 50}
+    assert not rows["notes"]["removable"] and not rows[".def-k1.npy.x2.tmp"]["removable"]
+    shown = invoke(["cache"]).stdout
+    assert "old.txt" in shown and "6 entries" in shown
+
+    result = invoke(["cache", "--clean", "--older-than", "30d"])  # not a terminal
+    assert result.exit_code == 2 and "add --yes" in result.stderr
+    assert len(list(folder.iterdir())) == 9  # nothing removed
+    result = invoke(["cache", "--clean", "--older-than", "30d", "--yes"])
+    assert result.exit_code == 0, result.stderr
+    assert "removed 2 entries" in result.stderr
+    left = {r["name"] for r in json.loads(invoke(["cache", "--json"]).stdout)["entries"]}
+    assert len(left) == 4 and ".abc-k1.npy.x1.tmp" not in left
+    assert all(not n.startswith(old_sha) for n in left)
+    assert invoke(["cache", "--older-than", "soon"]).exit_code == 2
+
+    # everything: what is not removable stays; a removed entry is encoded again
+    result = invoke(["cache", "--clean", "--yes"])
+    assert "removed 2 entries" in result.stderr and "2 left alone" in result.stderr
+    assert text.open_corpus(new).vocab.decode(text.open_corpus(new).data) == new.read_text()
+    for f in folder.glob("*-k*.*"):
+        os.utime(f, (stale, stale))
+    text.open_corpus(new)  # a run uses the entry: it is not stale any more
+    (row,) = [r for r in cache_mod.listing() if r["source"] == "new.txt"]
+    assert cache_mod.unused_for(row) < day

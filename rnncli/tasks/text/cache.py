@@ -14,14 +14,19 @@ reader sees a whole old file or a whole new one. Before an entry is memory-mappe
 JSON is checked against the key and against itself (vocabulary hash), and the .npy
 against the JSON (size, CRC-32 of every byte, read in pieces so that checking costs
 no memory; then dtype and length from its header). An entry that fails any check is
-never used: it is rebuilt, with a one-line notice. Deleting the folder is always safe.
+never used: it is rebuilt, with a one-line notice. Deleting the folder is always safe;
+`listing` and `remove` are what ``rnncli cache`` shows and cleans. An entry's JSON gets
+its modification time set each time a run uses the entry ("last used").
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +103,12 @@ class Entry:
             raise BadEntry(f"holds {data.dtype} {data.shape}, its JSON says otherwise")
         return data, meta, vocab
 
+    def touch(self) -> None:
+        """Mark the entry used now (its JSON's modification time); a read-only cache
+        stays as it is."""
+        with contextlib.suppress(OSError):
+            os.utime(self.meta)
+
     def _read_meta(self) -> dict[str, Any]:
         if not self.npy.exists() or not self.meta.exists():
             raise BadEntry("incomplete (one of its two files is missing)")
@@ -120,9 +131,7 @@ class Entry:
             raise BadEntry("its JSON has an impossible dtype or length")
         return meta
 
-    def write(
-        self, write_npy: Any, vocab: Vocab, characters: int, extra: dict[str, Any]
-    ) -> None:
+    def write(self, write_npy: Any, vocab: Vocab, characters: int, extra: dict[str, Any]) -> None:
         """Write the entry: `write_npy(fh)` writes the .npy (header and indices) to a binary
         file; the JSON records it with the vocabulary and `extra`. Raises WriteError."""
         crc = _Crc()
@@ -138,6 +147,69 @@ class Entry:
             "npy_bytes": crc.size, "crc32": crc.value, **extra,
         }  # fmt: skip
         write_json_atomic(self.meta, meta)
+
+
+BUSY_S = 600.0
+_NAME = re.compile(r"([0-9a-f]{64})-k(\d+)")
+
+
+def listing(root: Path | None = None) -> list[dict[str, Any]]:
+    """The entries under `root` (default `cache_dir()`), most recently used first: name,
+    source file name, characters, dtype, bytes on disk, last used (seconds since the
+    epoch) and, for one that could not be used, why (its JSON only is read: listing a
+    large cache costs no reading of its indices). A temporary file of an atomic write is
+    a row of its own, so that cleaning removes it too. `removable` is false for a file
+    that is neither (not rnncli's) and for a temporary file written to in the last
+    `BUSY_S` seconds (a write under way)."""
+    folder = (root or cache_dir()) / "text"
+    if not folder.is_dir():
+        return []
+    stems: dict[str, list[Path]] = {}
+    for path in folder.iterdir():
+        if path.is_file():
+            name = path.name if path.name.startswith(".") else path.name.split(".", 1)[0]
+            stems.setdefault(name, []).append(path)
+    rows = []
+    for stem, files in stems.items():
+        m = _NAME.fullmatch(stem)
+        stamped = [f for f in files if f.suffix == ".json"] or files  # `touch` sets the JSON's
+        row: dict[str, Any] = {
+            "name": stem, "files": sorted(str(f) for f in files), "source": None,
+            "characters": None, "dtype": None,
+            "bytes": sum(f.stat().st_size for f in files),
+            "last_used": max(f.stat().st_mtime for f in stamped), "problem": None,
+            "removable": True,
+        }  # fmt: skip
+        if stem.startswith("."):
+            row["problem"] = "temporary file: an interrupted write, or one under way"
+            row["removable"] = unused_for(row) >= BUSY_S
+        elif m is None:
+            row["problem"] = "not a cache entry"
+            row["removable"] = False
+        else:
+            try:
+                meta = Entry(folder.parent, m.group(1), int(m.group(2)))._read_meta()
+            except BadEntry as err:
+                row["problem"] = str(err)
+            else:
+                row.update(source=meta.get("source_name"), characters=meta["characters"],
+                           dtype=meta["dtype"])  # fmt: skip
+        rows.append(row)
+    rows.sort(key=lambda r: r["last_used"], reverse=True)
+    return rows
+
+
+def remove(row: dict[str, Any]) -> None:
+    """Delete a `listing` row's files (a run that has the indices mapped keeps reading
+    them: the operating system frees the space when the mapping closes)."""
+    for name in row["files"]:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+def unused_for(row: dict[str, Any]) -> float:
+    """Seconds since the row's entry was last used."""
+    return time.time() - float(row["last_used"])
 
 
 def _vocab(meta: dict[str, Any]) -> Vocab:

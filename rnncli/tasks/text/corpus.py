@@ -173,6 +173,7 @@ def open_corpus(
         except BadEntry as err:
             say(f"text cache: {entry.npy} is damaged ({err}); rebuilding it")
         else:
+            entry.touch()
             say(f"text cache: using {entry.npy} ({len(data):,} characters, {vocab.size} "
                 f"symbols, {data.dtype})")  # fmt: skip
             return Corpus(str(path), sha256, size, data, vocab, meta.get("rare", 0),

@@ -165,4 +165,3 @@ def size_text(size: int) -> str:
         if value < 1000 or unit == "GB":
             break
     return f"{value:.1f} {unit}"
-
