@@ -213,6 +213,67 @@ def test_auto_moves_to_the_kernels_at_a_fixed_step_and_resumes_bit_for_bit(
         assert rel(a["theta"], b["theta"]) < 1e-9
 
 
+def test_a_resume_follows_the_plan_its_run_started_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step a run moves at is kept in its checkpoint: a later rnncli with another
+    step, a checkpoint written before it was kept (then the kernels ran from step 0),
+    and a resume stopped before its first step all keep the run's own record."""
+    from rnncli.training import checkpoint, lifecycle
+
+    def run(out: Path, *extra: str) -> Path:
+        result = invoke("train", *REBER, "--out", str(out), "--json", *extra)
+        assert result.exit_code == 0, result.stderr
+        return Path(json.loads(result.stdout)["run_dir"])
+
+    def theta(run_dir: Path) -> np.ndarray:
+        with np.load(run_dir / "checkpoint.npz") as z:
+            return z["theta"]
+
+    monkeypatch.setattr(compiled, "AUTO_FROM_STEP", 30)
+    whole = run(tmp_path / "a", "train.steps=60")
+    half = run(tmp_path / "b", "train.steps=20")
+    monkeypatch.setattr(compiled, "AUTO_FROM_STEP", 1000)  # a later rnncli
+    assert invoke("train", "--resume", str(half), "train.steps=60").exit_code == 0
+    assert np.array_equal(theta(whole), theta(half))
+
+    monkeypatch.setattr(compiled, "AUTO_FROM_STEP", 0)  # as auto was before the record
+    legacy_whole = run(tmp_path / "c", "train.steps=60")
+    legacy = run(tmp_path / "d", "train.steps=20")
+    state = checkpoint.load(legacy / checkpoint.NAME)
+    state.compiled_from = None
+    checkpoint.save(legacy / checkpoint.NAME, state)
+    monkeypatch.setattr(compiled, "AUTO_FROM_STEP", 1000)
+    assert invoke("train", "--resume", str(legacy), "train.steps=60").exit_code == 0
+    assert np.array_equal(theta(legacy_whole), theta(legacy))
+
+    monkeypatch.setattr(compiled, "AUTO_FROM_STEP", 30)
+    moved = run(tmp_path / "e", "train.steps=45")
+    plan = lifecycle.plan_resume(moved, ["train.steps=60"])
+    lifecycle.execute(plan, should_stop=lambda: True)
+    summary = json.loads((moved / "run.json").read_text())["summary"]
+    assert summary["steps"] == 45
+    assert summary["engine"] == {"backend": "compiled", "threads": 1, "from_step": 30}
+
+
+def test_loading_the_kernels_is_not_training_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    real = compiled.warm
+
+    def slow_warm(*args: Any, **kw: Any) -> float:
+        time.sleep(1.0)
+        return 1.0 + real(*args, **kw)
+
+    monkeypatch.setattr(compiled, "warm", slow_warm)
+    result = invoke("train", *REBER, "train.steps=20", "engine.backend=compiled", "--no-save",
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["wall_s"] < 0.9
+
+
 def test_compiled_for_a_model_it_cannot_run_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke("train", *REBER, "train.steps=5", "engine.backend=compiled",
                     "model.layers=2", "--out", str(tmp_path))  # fmt: skip

@@ -567,40 +567,68 @@ def test_cache_command_lists_and_cleans(tmp_path: Path, text_cache: Path) -> Non
     folder = text_cache / "text"
     day = 86_400
     stale = time.time() - 40 * day
+
+    def age(path: Path) -> None:
+        os.utime(path, (stale, stale))
+
     for f in folder.glob(f"{old_sha}-k1.*"):
-        os.utime(f, (stale, stale))  # used 40 days ago
-    (folder / ".abc-k1.npy.x1.tmp").write_bytes(b"x" * 10)  # an interrupted write...
-    os.utime(folder / ".abc-k1.npy.x1.tmp", (stale, stale))
-    (folder / ".def-k1.npy.x2.tmp").write_bytes(b"x")  # ...and one under way
-    (folder / "notes.txt").write_text("mine")  # not rnncli's
+        age(f)  # used 40 days ago
+    interrupted = folder / f".{'a' * 64}-k1.npy.x1.tmp"  # an atomic write killed...
+    interrupted.write_bytes(b"x" * 10)
+    age(interrupted)
+    (folder / f".{'b' * 64}-k1.npy.x2.tmp").write_bytes(b"x")  # ...and one under way
+    foreign = [folder / "notes.txt", folder / ".DS_Store", folder / f"{old_sha}-k1.json.bak"]
+    for f in foreign:  # not rnncli's, however old
+        f.write_text("mine")
+        age(f)
 
     doc = json.loads(invoke(["cache", "--json"]).stdout)
     rows = {r["name"]: r for r in doc["entries"]}
-    assert len(rows) == 6 and doc["folder"] == str(folder)
+    assert len(rows) == 8 and doc["folder"] == str(folder)
     entries = [r for r in rows.values() if r["problem"] is None]
     assert sorted(r["source"] for r in entries) == ["new.txt", "new.txt", "old.txt"]
     assert {r["characters"] for r in entries} == {len(SENTENCE) * 30, len(SENTENCE) * 50}
-    assert not rows["notes"]["removable"] and not rows[".def-k1.npy.x2.tmp"]["removable"]
+    assert all(len(r["files"]) == 2 for r in entries)
+    assert [r["removable"] for r in rows.values() if r["problem"]].count(True) == 1
     shown = invoke(["cache"]).stdout
-    assert "old.txt" in shown and "6 entries" in shown
+    assert "old.txt" in shown and "8 entries" in shown
 
     result = invoke(["cache", "--clean", "--older-than", "30d"])  # not a terminal
     assert result.exit_code == 2 and "add --yes" in result.stderr
-    assert len(list(folder.iterdir())) == 9  # nothing removed
+    assert len(list(folder.iterdir())) == 11  # nothing removed
     result = invoke(["cache", "--clean", "--older-than", "30d", "--yes"])
     assert result.exit_code == 0, result.stderr
-    assert "removed 2 entries" in result.stderr
-    left = {r["name"] for r in json.loads(invoke(["cache", "--json"]).stdout)["entries"]}
-    assert len(left) == 4 and ".abc-k1.npy.x1.tmp" not in left
-    assert all(not n.startswith(old_sha) for n in left)
+    assert "removed 2 entries" in result.stderr and "3 left alone" in result.stderr
+    left = {p.name for p in folder.iterdir()}
+    assert not interrupted.exists() and not any(n.startswith(old_sha + "-k1.n") for n in left)
+    assert all(f.exists() for f in foreign)
     assert invoke(["cache", "--older-than", "soon"]).exit_code == 2
 
     # everything: what is not removable stays; a removed entry is encoded again
     result = invoke(["cache", "--clean", "--yes"])
-    assert "removed 2 entries" in result.stderr and "2 left alone" in result.stderr
+    assert "removed 2 entries" in result.stderr and "4 left alone" in result.stderr
+    assert all(f.exists() for f in foreign)
     assert text.open_corpus(new).vocab.decode(text.open_corpus(new).data) == new.read_text()
     for f in folder.glob("*-k*.*"):
-        os.utime(f, (stale, stale))
+        age(f)
     text.open_corpus(new)  # a run uses the entry: it is not stale any more
     (row,) = [r for r in cache_mod.listing() if r["source"] == "new.txt"]
     assert cache_mod.unused_for(row) < day
+
+
+def test_cache_listing_survives_files_that_go_meanwhile(
+    text_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = text_cache / "text"
+    folder.mkdir(parents=True)
+    gone = folder / f".{'c' * 64}-k1.npy.x.tmp"
+    gone.write_bytes(b"x")
+    real_stat = Path.stat
+
+    def stat(self: Path, **kw: Any) -> Any:
+        if self == gone:  # renamed by a run between the folder's listing and this stat
+            raise FileNotFoundError(str(self))
+        return real_stat(self, **kw)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert cache_mod.listing() == []

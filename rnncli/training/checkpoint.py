@@ -56,6 +56,9 @@ class TrainState:
     evals_since_best: int = 0  # evaluations without improvement, for train.patience
     stop: str = ""  # why the run stopped last: steps, solved, patience (or "")
     dropout_state: Mapping[str, Any] = field(default_factory=dict)  # dropout mask stream
+    # the step the run moves to the compiled kernels at (-1: never), fixed when it starts
+    # so that a resume follows it; None in checkpoints written before it was recorded
+    compiled_from: int | None = None
 
 
 def save(path: Path, s: TrainState) -> None:
@@ -65,6 +68,7 @@ def save(path: Path, s: TrainState) -> None:
         "evals_since_best": s.evals_since_best,
         "stop": s.stop,
         "dropout_state": s.dropout_state,
+        "compiled_from": s.compiled_from,
     }
     arrays: dict[str, np.ndarray] = {
         "theta": s.theta,
@@ -162,7 +166,16 @@ def load(path: Path) -> TrainState:
         evals_since_best=int(meta.get("evals_since_best", 0)),
         stop=str(meta.get("stop", "")),
         dropout_state=meta.get("dropout_state") or {},
+        compiled_from=_optional_int(meta.get("compiled_from"), path),
     )
+
+
+def _optional_int(value: Any, path: Path) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+        raise InputError(f"{path}: checkpoint has bad entries (compiled_from {value!r})")
+    return value
 
 
 def _carry(data: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:

@@ -224,16 +224,20 @@ def train(
     grads = p.zeros_like()
     carry_state = problem.name == "text"
     chosen = engine.choose_backend(cfg.engine.backend, p.cell, p.stacked, p.n_a, t.batch)
-    from_step = engine.compiled_from(cfg.engine.backend, chosen)
+    from_step = _compiled_from(cfg, chosen, state, resume, notice)
     backend = "numpy"  # the backend of the next step
+    t_start = last_tick = 0.0  # set when the loop starts
 
     def step_backend() -> str:
-        """Move to the compiled kernels at `from_step` (loading them first)."""
-        nonlocal backend
+        """Move to the compiled kernels at `from_step`; loading them (seconds, the first
+        time on a machine) is not training time."""
+        nonlocal backend, t_start, last_tick
         if backend == "numpy" and from_step is not None and state.step >= from_step:
             from rnncli.engine import compiled
 
-            compiled.warm(p.cell, p.dtype, notice)
+            took = compiled.warm(p.cell, p.dtype, notice)
+            t_start += took
+            last_tick += took
             backend = "compiled"
         return backend
 
@@ -344,5 +348,31 @@ def train(
         status, message = "failed", str(err)
     finally:
         reporter.stop()
-    start = from_step if backend == "compiled" and from_step else None
-    return Result(status, problem, p, state, history, message, backend, threads, start)
+    ran = "compiled" if from_step is not None and state.step > from_step else "numpy"
+    start = from_step if ran == "compiled" and from_step else None
+    return Result(status, problem, p, state, history, message, ran, threads, start)
+
+
+def _compiled_from(
+    cfg: Any, chosen: str, state: TrainState, resume: bool, notice: Callable[[str], None] | None
+) -> int | None:
+    """The step this run moves to the compiled kernels at (None: never), recorded in
+    `state` when the run starts so that a resumed run follows its own plan."""
+    if not resume or state.compiled_from is None:
+        # a new run; or a checkpoint from before the plan was recorded, when a chosen
+        # compiled backend ran from the first step
+        planned = engine.compiled_from(cfg.engine.backend, chosen)
+        if resume and chosen == "compiled":
+            planned = 0
+        state.compiled_from = -1 if planned is None else planned
+        return planned
+    if state.compiled_from < 0:
+        return None
+    if chosen != "compiled":  # the kernels are gone from this installation
+        if notice is not None:
+            notice(
+                f"this run moved to the compiled kernels at step {state.compiled_from:,}; "
+                "without them it goes on with NumPy (equal to ~1e-15, not bit for bit)"
+            )
+        return None
+    return state.compiled_from

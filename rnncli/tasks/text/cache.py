@@ -150,7 +150,9 @@ class Entry:
 
 
 BUSY_S = 600.0
-_NAME = re.compile(r"([0-9a-f]{64})-k(\d+)")
+_NAME = re.compile(r"([0-9a-f]{64})-k(\d+)")  # an entry
+_FILE = re.compile(r"([0-9a-f]{64}-k\d+)\.(?:npy|json)")  # one of its two files
+_TEMP = re.compile(r"\.[0-9a-f]{64}-k\d+\.(?:npy|json)\..+\.tmp")  # an atomic write's
 
 
 def listing(root: Path | None = None) -> list[dict[str, Any]]:
@@ -158,45 +160,53 @@ def listing(root: Path | None = None) -> list[dict[str, Any]]:
     source file name, characters, dtype, bytes on disk, last used (seconds since the
     epoch) and, for one that could not be used, why (its JSON only is read: listing a
     large cache costs no reading of its indices). A temporary file of an atomic write is
-    a row of its own, so that cleaning removes it too. `removable` is false for a file
-    that is neither (not rnncli's) and for a temporary file written to in the last
-    `BUSY_S` seconds (a write under way)."""
+    a row of its own, so that cleaning removes it too; so is every other file, which is
+    not rnncli's. `removable` is false for those, and for a temporary file or an
+    incomplete entry written to in the last `BUSY_S` seconds (a write under way)."""
     folder = (root or cache_dir()) / "text"
     if not folder.is_dir():
         return []
-    stems: dict[str, list[Path]] = {}
+    groups: dict[str, dict[Path, os.stat_result]] = {}
     for path in folder.iterdir():
-        if path.is_file():
-            name = path.name if path.name.startswith(".") else path.name.split(".", 1)[0]
-            stems.setdefault(name, []).append(path)
-    rows = []
-    for stem, files in stems.items():
-        m = _NAME.fullmatch(stem)
-        stamped = [f for f in files if f.suffix == ".json"] or files  # `touch` sets the JSON's
-        row: dict[str, Any] = {
-            "name": stem, "files": sorted(str(f) for f in files), "source": None,
-            "characters": None, "dtype": None,
-            "bytes": sum(f.stat().st_size for f in files),
-            "last_used": max(f.stat().st_mtime for f in stamped), "problem": None,
-            "removable": True,
-        }  # fmt: skip
-        if stem.startswith("."):
-            row["problem"] = "temporary file: an interrupted write, or one under way"
-            row["removable"] = unused_for(row) >= BUSY_S
-        elif m is None:
-            row["problem"] = "not a cache entry"
-            row["removable"] = False
-        else:
-            try:
-                meta = Entry(folder.parent, m.group(1), int(m.group(2)))._read_meta()
-            except BadEntry as err:
-                row["problem"] = str(err)
-            else:
-                row.update(source=meta.get("source_name"), characters=meta["characters"],
-                           dtype=meta["dtype"])  # fmt: skip
-        rows.append(row)
+        try:  # a run may rename or remove a file meanwhile
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if not path.is_file():
+            continue
+        part = _FILE.fullmatch(path.name)
+        key = part.group(1) if part else path.name
+        groups.setdefault(key, {})[path] = st
+    rows = [_row(folder, key, files) for key, files in groups.items()]
     rows.sort(key=lambda r: r["last_used"], reverse=True)
     return rows
+
+
+def _row(folder: Path, key: str, files: dict[Path, os.stat_result]) -> dict[str, Any]:
+    stamped = [st for f, st in files.items() if f.suffix == ".json"] or list(files.values())
+    row: dict[str, Any] = {
+        "name": key, "files": sorted(str(f) for f in files), "source": None,
+        "characters": None, "dtype": None, "bytes": sum(st.st_size for st in files.values()),
+        "last_used": max(st.st_mtime for st in stamped),  # `touch` sets the JSON's
+        "problem": None, "removable": True,
+    }  # fmt: skip
+    entry = _NAME.fullmatch(key)
+    if entry is None:
+        temp = _TEMP.fullmatch(key) is not None
+        row["problem"] = ("temporary file: an interrupted write, or one under way" if temp
+                          else "not rnncli's")  # fmt: skip
+        row["removable"] = temp and unused_for(row) >= BUSY_S
+        return row
+    try:
+        meta = Entry(folder.parent, entry.group(1), int(entry.group(2)))._read_meta()
+    except BadEntry as err:
+        row["problem"] = str(err)
+        if len(files) == 1:  # the .npy is written first: its JSON may be on its way
+            row["removable"] = unused_for(row) >= BUSY_S
+    else:
+        row.update(source=meta.get("source_name"), characters=meta["characters"],
+                   dtype=meta["dtype"])  # fmt: skip
+    return row
 
 
 def remove(row: dict[str, Any]) -> None:
