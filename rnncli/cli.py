@@ -111,6 +111,7 @@ InspectParamsOpt = Annotated[
         show_default=False,
     ),
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", help="Remove without asking.")]
 ThreadsOpt = Annotated[
     int | None,
     typer.Option(
@@ -1014,7 +1015,7 @@ def runs_(
         str | None,
         typer.Option("--older-than", help="With --clean: only runs older than e.g. 30d, 12h."),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Remove without asking.")] = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -1071,6 +1072,17 @@ def runs_(
     return None
 
 
+def _confirm_removal(what: str, yes: bool) -> None:
+    """Ask before removing `what` ("3 runs") unless --yes; where nobody can answer (stdin
+    not a terminal), refuse with one line instead."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(f"--clean would remove {what}: add --yes to confirm")
+    if not typer.confirm(f"remove these {what}?", default=False):
+        raise typer.Exit(1)
+
+
 def _clean(rows: list[Any], yes: bool) -> None:
     from rnncli.runs import store
 
@@ -1082,11 +1094,7 @@ def _clean(rows: list[Any], yes: bool) -> None:
         return
     for _, r in doomed:
         con.print(f"  {r['path']}  ({r['status']})", markup=False, highlight=False)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise InputError(f"--clean would remove {len(doomed)} runs: add --yes to confirm")
-        if not typer.confirm(f"remove these {len(doomed)} runs?", default=False):
-            raise typer.Exit(1)
+    _confirm_removal(f"{len(doomed)} runs", yes)
     for e, _ in doomed:
         store.remove(e)
     skipped = f" ({kept} in use, left alone)" if kept else ""
@@ -1103,7 +1111,7 @@ def cache(
         str | None,
         typer.Option("--older-than", help="Only entries unused for longer than e.g. 30d, 12h."),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Remove without asking.")] = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -1181,13 +1189,7 @@ def _clean_cache(rows: list[dict[str, Any]], yes: bool, remove: Callable[[Any], 
     for r in doomed:
         con.print(f"  {r['name']}  ({r['source'] or r['problem']})", markup=False,
                   highlight=False)  # fmt: skip
-    if not yes:
-        if not sys.stdin.isatty():
-            raise InputError(f"--clean would remove {len(doomed)} cache entries "
-                             f"({total:,.1f} MiB): add --yes to confirm")  # fmt: skip
-        if not typer.confirm(f"remove these {len(doomed)} entries ({total:,.1f} MiB)?",
-                             default=False):  # fmt: skip
-            raise typer.Exit(1)
+    _confirm_removal(f"{len(doomed)} cache entries ({total:,.1f} MiB)", yes)
     for r in doomed:
         remove(r)
     kept = len(rows) - len(doomed)
