@@ -74,22 +74,19 @@ def train(
     `Config`; `overrides`: ``["train.steps=2000", ...]``; `out`: the root for run folders
     (None: write nothing); `resume`: a run folder to continue (then `overrides` may only
     extend it, as on the command line); `quiet=False` shows progress lines."""
-    from rnncli.training import execute, plan_new, plan_resume
+    from rnncli.runs import store
+    from rnncli.training import execute, start_or_resume
     from rnncli.training.progress import PlainReporter
     from rnncli.training.signals import catch_stops
 
-    if resume is not None:
-        if config is not None or init_from is not None or name is not None:
-            raise InputError("resume continues a run with its saved config: give only overrides")
-        from rnncli.runs import store
-
-        plan = plan_resume(store.resolve(resume, out or "outputs"), overrides)
-    else:
-        cfg = _config(config, overrides)
-        plan = plan_new(
-            cfg, None if out is None else Path(out), name=name, overrides=list(overrides),
-            init_from=None if init_from is None else Path(init_from),
-        )  # fmt: skip
+    if resume is not None and (config is not None or init_from is not None or name is not None):
+        raise InputError("resume continues a run with its saved config: give only overrides")
+    plan = start_or_resume(
+        _config(config, overrides) if resume is None else None,
+        resume=None if resume is None else store.resolve(resume, out or "outputs"),
+        out=None if out is None else Path(out), overrides=list(overrides), name=name,
+        init_from=None if init_from is None else Path(init_from),
+    )  # fmt: skip
     if plan.nothing_to_do:
         return TrainResult("nothing-to-do", {}, plan.run_dir, [], plan.nothing_to_do)
     with catch_stops() as stop:
@@ -128,19 +125,6 @@ def sample(
 ) -> dict[str, Any]:
     """Samples from a reber or text run, as ``rnncli sample --json`` prints them."""
     from rnncli.runs import store
-    from rnncli.tasks.text import Vocab
-    from rnncli.training import sampling
-    from rnncli.weights import packed_from_run
+    from rnncli.training.sampling import sample_run
 
-    path = store.resolve(run_dir, out)
-    p, _, task = packed_from_run(path, "best" if best else "last")
-    rng = np.random.default_rng(seed)
-    if task["task"] == "reber":
-        if prime is not None:
-            raise InputError(f"prime is for text models; {path} is a reber model")
-        return sampling.sample_reber(p, n or 10, temperature, rng)
-    if task["task"] != "text":
-        raise InputError(f"{path}: sampling needs a reber or text model, not {task['task']}")
-    vocab = Vocab.from_list(task["vocab"], task.get("unknown"))
-    start = prime or task.get("first_char") or vocab.to_list()[0]
-    return sampling.sample_text(p, vocab, n or 400, temperature, start, rng)
+    return sample_run(store.resolve(run_dir, out), n, temperature, prime, seed, best)

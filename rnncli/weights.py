@@ -265,16 +265,20 @@ def write_weights(
     return write_bytes_atomic(path, save(data, metadata=meta))
 
 
-def export(run_dir: Path, fmt: str, names: str, out: Path | None, which: str = "last") -> Path:
-    """A trained run's parameters as a weights file: PyTorch or notebook names, safetensors
-    or npz. The file's metadata (safetensors) says what model it is."""
+def export(
+    run_dir: Path, fmt: str, names: str | None, out: Path | None, which: str = "last"
+) -> Path:
+    """A trained run's parameters as a weights file: PyTorch or notebook names (None:
+    torch where a PyTorch layer computes the cell), safetensors or npz. The file's
+    metadata (safetensors) says what model it is."""
     from rnncli import __version__
 
     if fmt not in ("safetensors", "npz"):
         raise InputError(f"--format {fmt!r}: expected safetensors or npz")
-    if names not in ("torch", "notebook"):
+    if names not in ("torch", "notebook", None):
         raise InputError(f"--names {names!r}: expected torch or notebook")
     p, cfg, task = packed_from_run(run_dir, which)
+    names = names or ("torch" if p.cell in TORCH_LAYERS else "notebook")
     arrays = to_torch(p) if names == "torch" else engine.unpack(p)
     meta = {
         "format": "rnncli-weights/1", "rnncli": __version__, "names": names, "cell": p.cell,

@@ -6,13 +6,14 @@ choose their data, inspect them, make the files, write them.
     inspections = analyse(subjects, Options())
     files, notices = outputs(inspections, Options())
     save_outputs(subjects, files, root, ...)   RUN_DIR/inspect/ or a new run folder
+    run_inspect(runs, overrides, opts, where)  all of these, as ``rnncli inspect``
     write_report(RUN_DIR)                      RUN_DIR/report.html
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,21 @@ class Options:
     batch_seed: int = run_mod.BATCH_SEED
     find: bool = False  # rank units against features of the text
     unit: str | None = None  # colour the text by this unit ("a:17")
+    best: bool = False  # a run's best parameters (best.npz), not the last
+    compare: bool = False  # overlay several runs or cells
+
+
+@dataclass
+class Where:
+    """What to inspect an untrained model of, and where the files go."""
+
+    out: Path = Path("outputs")
+    config: Path | None = None
+    flags: dict[str, Any] = field(default_factory=dict)  # cell, seed, task
+    params: Path | None = None  # a weights file, run folder or best.npz
+    threads: int | None = None
+    no_save: bool = False
+    argv: Sequence[str] = ()
 
 
 def subjects_from_runs(
@@ -129,16 +145,13 @@ def save_outputs(
         save(folder, files)
         return folder
     untrained = first.run_dir is None
-    run = Run.start(
+    with Run.start(
         root, "inspect", first.cfg.cell, to_dict(first.cfg) if untrained else {}, overrides,
         argv, first.cfg.seed, dict(flags), what=["compare" if compare else first.p.spec.label],
         extra={"inspected": [s.label for s in subjects], **(extra or {})},
-    )  # fmt: skip
-    try:
+    ) as run:  # fmt: skip
         save(run.path, files, lock=False)
         run.finish("completed")
-    finally:
-        run.release()
     return run.path
 
 
@@ -263,3 +276,50 @@ def write_report(run_dir: Path, best: bool = False) -> Path:
         why_not,
     )  # fmt: skip
     return write_bytes_atomic(run_dir / "report.html", page.encode("utf-8"))
+
+
+@dataclass
+class Inspected:
+    """What ``rnncli inspect`` did: the inspections, the files written (names), the
+    notices to print, and the folder they went to (None with no_save)."""
+
+    subjects: list[Subject]
+    inspections: list[Inspection]
+    files: list[str]
+    notices: list[str]
+    folder: Path | None
+
+    def to_json(self) -> dict[str, Any]:
+        out_dir = str(self.folder) if self.folder else None
+        return document(self.inspections, files=self.files, out_dir=out_dir)
+
+
+def run_inspect(
+    runs: Sequence[str],
+    overrides: Sequence[str],
+    opts: Options,
+    where: Where,
+) -> Inspected:
+    """Inspect trained runs (`runs`: folders, latest, unique starts) or, without any, an
+    untrained model of the config; write the files (unless ``where.no_save``)."""
+    from rnncli import engine
+    from rnncli.runs.query import params_record, source
+
+    params = where.params
+    if runs:
+        subjects = subjects_from_runs(runs, where.out, opts.best, opts.compare, where.config,
+                                      where.flags, overrides, params)  # fmt: skip
+    else:
+        params = source(params, where.out, "--params") if params is not None else None
+        subjects = subjects_from_config(where.config, where.flags, overrides, opts.compare,
+                                        opts.best, opts.data, params)  # fmt: skip
+    n_a = max(s.p.n_a for s in subjects)
+    with engine.limit_threads(engine.threads_for(where.threads, n_a)):
+        inspections = analyse(subjects, opts)
+    files, notices = outputs(inspections, opts)
+    folder = None
+    if not where.no_save:
+        extra = params_record(params) if params is not None and not runs else None
+        folder = save_outputs(subjects, files, where.out, opts.compare, overrides, where.flags,
+                              where.argv, extra)  # fmt: skip
+    return Inspected(list(subjects), inspections, sorted(files), notices, folder)

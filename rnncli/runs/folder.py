@@ -271,7 +271,14 @@ def _yaml_text(obj: Any) -> str:
 class Run:
     """One run folder; create it with :meth:`start`, close it with :meth:`finish`.
     A run made by `start`, `start_at` or `reopen` holds the folder's lock until
-    `release` (or the end of the process)."""
+    `release` (or the end of the process). Used as a context manager it is one session::
+
+        with Run.start(out, "compare", ...) as run:
+            run.write_json("compare.json", doc)
+            run.finish("completed")
+
+    which releases the lock on leaving, and marks a run the block did not finish failed
+    (or interrupted)."""
 
     path: Path
     info: dict[str, Any]
@@ -370,6 +377,21 @@ class Run:
         """Let other processes have the folder."""
         if self.lock is not None:
             self.lock.release()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        """The session's end: a run the block did not finish is marked failed (or
+        interrupted, for Ctrl-C), and the folder's lock is released either way."""
+        try:
+            if self.info.get("status") == "running":
+                status = "interrupted" if kind is KeyboardInterrupt else "failed"
+                error = {"error": str(exc)} if exc is not None and status == "failed" else {}
+                with contextlib.suppress(OSError, InputError):
+                    self.finish(status, **error)
+        finally:
+            self.release()
 
     def finish(self, status: str, **extra: Any) -> Path:
         """Rewrite ``run.json`` with the final status, end time, duration and ``extra``."""

@@ -87,6 +87,7 @@ from rnncli.sweep.plan import (  # noqa: F401
     derive_seed,
     job_id,
     plan_from_doc,
+    plan_or_resume,
     plan_sweep,
     value_text,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "job_id",
     "make_reporter",
     "plan_from_doc",
+    "plan_or_resume",
     "plan_sweep",
     "render",
     "run_job",

@@ -123,7 +123,7 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
     diverged, interrupted, failed (an exception, recorded in run.json too) or cancelled
     (the sweep was stopping before the job started; nothing was written).
     """
-    from rnncli.training import execute, plan_new, plan_resume
+    from rnncli.training import execute, start_or_resume
     from rnncli.training.signals import catch_stops
 
     out: dict[str, Any] = {"id": spec.id, "status": "failed", "error": None, "summary": None}
@@ -138,12 +138,12 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
             resume = _resumable(path, spec.config)
             out["resumed"] = resume
             if resume:
-                plan = plan_resume(path, [], spec.argv)
+                plan = start_or_resume(None, resume=path, argv=spec.argv)
                 plan.nothing_to_do = ""  # finished but not marked so (killed at the end)
             else:
                 _clear(path)
-                plan = plan_new(
-                    cfg, None, run_dir=path, argv=spec.argv, flags=spec.flags,
+                plan = start_or_resume(
+                    cfg, run_dir=path, argv=spec.argv, flags=spec.flags,
                     overrides=spec.overrides, extra={"sweep": sweep_info},
                 )  # fmt: skip
             outcome = execute(plan, None, StopWatch(stop_file, stop.requested), _quiet)

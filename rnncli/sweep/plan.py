@@ -29,7 +29,8 @@ from rnncli.config import (
     to_dict,
 )
 from rnncli.errors import InputError
-from rnncli.runs import to_json
+from rnncli.runs import read_json, to_json
+from rnncli.runs.store import SWEEP_JSON
 
 #: Job statuses: pending (not run yet), running, completed, skipped (completed by an
 #: earlier run of the sweep), failed (raised), diverged, interrupted (stopped part way).
@@ -276,3 +277,17 @@ def _plan(
         config_file=config_file, flags=flags, overrides=fixed, jobs=jobs,
         dask_timeout=dask_timeout,
     )  # fmt: skip
+
+
+def plan_or_resume(
+    out: Path | None,
+    config: Path | None,
+    flags: Mapping[str, Any],
+    overrides: Sequence[str],
+    seeds: str | None = None,
+) -> SweepPlan:
+    """The sweep stored in `out` as it was, when nothing else is given; else a new plan."""
+    stored = None if out is None else out / SWEEP_JSON
+    if stored is not None and stored.is_file() and not (flags or overrides or config or seeds):
+        return plan_from_doc(read_json(stored, "sweep.json"))
+    return plan_sweep(config, dict(flags), list(overrides), seeds=seeds)

@@ -2,7 +2,7 @@
 and the one lifecycle of a run (`lifecycle`: plan, then execute) that the command line,
 sweeps and the Python API share."""
 
-from rnncli.training.lifecycle import Outcome, Plan, execute, plan_new, plan_resume
+from rnncli.training.lifecycle import Outcome, Plan, execute, start_or_resume
 from rnncli.training.loop import Result, prepare, train
 
-__all__ = ["Outcome", "Plan", "Result", "execute", "plan_new", "plan_resume", "prepare", "train"]
+__all__ = ["Outcome", "Plan", "Result", "execute", "prepare", "start_or_resume", "train"]

@@ -2,8 +2,9 @@
 it (open the folder, train, write the results, close the folder). ``rnncli train``, every
 sweep job and ``rnncli.train()`` go through here.
 
-    plan_new(cfg, out=...)            a new run (or a sweep job's exact folder, run_dir=)
-    plan_resume(RUN_DIR, overrides)   continue a run, or extend a finished one
+    start_or_resume(cfg, out=...)     a new run (or a sweep job's exact folder, run_dir=)
+    start_or_resume(None, resume=RUN_DIR, overrides=...)
+                                      continue a run, or extend a finished one
     execute(plan, reporter, should_stop)
 
 Extending: ``--resume RUN_DIR train.steps=N`` (and the other `RESUMABLE` keys, which
@@ -162,6 +163,25 @@ def plan_new(
     if init_from is not None:
         plan.theta, plan.init_from = parameters_from(init_from, cfg, problem)
     return plan
+
+
+def start_or_resume(
+    cfg: Config | None,
+    resume: Path | None = None,
+    out: Path | None = None,
+    overrides: Sequence[str] = (),
+    force: bool = False,
+    notice: Notice | None = None,
+    progress: Progress | None = None,
+    **new: Any,
+) -> Plan:
+    """The one place a run is planned: `resume` continues (or, with `overrides` of
+    `RESUMABLE` keys, extends) that run folder; else a new run of `cfg` under `out` (the
+    other keywords as `plan_new` takes them)."""
+    if resume is None:
+        assert cfg is not None
+        return plan_new(cfg, out, overrides=overrides, notice=notice, progress=progress, **new)
+    return plan_resume(resume, overrides, new.get("argv", ()), force, notice, progress)
 
 
 def _run_files(run_dir: Path) -> None:

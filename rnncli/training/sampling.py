@@ -6,6 +6,7 @@ drawn from ``softmax(logits / temperature)``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from rnncli.engine import Packed
 from rnncli.errors import InputError
 from rnncli.tasks import reber
 from rnncli.tasks.text import Vocab
+from rnncli.weights import packed_from_run
 
 
 class Stepper:
@@ -85,3 +87,30 @@ def sample_text(
         symbol = draw(step(symbol), temperature, rng)
         generated.append(int(symbol[0]))
     return {"prime": prime, "text": prime + vocab.decode(generated)}
+
+
+def sample_run(
+    run_dir: Path,
+    n: int | None = None,
+    temperature: float = 1.0,
+    prime: str | None = None,
+    seed: int = 0,
+    best: bool = False,
+) -> dict[str, Any]:
+    """Samples from the reber or text model trained in `run_dir` (its last parameters, or
+    best.npz), as ``rnncli sample --json`` prints them: ``samples``, ``accepted`` and
+    ``accept_rate`` for reber, ``text`` for text; `n` strings (default 10) or characters
+    (default 400)."""
+    p, _, task = packed_from_run(run_dir, "best" if best else "last")
+    if task["task"] not in ("reber", "text"):
+        raise InputError(
+            f"{run_dir}: sampling needs a reber or text model, this one is {task['task']}"
+        )
+    if prime is not None and task["task"] != "text":
+        raise InputError(f"--prime is for text models; {run_dir} is a {task['task']} model")
+    rng = np.random.default_rng(seed)
+    if task["task"] == "reber":
+        return sample_reber(p, n or 10, temperature, rng)
+    vocab = Vocab.from_list(task["vocab"], task.get("unknown"))
+    start = prime or task.get("first_char") or vocab.to_list()[0]
+    return sample_text(p, vocab, n or 400, temperature, start, rng)
