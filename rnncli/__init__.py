@@ -3,48 +3,62 @@
 The notebook's functions (``rnn_cell_forward`` ... ``gru_backward``) are the readable
 reference; ``loss_and_grads`` runs the whole model on the fast engine; ``train``,
 ``load_run`` and ``sample`` do from Python what the command line does (`rnncli.api`).
+
+Every name is loaded on first use: ``import rnncli`` itself loads no NumPy.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 #: The one place the version is written (pyproject.toml reads it from here).
 __version__ = "0.2.0"
 
-from rnncli.api import RunData, TrainResult, load_run, sample, train  # noqa: E402
-from rnncli.engine import loss_and_grads  # noqa: E402
-from rnncli.notebook import (  # noqa: E402
-    gru_backward,
-    gru_cell_backward,
-    gru_cell_forward,
-    gru_forward,
-    lstm_backward,
-    lstm_cell_backward,
-    lstm_cell_forward,
-    lstm_forward,
-    rnn_backward,
-    rnn_cell_backward,
-    rnn_cell_forward,
-    rnn_forward,
-)
+#: Each public name and the module that defines it.
+_NAMES = {
+    "RunData": "rnncli.api",
+    "TrainResult": "rnncli.api",
+    "load_run": "rnncli.api",
+    "sample": "rnncli.api",
+    "train": "rnncli.api",
+    "loss_and_grads": "rnncli.engine",
+    **{
+        f"{cell}_{what}": "rnncli.notebook"
+        for cell in ("rnn", "lstm", "gru")
+        for what in ("cell_forward", "forward", "cell_backward", "backward")
+    },
+}
 
-__all__ = [
-    "RunData",
-    "TrainResult",
-    "__version__",
-    "gru_backward",
-    "gru_cell_backward",
-    "gru_cell_forward",
-    "gru_forward",
-    "load_run",
-    "loss_and_grads",
-    "lstm_backward",
-    "lstm_cell_backward",
-    "lstm_cell_forward",
-    "lstm_forward",
-    "rnn_backward",
-    "rnn_cell_backward",
-    "rnn_cell_forward",
-    "rnn_forward",
-    "sample",
-    "train",
-]
+__all__ = ["__version__", *sorted(_NAMES)]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module 'rnncli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_NAMES[name]), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_NAMES])
+
+
+if TYPE_CHECKING:  # for type checkers and editors: the names as if imported eagerly
+    from rnncli.api import RunData, TrainResult, load_run, sample, train
+    from rnncli.engine import loss_and_grads
+    from rnncli.notebook import (
+        gru_backward,
+        gru_cell_backward,
+        gru_cell_forward,
+        gru_forward,
+        lstm_backward,
+        lstm_cell_backward,
+        lstm_cell_forward,
+        lstm_forward,
+        rnn_backward,
+        rnn_cell_backward,
+        rnn_cell_forward,
+        rnn_forward,
+    )
