@@ -30,7 +30,27 @@ _NAMES = {
     },
 }
 
-__all__ = ["__version__", *sorted(_NAMES)]
+__all__ = [
+    "RunData",
+    "TrainResult",
+    "__version__",
+    "gru_backward",
+    "gru_cell_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "load_run",
+    "loss_and_grads",
+    "lstm_backward",
+    "lstm_cell_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_cell_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "sample",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -78,3 +78,9 @@ def test_public_names_load_on_first_use():
         assert "no_such_name" in str(err)
     else:  # pragma: no cover
         raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_all_lists_exactly_the_lazy_names():
+    import rnncli
+
+    assert set(rnncli.__all__) == {"__version__", *rnncli._NAMES}
