@@ -102,8 +102,25 @@ def sweep(
         resolved = jobs.config_view(plan.base_config, "sweep")
         resolved["sweep"] = {"grid": plan.grid, "seeds": plan.seeds}
         return print_config(resolved, json_out)
+    run_and_print(plan, out, workers, dask, fail_fast, json_out, quiet, verbose)
+    return None
+
+
+def run_and_print(
+    plan: sw.SweepPlan,
+    out: Path | None,
+    workers: int | None = None,
+    dask: str | None = None,
+    fail_fast: bool = False,
+    json_out: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
+    root: Path = Path("outputs"),
+) -> None:
+    """Run a planned sweep (in `out`, else a new folder under `root`/sweeps) and print its
+    table (or JSON); exit with its code."""
     result = sw.run_sweep(
-        plan, out=out, workers=workers, dask=dask, fail_fast=fail_fast,
+        plan, out=out, root=root, workers=workers, dask=dask, fail_fast=fail_fast,
         reporter=sw.make_reporter(json_out or quiet, report.console(stderr=True), verbose),
         argv=sys.argv,
     )  # fmt: skip
@@ -113,4 +130,3 @@ def sweep(
         sw.render(result, report.console())
     if result.exit_code:
         raise typer.Exit(result.exit_code)
-    return None

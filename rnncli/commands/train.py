@@ -117,6 +117,12 @@ def train(
         bool, typer.Option("--report", help="Also write report.html into the run folder.")
     ] = False,
     threads: ThreadsOpt = None,
+    multirun: Annotated[
+        bool,
+        typer.Option(
+            "--multirun", "-m", help="Train every combination of key=v1,v2 lists: a sweep."
+        ),
+    ] = False,
 ) -> None:
     """Train a model on a sequence task until solved or train.steps.
 
@@ -140,7 +146,11 @@ def train(
       rnncli train --data notes.txt train.steps=2000
       rnncli train --resume latest train.steps=6000
       rnncli train --task adding train.T=200 --init-from latest
+      rnncli train -m cell=rnn,lstm train.lr=1e-3,1e-2
     """
+    if multirun:
+        return _multirun(overrides, config, cell, seed, task, data, out, json_out, quiet,
+                         verbose, (resume, init_from, name, no_save, report_html, show_config))
     if data is not None:
         if task is not None and task != "text":
             raise InputError(f"--data is the text of --task text; this run is --task {task}")
@@ -251,3 +261,29 @@ def sample(
         con.print(f"{s}  {'[green]ok[/]' if ok else '[red]not in grammar[/]'}")
     con.print(f"accepted by the grammar: {result['accept_rate']:.1%}")
     return None
+
+
+def _multirun(
+    overrides: list[str] | None,
+    config: Path | None,
+    cell: str | None,
+    seed: int | None,
+    task: str | None,
+    data: Path | None,
+    out: Path,
+    json_out: bool,
+    quiet: bool,
+    verbose: bool,
+    refused: tuple[object, ...],
+) -> None:
+    """``train -m``: the overrides' comma lists as a sweep, as ``rnncli sweep`` runs it."""
+    from rnncli import sweep as sw
+    from rnncli.commands.sweep import run_and_print
+
+    if any(refused):
+        raise InputError("-m runs a sweep: --resume, --init-from, --name, --no-save, --report "
+                         "and --show-config are for one run (see rnncli sweep --help)")
+    given = flags(cell=cell, seed=seed,
+                  **{"train.task": task, "train.data": str(data) if data else None})  # fmt: skip
+    plan = sw.plan_sweep(config, given, overrides or [])
+    run_and_print(plan, None, json_out=json_out, quiet=quiet, verbose=verbose, root=out)

@@ -23,7 +23,14 @@ from rnncli.config.errors import (
     _unknown,
 )
 from rnncli.config.schema import Config, Train, _all_keys, _section_model, _takes_mapping
-from rnncli.config.source import _check_key, _read_file, _set_dotted, parse_overrides
+from rnncli.config.source import (
+    _check_key,
+    _read_file,
+    _set_dotted,
+    drop_keys,
+    parse_overrides,
+    reset_keys,
+)
 from rnncli.errors import InputError
 
 
@@ -120,6 +127,12 @@ def load_config(
     if isinstance(overrides, str):
         overrides = [overrides]
     if overrides:
+        resets = reset_keys(overrides)  # ~key: back to the default, whoever set it
+        for key in resets:  # an unknown key is refused as key=value would be
+            probe: dict[str, Any] = {}
+            _set_dotted(probe, key, None, f"override '~{key}'")
+            _check_layer(probe, f"override '~{key}'", {})
+        layers = [(drop_keys(layer, resets), source) for layer, source in layers]
         layers.append((parse_overrides(overrides), "override"))
 
     user_prov: dict[KeyPath, str] = {}

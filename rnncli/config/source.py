@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -137,30 +138,80 @@ def _check_key(key: str, where: str) -> None:
         raise InputError(f"{where}: bad key {key!r}: use dotted names such as dims.n_a")
 
 
+def is_reset(item: str) -> bool:
+    """``~key``: the key back to its default (Hydra's delete)."""
+    return isinstance(item, str) and item.startswith("~")
+
+
 def _split_item(item: str) -> tuple[str, str]:
+    """``key=text`` (or Hydra's ``++key=text``, the same here) as (key, text)."""
     if not isinstance(item, str) or "=" not in item:
         raise InputError(f"override {item!r} has no '=': write key=value")
     key, _, text = item.partition("=")
     key = key.strip()
+    if key.startswith("++"):
+        key = key[2:]
+    elif key.startswith("+"):
+        raise InputError(
+            f"override {item!r}: rnncli's config has a fixed set of keys, so '+' (add a key) "
+            f"does not apply: write {key[1:]}={text} to set it"
+        )
     _check_key(key, f"override {item!r}")
     return key, text
+
+
+def _reset_key(item: str) -> str:
+    key = item[1:].partition("=")[0].strip()  # Hydra also writes ~key=value
+    _check_key(key, f"override {item!r}")
+    return key
+
+
+def _pop_dotted(target: dict[str, Any], key: str) -> None:
+    *parents, last = key.split(".")
+    node: Any = target
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def reset_keys(items: Iterable[str]) -> list[str]:
+    """The keys of the ``~key`` items that no later ``key=value`` sets again."""
+    resets: dict[str, None] = {}
+    for item in items:
+        if is_reset(item):
+            resets[_reset_key(item)] = None
+        else:
+            resets.pop(_split_item(item)[0], None)
+    return list(resets)
+
+
+def drop_keys(layer: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """`layer` without the dotted `keys` (``~key``: an earlier layer's value is undone)."""
+    for key in keys:
+        _pop_dotted(layer, key)
+    return layer
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["dims.n_a=64", "backward.upstream=loss"]`` -> ``{"dims": {"n_a": 64}, ...}``.
 
     Values are YAML (``1e-2`` is a float, ``true`` a bool, ``null`` None, ``[1, 2]`` a list);
-    a later item wins over an earlier one.
+    a later item wins over an earlier one. Hydra's ``++key=value`` is ``key=value``;
+    ``~key`` undoes what came before for that key (see `reset_keys`).
     """
     out: dict[str, Any] = {}
     for item in items:
+        if is_reset(item):
+            _pop_dotted(out, _reset_key(item))
+            continue
         key, text = _split_item(item)
         _set_dotted(out, key, _parse_scalar(text, f"override {item!r}"), f"override {item!r}")
     return out
 
 
 def _split_commas(text: str) -> list[str]:
-    """Split on commas that are not inside quotes or brackets."""
+    """Split on commas that are not inside quotes, brackets or parentheses."""
     parts: list[str] = []
     cur: list[str] = []
     depth, quote = 0, ""
@@ -169,9 +220,9 @@ def _split_commas(text: str) -> list[str]:
             quote = "" if ch == quote else quote
         elif ch in "'\"":
             quote = ch
-        elif ch in "[{":
+        elif ch in "[{(":
             depth += 1
-        elif ch in "]}":
+        elif ch in "]})":
             depth -= 1
         elif ch == "," and depth == 0:
             parts.append("".join(cur))
@@ -182,14 +233,50 @@ def _split_commas(text: str) -> list[str]:
     return parts
 
 
+_RANGE = re.compile(r"^range\((.*)\)$")
+MAX_RANGE = 100_000
+
+
+def _range(part: str, where: str) -> list[Any] | None:
+    """Hydra's ``range(stop)``, ``range(start,stop)`` or ``range(start,stop,step)``
+    (numbers; the stop excluded), or None for any other value."""
+    m = _RANGE.match(part)
+    if m is None:
+        return None
+    args = [_parse_scalar(a.strip(), where) for a in m.group(1).split(",")]
+    ok = all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)
+    if not ok or not 1 <= len(args) <= 3:
+        raise InputError(f"{where}: range() takes 1 to 3 numbers, e.g. range(8,33,8)")
+    if len(args) == 1:
+        start, stop, step = 0, args[0], 1
+    else:
+        start, stop, step = (*args, 1)[:3]
+    if step == 0:
+        raise InputError(f"{where}: range() step must not be 0")
+    count = math.ceil((stop - start) / step)
+    if count > MAX_RANGE:
+        raise InputError(f"{where}: range() gives {count:,} values, more than {MAX_RANGE:,}")
+    if all(isinstance(a, int) for a in args):
+        return list(range(start, stop, step))
+    return [round(start + i * step, 12) for i in range(max(count, 0))]
+
+
 def sweep_values(item: str) -> tuple[str, list[Any]]:
-    """``"train.lr=1e-3,1e-2"`` -> ``("train.lr", [0.001, 0.01])``; ``key=v`` gives a 1-list."""
+    """``"train.lr=1e-3,1e-2"`` -> ``("train.lr", [0.001, 0.01])``; ``key=v`` gives a 1-list;
+    a part ``range(8,33,8)`` gives 8, 16, 24, 32 (Hydra's sweep syntax); ``~key`` gives
+    ``(key, [item])``, a fixed override."""
+    if is_reset(item):
+        return _reset_key(item), [item]
     key, text = _split_item(item)
-    values = []
+    values: list[Any] = []
     for part in _split_commas(text):
+        where = f"sweep value {item!r}"
         if not part.strip():
             raise InputError(f"sweep value {item!r} has an empty entry: write key=v1,v2,...")
-        values.append(_parse_scalar(part.strip(), f"sweep value {item!r}"))
+        expanded = _range(part.strip(), where)
+        if expanded is not None and not expanded:
+            raise InputError(f"{where}: {part.strip()} is empty")
+        values += expanded if expanded is not None else [_parse_scalar(part.strip(), where)]
     return key, values
 
 
