@@ -14,7 +14,6 @@ import importlib
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -60,17 +59,17 @@ class _Commands(TyperGroup):
     and usage errors (an unknown option, a bad value) as one line, like every other
     error, instead of Click's usage block."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module = importlib.import_module(f"rnncli.commands.{COMMANDS[cmd_name][0]}")
             group = typer.main.get_group(module.app)
             self.commands[cmd_name] = group.commands[cmd_name]  # type: ignore[attr-defined]
         return self.commands.get(cmd_name)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
 
@@ -85,14 +84,37 @@ class _Commands(TyperGroup):
             elif hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # Click's
                 ctx = getattr(exc, "ctx", None)
                 where = ctx.command_path if ctx is not None else "rnncli"
-                message = f"rnncli: error: {exc.format_message()} (see {where} --help)"
-                print(message, file=sys.stderr)
+                hint = _key_hint(exc, args[0] if args else sys.argv[1:], where)
+                text = hint or f"{exc.format_message()} (see {where} --help)"
+                print(f"rnncli: error: {text}", file=sys.stderr)
                 code = exc.exit_code
             else:
                 raise
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _key_hint(exc: Exception, argv: list[str], where: str) -> str:
+    """For an option that is a config key (``--steps 10``): the key=value to write."""
+    name = getattr(exc, "option_name", None)
+    if type(exc).__name__ != "NoSuchOption" or not name or not name.startswith("--"):
+        return ""
+    from rnncli.config import leaf_keys
+
+    bare = name[2:].replace("-", "_")
+    keys = [k for k in leaf_keys() if k.rsplit(".", 1)[-1] == bare]
+    if not keys:
+        return ""
+    section = "dims" if where.split()[-1] in ("forward", "backward", "gradcheck") else "train"
+    key = next((k for k in keys if k.startswith(section + ".")), keys[0])
+    value = "VALUE"
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return f"no option {name}: did you mean the config key {key}={value}? (see {where} --help)"
 
 
 app = typer.Typer(

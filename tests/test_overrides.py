@@ -92,3 +92,22 @@ def test_multirun_refuses_one_run_options():
     result = _invoke(["train", "-m", "cell=rnn,lstm", "--resume", "latest"])
     assert result.exit_code == 2
     assert "-m runs a sweep" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["train", "--steps", "10"], "did you mean the config key train.steps=10?"),
+        (["train", "--hidden=32"], "did you mean the config key train.hidden=32?"),
+        (["gradcheck", "--n-a", "4"], "did you mean the config key dims.n_a=4?"),
+    ],
+)
+def test_an_option_that_is_a_config_key_points_to_it(args, hint):
+    result = _invoke(args)
+    assert result.exit_code == 2
+    assert hint in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_option_that_is_no_key_gets_clicks_message():
+    result = _invoke(["train", "--nope", "3"])
+    assert result.exit_code == 2 and "No such option: --nope" in result.stderr
