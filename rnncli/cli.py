@@ -84,7 +84,8 @@ class _Commands(TyperGroup):
             elif hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # Click's
                 ctx = getattr(exc, "ctx", None)
                 where = ctx.command_path if ctx is not None else "rnncli"
-                hint = _key_hint(exc, args[0] if args else sys.argv[1:], where)
+                given = kwargs.get("args") or (args[0] if args else sys.argv[1:])
+                hint = _key_hint(exc, list(given or []), where)
                 text = hint or f"{exc.format_message()} (see {where} --help)"
                 print(f"rnncli: error: {text}", file=sys.stderr)
                 code = exc.exit_code
