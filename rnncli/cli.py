@@ -11,6 +11,7 @@ stderr; ``--json`` prints exactly one JSON document on stdout. Every error is on
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Annotated, Any
 
@@ -143,6 +144,15 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
+    color: Annotated[
+        str,
+        typer.Option(
+            "--color",
+            help="Colour: auto (a terminal, unless NO_COLOR; FORCE_COLOR forces it), "
+            "always or never.",
+            metavar="WHEN",
+        ),
+    ] = "auto",
 ) -> None:
     """Recurrent neural networks from scratch in NumPy.
 
@@ -153,12 +163,19 @@ def _root(
       rnncli gradcheck
       rnncli train
     """
+    if color not in ("auto", "always", "never"):
+        raise typer.BadParameter(f"{color!r}: expected auto, always or never")
+    os.environ["RNNCLI_COLOR"] = color  # rnncli.report reads it (COLOR_ENV)
     if ctx.invoked_subcommand is None:  # a bare `rnncli` prints help and exits 0
         typer.echo(ctx.get_help())
         raise typer.Exit()
 
 
 def main() -> None:
+    if os.name != "posix":  # fcntl locks, resource limits, process groups
+        print("rnncli: error: rnncli runs on Linux and macOS, not on this system "
+              f"({sys.platform})", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
     app()
 
 

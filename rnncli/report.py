@@ -14,20 +14,36 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+#: ``rnncli --color`` sets it for the whole process (and the sweep's workers).
+COLOR_ENV = "RNNCLI_COLOR"
+COLORS = ("auto", "always", "never")
+
+
+def color_wanted(tty: bool) -> bool:
+    """Colour or not: ``--color always|never`` first, then FORCE_COLOR and NO_COLOR (any
+    non-empty value), then whether the stream is a terminal."""
+    mode = os.environ.get(COLOR_ENV, "auto")
+    if mode in ("always", "never"):
+        return mode == "always"
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return tty and not os.environ.get("NO_COLOR")
+
 
 def console(stderr: bool = False) -> Console:
-    """A console that writes plain text when piped or when NO_COLOR is set; piped, it is
-    200 columns wide unless COLUMNS says otherwise."""
+    """A console that writes plain text when piped or when NO_COLOR is set (colour
+    anyway with FORCE_COLOR or --color always); piped, it is 200 columns wide unless
+    COLUMNS says otherwise."""
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
-    plain = bool(os.environ.get("NO_COLOR")) or not tty
+    colour = color_wanted(tty)
     return Console(
         file=stream,
-        no_color=plain,
-        color_system=None if plain else "auto",  # no_color alone still emits bold/italic
+        no_color=not colour,
+        color_system=("auto" if tty else "standard") if colour else None,
         highlight=False,
         width=None if tty or os.environ.get("COLUMNS", "").isdigit() else 200,
-        force_terminal=False if not tty else None,
+        force_terminal=True if colour and not tty else (False if not tty else None),
     )
 
 
