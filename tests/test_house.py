@@ -84,3 +84,27 @@ def test_all_lists_exactly_the_lazy_names():
     import rnncli
 
     assert set(rnncli.__all__) == {"__version__", *rnncli._NAMES}
+
+
+def test_every_module_imports_first():
+    """Each module imports on its own, first, in a fresh package (an import cycle that
+    only bites in one order shows here)."""
+    probe = (
+        "import importlib, pkgutil, sys, rnncli\n"
+        "names = [m.name for m in pkgutil.walk_packages(rnncli.__path__, 'rnncli.')\n"
+        "         if not m.name.endswith('__main__')]\n"
+        "bad = []\n"
+        "for name in names:\n"
+        "    for m in [m for m in sys.modules if m.startswith('rnncli')]:\n"
+        "        del sys.modules[m]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ImportError as err:\n"
+        "        if 'numba' not in str(err) and 'torch' not in str(err):\n"
+        "            bad.append(f'{name}: {err}')\n"
+        "print('\\n'.join(bad))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", done.stdout
