@@ -128,19 +128,18 @@ def sample(
 ) -> dict[str, Any]:
     """Samples from a reber or text run, as ``rnncli sample --json`` prints them."""
     from rnncli.runs import store
-    from rnncli.tasks.text import Vocab
-    from rnncli.training import sampling
+    from rnncli.tasks import registry
     from rnncli.weights import packed_from_run
 
     path = store.resolve(run_dir, out)
     p, _, task = packed_from_run(path, "best" if best else "last")
-    rng = np.random.default_rng(seed)
-    if task["task"] == "reber":
-        if prime is not None:
-            raise InputError(f"prime is for text models; {path} is a reber model")
-        return sampling.sample_reber(p, n or 10, temperature, rng)
-    if task["task"] != "text":
-        raise InputError(f"{path}: sampling needs a reber or text model, not {task['task']}")
-    vocab = Vocab.from_list(task["vocab"], task.get("unknown"))
-    start = prime or task.get("first_char") or vocab.to_list()[0]
-    return sampling.sample_text(p, vocab, n or 400, temperature, start, rng)
+    spec = registry.find(task["task"])
+    sampler = spec.sampler if spec is not None else None
+    if sampler is None:
+        kinds = " or ".join(registry.generative())
+        raise InputError(f"{path}: sampling needs a {kinds} model, not {task['task']}")
+    if prime is not None and not sampler.primed:
+        primed = " or ".join(registry.generative(primed=True))
+        raise InputError(f"prime is for {primed} models; {path} is a "
+                         f"{task['task']} model")  # fmt: skip
+    return sampler.draw(p, task, n, temperature, prime, np.random.default_rng(seed))
