@@ -14,10 +14,10 @@ from rnncli import engine
 from rnncli import loss as losses
 from rnncli.engine import Packed, workspace
 from rnncli.errors import InputError
+from rnncli.tasks import text
 from rnncli.tasks.problem import Batch, Problem
 from rnncli.tasks.registry import Sampler, TaskSpec
 from rnncli.tasks.sampling import Stepper, draw
-from rnncli.tasks.text.corpus import open_corpus
 from rnncli.tasks.text.read import split_point
 from rnncli.tasks.text.stream import HeldOut, TextStream
 from rnncli.tasks.text.vocab import Vocab
@@ -37,7 +37,7 @@ def _xent_sum(p: Packed, H: np.ndarray, targets: np.ndarray) -> float:
 
 class Text(Problem):
     """Character model on a file. The file is encoded once into the text cache and
-    memory-mapped (`open_corpus`); training streams its first 90%, and every
+    memory-mapped (`text.open_corpus`); training streams its first 90%, and every
     evaluation scores the same held-out characters (`HeldOut`: the last 10%, up to
     `eval_chars` of them). The vocabulary is built from the whole file."""
 
@@ -59,7 +59,8 @@ class Text(Problem):
         progress: Callable[[int, int], None] | None = None,
     ):
         said: list[str] = []
-        corpus = open_corpus(path, min_count, notice=said.append, progress=progress)
+        # through the package, where tests put an in-memory stand-in
+        corpus = text.open_corpus(path, min_count, notice=said.append, progress=progress)
         self.corpus = corpus
         self.vocab = corpus.vocab
         V = self.vocab.size
