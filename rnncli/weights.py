@@ -24,6 +24,7 @@ from rnncli.config import Config, load_config
 from rnncli.engine.layout import expected_shapes, upgrade_flat
 from rnncli.errors import InputError
 from rnncli.runs import read_json
+from rnncli.tasks import registry
 from rnncli.training import checkpoint
 
 
@@ -265,6 +266,12 @@ def write_weights(
     return write_bytes_atomic(path, save(data, metadata=meta))
 
 
+def _reads_every_step(task: Any) -> bool:
+    """The output layer of `task`'s models is read at every step (its spec's `readout`)."""
+    spec = registry.find(task)
+    return spec is not None and spec.readout == "every"
+
+
 def export(
     run_dir: Path, fmt: str, names: str | None, out: Path | None, which: str = "last"
 ) -> Path:
@@ -285,7 +292,7 @@ def export(
         "layer": TORCH_LAYERS.get(p.cell, "") if names == "torch" else "",
         "n_x": str(p.n_x), "hidden": str(p.n_a), "n_y": str(p.n_y), "layers": str(p.layers),
         "bidirectional": str(p.directions == 2).lower(), "task": str(task.get("task")),
-        "readout": "each step's output" if task.get("task") in ("reber", "text") else
+        "readout": "each step's output" if _reads_every_step(task.get("task")) else
         "the last step: h_n of the top layer, forward then reverse",
     }  # fmt: skip
     target = out or run_dir / f"model.{fmt}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -76,11 +77,30 @@ ShowOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notices.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More progress output.")]
-TASK_HELP = (
-    "reber, adding, text, or one of the 1997 battery: lag, lag-noise, "
-    "multiplication, temporal-order, temporal-order-3, copy (train.task)."
-)
-TaskOpt = Annotated[str | None, typer.Option("--task", help=TASK_HELP, show_default=False)]
+
+
+def task_option() -> Any:
+    """The --task option, its help listing the registered tasks."""
+    from rnncli.tasks import registry
+
+    names = ", ".join(registry.names())
+    help_ = f"The task (train.task): {names}."
+    return Annotated[str | None, typer.Option("--task", help=help_, show_default=False)]
+
+
+def with_tasks(fn: F) -> F:
+    """Fill ``{tasks}`` in a command's help with the registered tasks and their lines."""
+    from rnncli.tasks import registry
+
+    names = registry.names()
+    pad = max(len(n) for n in names) + 2
+    lines = []
+    for n in names:  # a block Click keeps as it is: wrapped here, to fit 80 columns
+        text = textwrap.wrap(registry.get(n).description, 76 - 4 - pad)
+        lines += [f"      {n:<{pad}}{text[0]}", *(f"      {'':<{pad}}{t}" for t in text[1:])]
+    fn.__doc__ = (fn.__doc__ or "").replace("{tasks}", "\n".join(lines).lstrip())
+    return fn
+
 
 # ----------------------------------------------------------------------------- errors
 

@@ -70,7 +70,7 @@ def inspect_cmd(
     seed: SeedOpt = None,
     task: Annotated[
         str | None,
-        typer.Option("--task", help="Untrained model: reber, adding or text.", show_default=False),
+        typer.Option("--task", help="Untrained model: its task (train.task).", show_default=False),
     ] = None,
     data: Annotated[
         Path | None,

@@ -253,7 +253,7 @@ def cache(
     """
     from rnncli.tasks.text import cache as text_cache
 
-    folder = text_cache.cache_dir() / "text"
+    folder = text_cache.text_dir()
     rows = text_cache.listing()
     if older_than is not None:
         age = store.parse_age(older_than).total_seconds()

@@ -17,16 +17,17 @@ from rnncli.commands.common import (
     QuietOpt,
     SeedOpt,
     ShowOpt,
-    TaskOpt,
     VerboseOpt,
     command_app,
     emit_json,
     flags,
     guard,
     print_config,
+    task_option,
 )
 
 app = command_app()
+TaskOpt = task_option()
 
 
 @app.command()
@@ -45,7 +46,9 @@ def sweep(
     task: TaskOpt = None,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Text file for --task text.", show_default=False),
+        typer.Option(
+            "--data", help="A text file to train on (implies its task).", show_default=False
+        ),
     ] = None,
     seeds: Annotated[
         str | None,

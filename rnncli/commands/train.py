@@ -19,7 +19,6 @@ from rnncli.commands.common import (
     QuietOpt,
     SeedOpt,
     ShowOpt,
-    TaskOpt,
     ThreadsOpt,
     TrainOverrides,
     VerboseOpt,
@@ -30,16 +29,20 @@ from rnncli.commands.common import (
     notice,
     print_config,
     summary_rows,
+    task_option,
+    with_tasks,
 )
 from rnncli.config import load_config, to_dict
 from rnncli.errors import CheckFailed, InputError
 from rnncli.runs import query, store
+from rnncli.tasks import registry
 from rnncli.training import Outcome, execute, start_or_resume
 from rnncli.training.progress import ByteBar, PlainReporter, RichReporter
 from rnncli.training.sampling import sample_run
 from rnncli.training.signals import catch_stops
 
 app = command_app()
+TaskOpt = task_option()
 
 
 def _reporter(json_out: bool, quiet: bool, verbose: bool) -> Any:
@@ -71,6 +74,7 @@ def _print_outcome(outcome: Outcome, cfg: Any, json_out: bool) -> None:
 
 @app.command()
 @guard
+@with_tasks
 def train(
     overrides: TrainOverrides = None,
     config: ConfigOpt = None,
@@ -80,7 +84,7 @@ def train(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", help="A text file to train on (implies --task text).", show_default=False
+            "--data", help="A text file to train on (implies its task).", show_default=False
         ),
     ] = None,
     resume: Annotated[
@@ -126,12 +130,12 @@ def train(
 ) -> None:
     """Train a model on a sequence task until solved or train.steps.
 
-    Tasks: reber (embedded Reber grammar, the default), adding (the adding problem,
-    MSE at the last step), text (a character model on --data FILE), and the long
-    time lags of Hochreiter & Schmidhuber (1997): lag (2a, train.p), lag-noise (2c,
-    train.q, train.p), multiplication (5, train.T), temporal-order (6a),
-    temporal-order-3 (6b), copy (train.T). Each has its own defaults
-    (--show-config) and is judged by the paper's criterion.
+    Each task has its own defaults (--show-config); the long time lags of Hochreiter &
+    Schmidhuber (1997), numbered as in the paper, are judged by its criterion.
+
+    \b
+    Tasks (train.task):
+      {tasks}
 
     Text: losses per character, in nats (loss, val_loss) and bits (bpc, val_bpc);
     val_loss scores the same held-out characters every time: the file's last 10%, up
@@ -152,9 +156,11 @@ def train(
         return _multirun(overrides, config, cell, seed, task, data, out, json_out, quiet,
                          verbose, (resume, init_from, name, no_save, report_html, show_config))
     if data is not None:
-        if task is not None and task != "text":
-            raise InputError(f"--data is the text of --task text; this run is --task {task}")
-        task = "text"
+        implied = registry.data_task()
+        spec = registry.find(task) if task is not None else None
+        if task is not None and not (spec and spec.data):
+            raise InputError(f"--data is the text of --task {implied}; this run is --task {task}")
+        task = task or implied
     if report_html and no_save:
         raise InputError("--report writes report.html into the run folder: drop --no-save")
     if threads is not None:  # a train.* key, so that --resume takes it too

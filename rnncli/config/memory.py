@@ -6,6 +6,7 @@ import os
 
 from rnncli.config.schema import Config
 from rnncli.errors import InputError
+from rnncli.tasks import registry
 
 
 def parameter_count(cfg: Config, n_x: int, n_a: int, n_y: int) -> int:
@@ -84,7 +85,8 @@ def training_bytes(
     itemsize = 8 if cfg.dtype == "float64" else 4
     D = 2 if m.bidirectional else 1
     params = size(cfg.cell, n_x, t.hidden, n_y, m.layers, D)
-    steps = {"text": t.bptt, "adding": t.T}.get(t.task, 32)
+    key = registry.get(t.task).steps_key
+    steps = getattr(t, key) if key else 32
     width = m.layers * D * t.hidden
     per_step = 2 * n_x + 12 * width + 3 * n_y
     if eval_shape is None:
@@ -106,9 +108,10 @@ def check_training_memory(
         available = available_memory()
     if available is not None and need > available:
         t = cfg.train
-        evals = (f"train.eval_chars={t.eval_chars}" if t.task == "text" else
+        spec = registry.get(t.task)
+        evals = (f"train.eval_chars={t.eval_chars}" if spec.evaluation == "characters" else
                  f"train.eval_size={t.eval_size}")  # fmt: skip
-        sizes = f"n_x={n_x}, n_y={n_y}, " if t.task == "text" else ""
+        sizes = f"n_x={n_x}, n_y={n_y}, " if spec.data else ""
         raise InputError(
             f"this training run needs about {format_bytes(need)} ({sizes}"
             f"train.hidden={t.hidden}, train.batch={t.batch}, {evals}, cell={cfg.cell}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -12,10 +13,12 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from rnncli import samples as samples_mod
 from rnncli.config.errors import _unknown
 from rnncli.config.source import parse_seeds
+from rnncli.tasks import registry
 
 NOTEBOOK_CELLS = (
     "rnn_cell_forward",
@@ -32,112 +35,9 @@ NOTEBOOK_CELLS = (
 #: train starts from a scaled init, while forward/backward draw N(0, 1) like the notebook.
 TRAINING_DEFAULTS: dict[str, Any] = {"init": {"scheme": "xavier"}}
 
-#: Per-task defaults, merged above the built-in defaults and below everything the user gives.
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    # the built-in train defaults are reber's (measured: 10/10 lstm seeds solve)
-    "reber": {},
-    # T=100: lstm solves (MSE < 0.04) within ~600 steps; rnn stays at the 0.667 baseline
-    "adding": {
-        "train": {
-            "hidden": 32,
-            "batch": 32,
-            "lr": 0.01,
-            "clip": 1.0,
-            "steps": 2500,
-            "eval_every": 50,
-            "eval_size": 512,
-            "checkpoint_every": 250,
-        }
-    },
-    # The 1997 battery: settings measured to solve each task with Adam (the paper used
-    # online SGD); a larger forget-gate bias keeps the cell's memory open at the start.
-    "lag": {
-        "train": {
-            "hidden": 16,
-            "batch": 16,
-            "lr": 0.01,
-            "targets": "last",
-            "steps": 8000,
-            "eval_every": 100,
-            "eval_size": 16,
-            "checkpoint_every": 500,
-        },
-        "init": {"forget_bias": 5.0},
-    },
-    "lag-noise": {
-        "train": {
-            "hidden": 16,
-            "batch": 16,
-            "lr": 0.001,
-            "steps": 4000,
-            "eval_every": 50,
-            "eval_size": 256,
-            "checkpoint_every": 500,
-        },
-        "init": {"forget_bias": 3.0},
-    },
-    "multiplication": {
-        "train": {
-            "hidden": 32,
-            "batch": 32,
-            "lr": 0.001,
-            "steps": 10000,
-            "eval_every": 100,
-            "eval_size": 512,
-            "checkpoint_every": 500,
-        },
-        "init": {"forget_bias": 1.0},
-    },
-    "temporal-order": {
-        "train": {
-            "hidden": 32,
-            "batch": 32,
-            "lr": 0.001,
-            "steps": 4000,
-            "eval_every": 50,
-            "eval_size": 512,
-            "checkpoint_every": 500,
-        },
-        "init": {"forget_bias": 1.0},
-    },
-    "temporal-order-3": {
-        "train": {
-            "hidden": 32,
-            "batch": 32,
-            "lr": 0.001,
-            "steps": 8000,
-            "eval_every": 50,
-            "eval_size": 512,
-            "checkpoint_every": 500,
-        },
-        "init": {"forget_bias": 1.0},
-    },
-    "copy": {
-        "train": {
-            "hidden": 64,
-            "batch": 32,
-            "lr": 0.001,
-            "steps": 4000,
-            "eval_every": 100,
-            "eval_size": 128,
-            "checkpoint_every": 500,
-        },
-        "init": {"forget_bias": 1.0},
-    },
-    "text": {
-        "train": {
-            "hidden": 64,
-            "batch": 16,
-            "bptt": 50,
-            "lr": 0.005,
-            "steps": 1000,
-            # an evaluation scores up to 100,000 held-out characters (eval_chars): 0.3 s
-            # on the 2-core machine, as long as ~60 training steps of these sizes
-            "eval_every": 200,
-            "checkpoint_every": 100,
-        }
-    },
-}
+#: Per-task defaults, merged above the built-in defaults and below everything the user gives:
+#: each task's own (`TaskSpec.defaults`), as a live view of the task registry.
+TASK_DEFAULTS: Mapping[str, Mapping[str, Any]] = registry.Table(lambda spec: spec.defaults)
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -230,10 +130,7 @@ class Train(BaseModel):
     """Training on a synthetic or text task."""
 
     model_config = _STRICT
-    task: Literal[
-        "reber", "adding", "text", "lag", "lag-noise", "multiplication", "temporal-order",
-        "temporal-order-3", "copy",
-    ] = "reber"  # fmt: skip
+    task: str = "reber"  # a registered task (`rnncli.tasks.registry`)
     steps: int = Field(default=5000, gt=0)
     batch: int = Field(default=4, gt=0, le=1_000_000)
     hidden: int = Field(default=16, gt=0, le=1_000_000)
@@ -262,6 +159,14 @@ class Train(BaseModel):
     stop_on_solve: bool = True
     patience: int = Field(default=0, ge=0)
     threads: int | None = Field(default=None, ge=1, le=1024)  # BLAS threads; None: by size
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str) -> str:
+        if registry.find(v) is None:
+            raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                      {"expected": registry.choices()})  # fmt: skip
+        return v
 
 
 class Sweep(BaseModel):

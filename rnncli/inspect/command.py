@@ -26,6 +26,7 @@ from rnncli.inspect.analysis import Inspection, inspect
 from rnncli.inspect.run import Subject
 from rnncli.runs import Lock, jsonable, to_json, write_bytes_atomic
 from rnncli.runs.files import write_error
+from rnncli.tasks import registry
 
 PLOT_HINT = "pip install 'rnncli[plot]'"
 
@@ -112,7 +113,7 @@ def subjects_from_config(
         raise InputError("--compare needs two runs or more, or --cell a,b,...")
     if params is not None and compare:
         raise InputError("--params gives one model's parameters: not with --compare")
-    task = flags.get("task") or ("text" if data else None)
+    task = flags.get("task") or (registry.data_task() if data else None)
     keys = {"seed": flags.get("seed"), "train.task": task,
             "train.data": str(data) if data else None}  # fmt: skip
     return [
@@ -265,7 +266,8 @@ def write_report(run_dir: Path, best: bool = False) -> Path:
         figs = figure_files([ins]) if ins is not None else {}
         if history:
             metric = info.get("summary", {}).get("metric") or ""
-            text = task.get("task") == "text"  # per-character losses, val_loss among them
+            spec = registry.find(task.get("task"))
+            text = spec is not None and spec.evaluation == "characters"  # per-character losses
             unit = "nats per character" if text else "per sequence"
             loss_png = plot.loss_png(history, metric, unit, text)
     path = run_dir / "samples.txt"

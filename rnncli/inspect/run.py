@@ -20,6 +20,7 @@ from rnncli import engine
 from rnncli.config import Config
 from rnncli.engine import Packed
 from rnncli.errors import InputError
+from rnncli.tasks import registry
 from rnncli.tasks import text as text_task
 
 BATCH = 32  # sequences drawn from the task
@@ -46,7 +47,9 @@ class Subject:
 
     @property
     def is_text(self) -> bool:
-        return self.task.get("task") == "text"
+        """A character model on a text file (its task's `data`): it reads passages."""
+        spec = registry.find(self.task.get("task"))
+        return spec is not None and spec.data
 
 
 @dataclass

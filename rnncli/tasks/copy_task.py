@@ -43,10 +43,13 @@ surprisingly the LSTMs get almost exactly the same cost as the memoryless strate
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.typing import DTypeLike
 
 from rnncli.errors import InputError
+from rnncli.tasks import battery
 
 N_INPUTS = 10
 N_OUTPUTS = 9
@@ -151,3 +154,28 @@ def metrics(probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 def solved(metrics: dict[str, float]) -> bool:
     """At least 99% of the recalled symbols right."""
     return metrics["recall_acc"] >= SOLVED_RECALL_ACC
+
+
+def sizes(*, T: int) -> tuple[int, int]:
+    """(n_x, n_y): the same for every T."""
+    return N_INPUTS, N_OUTPUTS
+
+
+DEFAULTS = {
+    "train": {
+        "hidden": 64,
+        "batch": 32,
+        "lr": 0.001,
+        "steps": 4000,
+        "eval_every": 100,
+        "eval_size": 128,
+        "checkpoint_every": 500,
+    },
+    "init": {"forget_bias": 1.0},
+}
+
+TASK = battery.spec(
+    "copy", "ten symbols recalled after a delay of T blanks (train.T; not in the paper)",
+    battery.BatteryTask(sys.modules[__name__], "xent", "xent_ratio", ("T",)), DEFAULTS,
+    "at least 99% of the recalled symbols right",
+)  # fmt: skip

@@ -49,10 +49,15 @@ with the other targets set to -1 (``targets[:, :-1] = -1``; then judge it with
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import numpy as np
 from numpy.typing import DTypeLike
 
 from rnncli.errors import InputError
+from rnncli.tasks import battery
+from rnncli.tasks.battery import BatteryProblem, BatteryTask
 
 DEFAULT_P = 100
 MAX_ERR = 0.25
@@ -177,3 +182,47 @@ def solved(metrics: dict[str, float], last_only: bool = False) -> bool:
     """ABS(0.25) at every step of every evaluation sequence (`last_only`: at the last
     step only, Table 11's reading; for nets trained on the last target alone)."""
     return metrics["max_err_last" if last_only else "max_err"] < MAX_ERR
+
+
+def sizes(*, p: int) -> tuple[int, int]:
+    """(n_x, n_y) of the task with alphabet size `p`."""
+    return N_INPUTS(p), N_OUTPUTS(p)
+
+
+class LagProblem(BatteryProblem):
+    """The battery's problem with ``train.targets``: a target at every step (all), or at
+    the last step only (last), scored by the error at the last step."""
+
+    def headline(self, task: BatteryTask, t: Any) -> str:
+        self.last_only = t.targets == "last"
+        return "max_err_last" if self.last_only else task.metric
+
+    def extra_meta(self, t: Any) -> dict[str, Any]:
+        return {"targets": t.targets}
+
+    def solved(self, metrics: dict[str, float]) -> bool:
+        return solved(metrics, last_only=self.last_only)
+
+
+# Settings measured to solve the task with Adam (the paper used online SGD); a larger
+# forget-gate bias keeps the cell's memory open at the start.
+DEFAULTS = {
+    "train": {
+        "hidden": 16,
+        "batch": 16,
+        "lr": 0.01,
+        "targets": "last",
+        "steps": 8000,
+        "eval_every": 100,
+        "eval_size": 16,
+        "checkpoint_every": 500,
+    },
+    "init": {"forget_bias": 5.0},
+}
+
+TASK = battery.spec(
+    "lag", "2a: two sequences, the first symbol recalled p steps later (train.p)",
+    BatteryTask(sys.modules[__name__], "xent", "max_err", ("p",)), DEFAULTS,
+    "ABS(0.25): every output within 0.25 of its target", LagProblem,
+    next_symbol=True, targets=True,
+)  # fmt: skip

@@ -58,10 +58,13 @@ m = 32 that is about 33 million (260 MB in float64, half that in float32).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.typing import DTypeLike
 
 from rnncli.errors import InputError
+from rnncli.tasks import battery
 
 CLASSES = ("x", "y")
 N_OUTPUTS = 2
@@ -215,3 +218,30 @@ def metrics(probs: np.ndarray, y: np.ndarray) -> dict[str, float]:
 def solved(metrics: dict[str, float]) -> bool:
     """ABS(0.2) on every test sequence."""
     return metrics["max_err"] < MAX_ERR
+
+
+def sizes(*, q: int, p: int) -> tuple[int, int]:
+    """(n_x, n_y) of the task with `q` distractors before the end and `p` symbols."""
+    return N_INPUTS(p), N_OUTPUTS
+
+
+# Settings measured to solve the task with Adam (the paper used online SGD); a larger
+# forget-gate bias keeps the cell's memory open at the start.
+DEFAULTS = {
+    "train": {
+        "hidden": 16,
+        "batch": 16,
+        "lr": 0.001,
+        "steps": 4000,
+        "eval_every": 50,
+        "eval_size": 256,
+        "checkpoint_every": 500,
+    },
+    "init": {"forget_bias": 3.0},
+}
+
+TASK = battery.spec(
+    "lag-noise", "2c: the class of the first symbol after q + k distractors (train.q, train.p)",
+    battery.BatteryTask(sys.modules[__name__], "xent_last", "max_err", ("q", "p")), DEFAULTS,
+    "ABS(0.2) on every test sequence",
+)  # fmt: skip

@@ -6,21 +6,25 @@ matplotlib is missing) and ``samples.txt`` for the generative tasks. Shared by
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from rnncli import plot
 from rnncli.runs import Run
-from rnncli.training import sampling
+from rnncli.tasks import registry
+from rnncli.tasks.problem import Problem
 from rnncli.training.loop import Result
-from rnncli.training.problems import Problem
+
+
+def task_json(problem: Problem) -> dict[str, Any]:
+    """The task, the model's input and output sizes, and e.g. the vocabulary."""
+    return {"task": problem.name, "n_x": problem.n_x, "n_y": problem.n_y, **problem.meta}
 
 
 def write_task(run: Run, problem: Problem) -> None:
-    """task.json: the task, the model's input and output sizes, and e.g. the vocabulary."""
-    run.write_json(
-        "task.json", {"task": problem.name, "n_x": problem.n_x, "n_y": problem.n_y, **problem.meta}
-    )
+    """task.json: `task_json`."""
+    run.write_json("task.json", task_json(problem))
 
 
 def write_results(
@@ -37,15 +41,7 @@ def write_results(
             notice(plot.text_plot([r["loss"] for r in result.history]))
     rng = np.random.default_rng(0)
     problem = result.problem
-    if problem.name == "reber":
-        s = sampling.sample_reber(result.params, 20, temperature, rng)
-        lines = [
-            f"{x}  {'ok' if ok else 'not in grammar'}"
-            for x, ok in zip(s["samples"], s["accepted"], strict=True)
-        ]
-        lines.append(f"accept rate {s['accept_rate']:.2f}")
-        run.write_text("samples.txt", "\n".join(lines) + "\n")
-    elif problem.name == "text":
-        vocab = problem.vocab  # type: ignore[attr-defined]
-        s = sampling.sample_text(result.params, vocab, 400, temperature, problem.first_char, rng)  # type: ignore[attr-defined]
-        run.write_text("samples.txt", s["text"] + "\n")
+    sampler = registry.get(problem.name).sampler
+    if sampler is not None:  # a generative task: samples.txt
+        s = sampler.draw(result.params, task_json(problem), sampler.saved, temperature, None, rng)
+        run.write_text("samples.txt", "\n".join(sampler.lines(s)) + "\n")

@@ -37,9 +37,10 @@ from rnncli.config.memory import format_bytes
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
 from rnncli.runs import Run, WriteError, check_out, now_iso, read_json, read_jsonl
+from rnncli.tasks import registry
+from rnncli.tasks.problem import Problem
 from rnncli.training import artifacts, checkpoint
 from rnncli.training.loop import METRICS, Reporter, Result, model_shape, prepare, restore, train
-from rnncli.training.problems import Problem
 
 #: Keys a resume may change: they change neither the model nor the data stream.
 RESUMABLE = (
@@ -48,10 +49,6 @@ RESUMABLE = (
     "train.eps", "train.clip", "train.clip_mode", "train.patience", "train.keep_best",
     "train.stop_on_solve", "train.temperature", "train.threads", "train.eval_chars",
 )  # fmt: skip
-
-#: Tasks whose model predicts the next symbol: a model that reads the sequence backwards
-#: would see the answer.
-NEXT_SYMBOL_TASKS = ("reber", "text", "lag")
 
 Notice = Callable[[str], None]
 Progress = Callable[[int, int], None]  # (done, total) bytes of a text being encoded
@@ -104,7 +101,7 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def check_model(cfg: Config) -> None:
     """Refusals that depend on the model and the task together."""
-    if cfg.model.bidirectional and cfg.train.task in NEXT_SYMBOL_TASKS:
+    if cfg.model.bidirectional and registry.get(cfg.train.task).next_symbol:
         raise InputError(
             f"model.bidirectional=true cannot train on train.task={cfg.train.task}: a model that "
             "reads the sequence backwards would see the next symbol it is asked to predict"
@@ -129,11 +126,8 @@ def check(cfg: Config, notice: Notice | None = None, progress: Progress | None =
     if notice is not None:
         for line in problem.notices:
             notice(line)
-        if problem.name == "text" and problem.n_x > 256:
-            notice(
-                f"text: {problem.n_x:,} distinct characters: the input and output layers have "
-                f"{problem.n_x:,} units; this run needs about {format_bytes(need)}"
-            )
+        if line := problem.size_notice(format_bytes(need)):
+            notice(line)
     return problem
 
 
@@ -254,7 +248,7 @@ def plan_resume(
 def _check_data(cfg: Config, task: Mapping[str, Any], run_dir: Path, force: bool) -> str:
     """The text a run trains on must be the file it started with; returns what `force`
     let through ("" if nothing)."""
-    if cfg.train.task != "text":
+    if not registry.get(cfg.train.task).data:
         return ""
     path = Path(cfg.train.data or "")
     if not path.is_file():

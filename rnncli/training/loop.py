@@ -28,10 +28,11 @@ from rnncli import engine
 from rnncli.engine import Packed, stack
 from rnncli.params import init_params
 from rnncli.runs import Run, WriteError, read_jsonl, write_text_atomic
+from rnncli.tasks.problem import Problem
 from rnncli.training import checkpoint
 from rnncli.training.checkpoint import TrainState
 from rnncli.training.optim import Optimizer, clip, learning_rate, state_names
-from rnncli.training.problems import Problem, make_problem
+from rnncli.training.problems import make_problem
 
 METRICS = "metrics.jsonl"
 
@@ -222,7 +223,7 @@ def train(
     else:
         p, state, opt = fresh_state(cfg, problem, theta)
     grads = p.zeros_like()
-    carry_state = problem.name == "text"
+    carry_state = problem.carry_state
     chosen = engine.choose_backend(cfg.engine.backend, p.cell, p.stacked, p.n_a, t.batch)
     from_step = _compiled_from(cfg, chosen, state, resume, notice)
     backend = "numpy"  # the backend of the next step

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.config import load_config
+from rnncli.tasks import registry
 from rnncli.training.loop import train
 
 
@@ -65,13 +66,14 @@ def measure(steps: int = 300, cell: str = "lstm") -> dict[str, Any]:
             n = max(1, int(steps * share))
             common = [f"train.steps={n}", f"train.eval_every={n}", "train.eval_size=16",
                       "train.stop_on_solve=false"]  # fmt: skip
-            if task == "text":
+            spec = registry.get(task)
+            if spec.evaluation == "characters":
                 common.append("train.eval_chars=1000")  # one small evaluation, at the end
             flags: dict[str, Any] = {"cell": cell, "train.task": task}
-            if task == "text":
+            if spec.data:
                 flags["train.data"] = str(path)
             t = load_config(None, flags, common, training=True).train
-            per = t.bptt if task == "text" else 1
+            per = t.bptt if unit == "characters/s" else 1
             row: dict[str, Any] = {"task": task, "unit": unit, "numpy": None, "compiled": None}
             for backend in backends:
                 rate = _median_rate([*common, f"engine.backend={backend}"], flags, repeats)

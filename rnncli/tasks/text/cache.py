@@ -51,6 +51,11 @@ def cache_dir() -> Path:
     return base / "rnncli"
 
 
+def text_dir(root: Path | None = None) -> Path:
+    """The text task's folder in the cache (under `root`, default `cache_dir()`)."""
+    return (root or cache_dir()) / "text"
+
+
 def vocab_sha256(vocab: Vocab) -> str:
     """A hash of the vocabulary (characters in index order and the unknown symbol)."""
     doc = json.dumps({"chars": vocab.to_list(), "unknown": vocab.unknown}, ensure_ascii=True)
@@ -72,7 +77,7 @@ class Entry:
 
     @property
     def stem(self) -> Path:
-        return self.root / "text" / f"{self.sha256}-k{self.min_count}"
+        return text_dir(self.root) / f"{self.sha256}-k{self.min_count}"
 
     @property
     def npy(self) -> Path:
@@ -163,7 +168,7 @@ def listing(root: Path | None = None) -> list[dict[str, Any]]:
     a row of its own, so that cleaning removes it too; so is every other file, which is
     not rnncli's. `removable` is false for those, and for a temporary file or an
     incomplete entry written to in the last `BUSY_S` seconds (a write under way)."""
-    folder = (root or cache_dir()) / "text"
+    folder = text_dir(root)
     if not folder.is_dir():
         return []
     groups: dict[str, dict[Path, os.stat_result]] = {}
