@@ -274,10 +274,10 @@ def _reads_every_step(task: Any) -> bool:
 
 def export(
     run_dir: Path, fmt: str, names: str | None, out: Path | None, which: str = "last"
-) -> Path:
+) -> tuple[Path, str]:
     """A trained run's parameters as a weights file: PyTorch or notebook names (None:
-    torch where a PyTorch layer computes the cell), safetensors or npz. The file's
-    metadata (safetensors) says what model it is."""
+    torch where a PyTorch layer computes the cell), safetensors or npz; the file and the
+    names used. The file's metadata (safetensors) says what model it is."""
     from rnncli import __version__
 
     if fmt not in ("safetensors", "npz"):
@@ -296,4 +296,4 @@ def export(
         "the last step: h_n of the top layer, forward then reverse",
     }  # fmt: skip
     target = out or run_dir / f"model.{fmt}"
-    return write_weights(target, arrays, meta, fmt)
+    return write_weights(target, arrays, meta, fmt), names

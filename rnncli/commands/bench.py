@@ -104,6 +104,6 @@ def bench(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if json_out:
-        emit_json(results)
+        emit_json(results, "bench")
     else:
         bn.render(results, report.console())

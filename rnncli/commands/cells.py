@@ -41,6 +41,6 @@ def cells(
     """
     rows = listing.list_cells(names, n_x, n_a)
     if json_out:
-        return emit_json({"n_x": n_x, "n_a": n_a, "cells": rows})
+        return emit_json({"n_x": n_x, "n_a": n_a, "cells": rows}, "cells")
     listing.render(rows, n_x, n_a, report.console())
     return None

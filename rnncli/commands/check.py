@@ -10,6 +10,7 @@ import typer
 
 from rnncli import check as ck
 from rnncli import jobs, report
+from rnncli.check.report import gradescope_error
 from rnncli.commands.common import (
     ConfigOpt,
     JsonOpt,
@@ -134,6 +135,10 @@ def check(
     except InputError as err:  # a submission that cannot be checked still gets its results.json
         if gradescope_out is not None:
             ck.write_gradescope(err, gradescope_out)
+        if fmt == "json":  # and one document on stdout, so `> results.json` stays valid
+            emit_json({"command": "check", "ok": False, "error": str(err)}, "check-error")
+        elif fmt == "gradescope":
+            emit_json(gradescope_error(str(err)), "gradescope")
         raise
     run_dir = None
     if not no_save:
@@ -144,9 +149,9 @@ def check(
     if gradescope_out is not None:
         ck.write_gradescope(result, gradescope_out)
     if fmt == "json":
-        emit_json({**result.to_json(), "run_dir": run_dir})
+        emit_json({**result.to_json(), "run_dir": run_dir}, "check")
     elif fmt == "gradescope":
-        emit_json(ck.gradescope(result))
+        emit_json(ck.gradescope(result), "gradescope")
     else:
         ck.render(result, report.console())
         if run_dir and not quiet:

@@ -144,10 +144,15 @@ def flags(**given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def emit_json(doc: dict[str, Any]) -> None:
-    """Exactly one JSON document on stdout."""
+def emit_json(doc: dict[str, Any], schema: str | None = None) -> None:
+    """Exactly one JSON document on stdout; with its ``schema`` field first, when it is
+    one of rnncli's documents (`rnncli.schemas`; Gradescope's results.json is not)."""
     from rnncli.runs import to_json
 
+    if schema is not None and schema != "gradescope":
+        from rnncli.schemas import stamp
+
+        doc = stamp(schema, doc)
     sys.stdout.write(to_json(doc) + "\n")
 
 

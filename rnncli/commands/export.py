@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rnncli import report, weights
-from rnncli.commands.common import QuietOpt, VerboseOpt, command_app, guard
+from rnncli.commands.common import JsonOpt, QuietOpt, VerboseOpt, command_app, emit_json, guard
 from rnncli.runs import store
 
 app = command_app()
@@ -44,6 +44,7 @@ def export(
     runs: Annotated[Path, typer.Option("--runs", help="Where RUN_DIR names are looked up.")] = Path(
         "outputs"
     ),
+    json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -60,6 +61,10 @@ def export(
       rnncli export latest
       rnncli export RUN_DIR --format npz --names notebook --out weights.npz
     """
-    path = weights.export(store.resolve(run_dir, runs), fmt, names, out, "best" if best else "last")
+    folder = store.resolve(run_dir, runs)
+    path, names = weights.export(folder, fmt, names, out, "best" if best else "last")
+    if json_out:
+        return emit_json({"path": str(path), "format": fmt, "names": names}, "export")
     if not quiet:
         report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
+    return None

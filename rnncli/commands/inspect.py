@@ -158,7 +158,7 @@ def inspect_cmd(
     done = ic.run_inspect(runs, overrides, opts, where)
     err = report.console(stderr=True)
     if json_out:
-        emit_json(done.to_json())
+        emit_json(done.to_json(), "inspect")
     else:
         unit_ = ic.chosen_unit(done.subjects[0], unit)
         show.render(done.inspections, report.console(), find, unit_)
@@ -198,6 +198,6 @@ def report_cmd(
     """
     path = ic.write_report(store.resolve(run_dir, out).resolve(), best)
     if json_out:
-        return emit_json({"report": str(path)})
+        return emit_json({"report": str(path)}, "report")
     report.console().print(f"report: {path}", markup=False, highlight=False)
     return None

@@ -54,7 +54,7 @@ def _run_pass(
     saving = jobs.Saving(None if no_save else out, sys.argv, given, overrides or [])
     job = jobs.pass_job(command, cfg, params, saving)
     if json_out:
-        emit_json(job.to_json())
+        emit_json(job.to_json(), command)
     else:
         _print_pass(job, quiet)
     job.kept.raise_error()
@@ -199,7 +199,7 @@ def gradcheck(
     with status(err, json_out or quiet, verbose) as progress:
         job = jobs.gradcheck_job(cfg, cell, level, params, saving, progress)
     if json_out:
-        emit_json(job.to_json())
+        emit_json(job.to_json(), "gradcheck")
     else:
         gc.render(job.result, report.console())
         if job.kept.run_dir and not quiet:

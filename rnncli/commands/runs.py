@@ -89,7 +89,7 @@ def runs_(
         return _clean(rows, yes)
     rows = rows[:limit] if limit is not None else rows
     if json_out:
-        return emit_json({"root": str(out), "runs": [r for _, r in rows]})
+        return emit_json({"root": str(out), "runs": [r for _, r in rows]}, "runs")
     con = report.console()
     if not rows:
         any_runs = bool(store.scan(out))
@@ -146,7 +146,7 @@ def show(
     """
     view = query.describe(store.resolve(run_dir, out))
     if json_out:
-        return emit_json(view.to_json())
+        return emit_json(view.to_json(), "show")
     con, info, w = report.console(), view.info, report.console().width
     head = {k: info.get(k) for k in ("command", "status", "task", "cell", "name", "start_time",
                                      "duration_s") if info.get(k) is not None}  # fmt: skip
@@ -207,7 +207,7 @@ def compare(
     folders = [store.resolve(d, out) for d in run_dirs]
     result = query.compare(folders, metric, x, None if no_save else out, sys.argv)
     if json_out:
-        return emit_json(result.to_json())
+        return emit_json(result.to_json(), "compare")
     con = report.console()
     for lab, d in zip(result.labels, result.dirs, strict=True):
         con.print(f"{lab} = {d}", markup=False, highlight=False)
@@ -261,7 +261,7 @@ def cache(
     if clean:
         return _clean_cache(rows, yes, text_cache.remove)
     if json_out:
-        return emit_json({"folder": str(folder), "entries": rows})
+        return emit_json({"folder": str(folder), "entries": rows}, "cache")
     con = report.console()
     if not rows:
         con.print(f"text cache: nothing in {folder}" + (" unused for that long" if older_than

@@ -128,7 +128,7 @@ def run_and_print(
         argv=sys.argv,
     )  # fmt: skip
     if json_out:
-        emit_json(result.to_json())
+        emit_json(result.to_json(), "sweep")
     else:
         sw.render(result, report.console())
     if result.exit_code:

@@ -65,8 +65,9 @@ def _encode_bar(console: Any, silent: bool) -> Any:
 def _print_outcome(outcome: Outcome, cfg: Any, json_out: bool) -> None:
     summary = outcome.summary
     if json_out:
-        emit_json({**summary, "config": to_dict(cfg)} if summary else
-                  {"status": outcome.status, "message": outcome.message})  # fmt: skip
+        doc = {**summary, "config": to_dict(cfg)} if summary else {
+            "status": outcome.status, "message": outcome.message}  # fmt: skip
+        emit_json(doc, "train")
     elif summary:
         con = report.console()
         con.print(report.key_values("train summary", summary_rows(summary), con.width))
@@ -191,7 +192,7 @@ def train(
     if plan.nothing_to_do:
         if json_out:
             return emit_json({"status": "nothing-to-do", "message": plan.nothing_to_do,
-                              "run_dir": str(plan.run_dir)})  # fmt: skip
+                              "run_dir": str(plan.run_dir)}, "train")  # fmt: skip
         return notice(err)(plan.nothing_to_do)
     with catch_stops() as stop:
         outcome = execute(plan, _reporter(json_out, quiet, verbose), stop.requested, say)
@@ -258,7 +259,7 @@ def sample(
     """
     result = sample_run(store.resolve(run_dir, out), n, temperature, prime, seed, best)
     if json_out:
-        return emit_json(result)
+        return emit_json(result, "sample")
     con = report.console()
     if "text" in result:
         con.print(result["text"], markup=False)

@@ -33,6 +33,7 @@ import yaml
 
 from rnncli import __version__
 from rnncli.errors import InputError
+from rnncli.schemas import schema_id
 from rnncli.runs.files import (
     append_jsonl,
     jsonable,
@@ -337,6 +338,7 @@ class Run:
         given = {"overrides": list(overrides), "flags": dict(flags or {})}
         write_text_atomic(path / "overrides.yaml", _yaml_text(given))
         info: dict[str, Any] = {
+            "schema": schema_id("run"),
             "argv": list(argv),
             "command": command,
             "cell": cell,
@@ -364,6 +366,7 @@ class Run:
             info = cls.load_json(path)
             remove_temp_files(path)
             info["status"] = "running"
+            info["schema"] = schema_id("run")  # rewritten in today's format
             record = {"time": now_iso(), "argv": list(argv), **dict(entry or {})}
             info.setdefault("resumed", []).append(record)
             run = cls(path=path, info=info, lock=lock)
