@@ -12,6 +12,7 @@ It imports nothing from rnncli but ``rnncli.cli.app``, the command line's entry 
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from typing import Any
@@ -38,8 +39,15 @@ def _context(cmd: Any, name: str, parent: Any) -> Any:
 
 
 def _cell(text: str) -> str:
-    """Text for one cell of a markdown table."""
-    return " ".join(text.split()).replace("|", "\\|")
+    """Plain text for one cell of a markdown table: on one line, HTML escaped, and
+    Markdown's emphasis, links, code and the table's pipes taken literally."""
+    text = html.escape(" ".join(text.split()), quote=False)
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", text)
+
+
+def _code(text: str) -> str:
+    """Code for one cell of a markdown table (a pipe inside a code span would end it)."""
+    return "<code>" + html.escape(text).replace("|", "&#124;") + "</code>"
 
 
 def _record(param: Any, ctx: Any) -> tuple[str, str, str]:
@@ -72,8 +80,8 @@ def _params(cmd: Any, ctx: Any) -> list[str]:
         if getattr(param, "hidden", False):
             continue
         name, help_text, default = _record(param, ctx)
-        default = f"`{_cell(default)}`" if default else ""
-        rows.append(f"| `{_cell(name)}` | {_cell(help_text)} | {default} |")
+        default = _code(default) if default else ""
+        rows.append(f"| {_code(name)} | {_cell(help_text)} | {default} |")
     if not rows:
         return []
     return ["| argument or option | what | default |", "|---|---|---|", *rows, ""]
