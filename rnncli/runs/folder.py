@@ -33,7 +33,6 @@ import yaml
 
 from rnncli import __version__
 from rnncli.errors import InputError
-from rnncli.schemas import schema_id
 from rnncli.runs.files import (
     append_jsonl,
     jsonable,
@@ -44,6 +43,7 @@ from rnncli.runs.files import (
     write_json_atomic,
     write_text_atomic,
 )
+from rnncli.schemas import schema_id
 
 try:
     import fcntl
