@@ -83,7 +83,7 @@ def train(
         raise InputError("resume continues a run with its saved config: give only overrides")
     plan = start_or_resume(
         _config(config, overrides) if resume is None else None,
-        resume=None if resume is None else store.resolve(resume, out or "outputs"),
+        resume=None if resume is None else store.resolve(resume, out or "outputs", "train"),
         out=None if out is None else Path(out), overrides=list(overrides), name=name,
         init_from=None if init_from is None else Path(init_from),
     )  # fmt: skip
@@ -127,4 +127,4 @@ def sample(
     from rnncli.runs import store
     from rnncli.training.sampling import sample_run
 
-    return sample_run(store.resolve(run_dir, out), n, temperature, prime, seed, best)
+    return sample_run(store.resolve(run_dir, out, "train"), n, temperature, prime, seed, best)

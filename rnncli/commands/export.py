@@ -61,7 +61,7 @@ def export(
       rnncli export latest
       rnncli export RUN_DIR --format npz --names notebook --out weights.npz
     """
-    folder = store.resolve(run_dir, runs)
+    folder = store.resolve(run_dir, runs, "train")
     path, names = weights.export(folder, fmt, names, out, "best" if best else "last")
     if json_out:
         return emit_json({"path": str(path), "format": fmt, "names": names}, "export")

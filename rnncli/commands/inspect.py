@@ -196,7 +196,7 @@ def report_cmd(
 
       rnncli train --task adding --report
     """
-    path = ic.write_report(store.resolve(run_dir, out).resolve(), best)
+    path = ic.write_report(store.resolve(run_dir, out, "train").resolve(), best)
     if json_out:
         return emit_json({"report": str(path)}, "report")
     report.console().print(f"report: {path}", markup=False, highlight=False)

@@ -182,7 +182,7 @@ def train(
         )
     with _encode_bar(err, json_out or quiet or show_config) as progress:
         plan = start_or_resume(
-            cfg, resume=None if resume is None else store.resolve(resume, out),
+            cfg, resume=None if resume is None else store.resolve(resume, out, "train"),
             out=None if no_save else out, overrides=overrides or [], force=force, notice=say,
             progress=progress, name=name, argv=sys.argv, flags=given,
             init_from=None if init_from is None else query.source(init_from, out, "--init-from"),
@@ -257,7 +257,7 @@ def sample(
       rnncli sample latest -n 20
       rnncli sample RUN_DIR --prime "The " -n 300 --temperature 0.8
     """
-    result = sample_run(store.resolve(run_dir, out), n, temperature, prime, seed, best)
+    result = sample_run(store.resolve(run_dir, out, "train"), n, temperature, prime, seed, best)
     if json_out:
         return emit_json(result, "sample")
     con = report.console()

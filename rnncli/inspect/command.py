@@ -85,7 +85,7 @@ def subjects_from_runs(
     if compare and len(args) < 2:
         raise InputError("--compare needs two runs or more")
     which = "best" if best else "last"
-    return [run_mod.from_run(store.resolve(a, root).resolve(), which) for a in args]
+    return [run_mod.from_run(store.resolve(a, root, "train").resolve(), which) for a in args]
 
 
 def subjects_from_config(

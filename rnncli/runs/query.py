@@ -23,7 +23,7 @@ def source(path: Path, out: Path, flag: str) -> Path:
     if path.is_file():
         return path
     try:
-        return store.resolve(path, out)
+        return store.resolve(path, out, "train")
     except InputError as err:
         raise InputError(f"{flag} {err}") from None
 

@@ -30,19 +30,20 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SWEEP_JSON = "sweep.json"
 
 
-def resolve(arg: str | Path, root: str | Path = "outputs") -> Path:
-    """A RUN_DIR argument as a folder: a path that exists, ``latest`` (the newest run under
-    `root`), or a unique prefix of a run's or sweep's folder name (``15-15-59``) or path."""
+def resolve(arg: str | Path, root: str | Path = "outputs", kind: str | None = None) -> Path:
+    """A RUN_DIR argument as a folder: a path that exists (or one under `root`, as
+    ``rnncli runs`` prints it), ``latest`` (the newest run under `root`; with `kind`, the
+    newest run of that command, e.g. ``train``), or a unique prefix of a run's or sweep's
+    folder name (``15-15-59``) or path."""
     text = str(arg)
     root = Path(root)
     if text == LATEST and not Path(text).exists():
-        latest = read_latest(root)
-        if latest is None or not latest.is_dir():
-            raise InputError(f"latest: no run under {root} yet ({root / LATEST} is missing)")
-        return latest
+        return _latest(root, kind)
     path = Path(text).expanduser()
     if path.is_dir():
         return path
+    if not path.is_absolute() and (root / path).is_dir():
+        return root / path
     if path.exists():
         raise InputError(f"{text}: not a run folder (a file)")
     if "/" in text or os.sep in text:
@@ -60,6 +61,18 @@ def resolve(arg: str | Path, root: str | Path = "outputs") -> Path:
         raise InputError(f"{text}: no such run folder, nor a unique start of one under {root}")
     names = ", ".join(p.name for p in found[:3]) + (", ..." if len(found) > 3 else "")
     raise InputError(f"{text}: {len(found)} run folders start so ({names}); give more of it")
+
+
+def _latest(root: Path, kind: str | None) -> Path:
+    if kind is None:
+        latest = read_latest(root)
+        if latest is None or not latest.is_dir():
+            raise InputError(f"latest: no run under {root} yet ({root / LATEST} is missing)")
+        return latest
+    for entry in scan(root):  # newest first
+        if entry.info.get("command") == kind:
+            return entry.path
+    raise InputError(f"latest: no {kind} run under {root} yet")
 
 
 @dataclass

@@ -1,0 +1,62 @@
+"""The daily loop as a new user meets it: ``latest`` names the newest run of the kind a
+command takes, and the names ``rnncli runs`` prints are accepted back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rnncli.cli import app
+
+
+def _ok(args: list[str]):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    root = tmp_path / "outputs"
+    _ok(["train", "--task", "reber", "train.steps=20", "train.eval_every=10", "--out",
+         str(root), "-q"])  # fmt: skip
+    _ok(["gradcheck", "--cell", "rnn", "--level", "cell", "--out", str(root), "-q"])
+    _ok(["forward", "--out", str(root), "-q"])  # the newest run is not a train run
+    return root
+
+
+def test_latest_is_the_newest_train_run_for_commands_that_take_one(out: Path, tmp_path: Path):
+    o = ["--out", str(out)]
+    train_run = next(out.glob("*/*-train-*"))
+    doc = json.loads(_ok(["sample", "latest", "-n", "2", "--json", *o]).stdout)
+    assert len(doc["samples"]) == 2
+    _ok(["export", "latest", "--format", "npz", "--runs", str(out), "-q"])
+    assert (train_run / "model.npz").is_file()
+    _ok(["report", "latest", *o])
+    assert (train_run / "report.html").is_file()
+    _ok(["train", "--resume", "latest", "train.steps=30", "-q", *o])
+    assert json.loads((train_run / "run.json").read_text())["summary"]["steps"] == 30
+    _ok(["train", "--init-from", "latest", "train.steps=10", "-q", *o])
+
+
+def test_latest_is_the_newest_run_of_any_kind_for_show_and_compare(out: Path):
+    doc = json.loads(_ok(["show", "latest", "--out", str(out), "--json"]).stdout)
+    assert doc["run"]["command"] == "forward"
+
+
+def test_latest_without_a_train_run_says_so(tmp_path: Path):
+    root = tmp_path / "outputs"
+    _ok(["forward", "--out", str(root), "-q"])
+    result = CliRunner().invoke(app, ["sample", "latest", "--out", str(root)])
+    assert result.exit_code == 2
+    assert f"latest: no train run under {root}" in result.stderr
+
+
+def test_the_paths_runs_prints_are_accepted_back(out: Path):
+    doc = json.loads(_ok(["runs", "--out", str(out), "--json"]).stdout)
+    for row in doc["runs"]:
+        shown = json.loads(_ok(["show", row["path"], "--out", str(out), "--json"]).stdout)
+        assert shown["run"]["command"] == row["command"]
