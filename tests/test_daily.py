@@ -60,3 +60,20 @@ def test_the_paths_runs_prints_are_accepted_back(out: Path):
     for row in doc["runs"]:
         shown = json.loads(_ok(["show", row["path"], "--out", str(out), "--json"]).stdout)
         assert shown["run"]["command"] == row["command"]
+
+
+def test_durations_add_up_over_sessions(tmp_path: Path):
+    root = tmp_path / "outputs"
+    _ok(["train", "--task", "reber", "train.steps=20", "--out", str(root), "-q"])
+    run = next(root.glob("*/*-train-*"))
+    first = json.loads((run / "run.json").read_text())
+    _ok(["train", "--resume", "latest", "train.steps=40", "--out", str(root), "-q"])
+    second = json.loads((run / "run.json").read_text())
+    assert second["duration_s"] > first["duration_s"]  # this session's time added
+    assert second["elapsed_s"] >= second["duration_s"] - 1.0  # wall time since the start
+    shown = _ok(["show", "latest", "--out", str(root)]).stdout
+    assert "running (all sessions)" in shown and "since start" in shown
+    doc = json.loads(_ok(["show", "latest", "--out", str(root), "--json"]).stdout)
+    assert doc["run"]["summary"]["sequences"] == 160
+    table = _ok(["show", "latest", "--out", str(root)]).stdout
+    assert "160" in table

@@ -194,7 +194,8 @@ def split_list(text: str | None) -> list[str] | None:
 def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
     """A train summary (run.json's, or ``train --json``'s) as the rows people read."""
     skip = ("final", "message", "best", "engine", "evaluation")
-    rows = {k: v for k, v in summary.items() if k not in skip and v is not None}
+    rows = {k: f"{v:,}" if type(v) is int else v  # 16,000 as rnncli runs prints it
+            for k, v in summary.items() if k not in skip and v is not None}  # fmt: skip
     if summary.get("evaluation"):  # text: the held-out characters val_loss scores
         e = summary["evaluation"]
         rows["evaluated"] = f"{e['characters']:,} of {e['held_out']:,} held-out characters"

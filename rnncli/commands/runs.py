@@ -148,8 +148,11 @@ def show(
     if json_out:
         return emit_json(view.to_json(), "show")
     con, info, w = report.console(), view.info, report.console().width
-    head = {k: info.get(k) for k in ("command", "status", "task", "cell", "name", "start_time",
-                                     "duration_s") if info.get(k) is not None}  # fmt: skip
+    head = {k: info.get(k) for k in ("command", "status", "task", "cell", "name", "start_time")
+            if info.get(k) is not None}  # fmt: skip
+    for key, label in (("duration_s", "running (all sessions)"), ("elapsed_s", "since start")):
+        if isinstance(info.get(key), (int, float)):
+            head[label] = cmp.duration_text(info[key])
     head["run folder"] = str(view.path)
     con.print(report.key_values("run", head, w))
     changes = view.config_changes or {"-": "-"}

@@ -188,7 +188,8 @@ def _num(v: Any) -> str:
     return str(v)
 
 
-def _duration(seconds: Any) -> str:
+def duration_text(seconds: Any) -> str:
+    """Seconds as the tables show them: 3.1s, 2.5m, 1.2h (or - for none)."""
     if not isinstance(seconds, (int, float)):
         return "-"
     if seconds < 60:
@@ -213,7 +214,7 @@ def runs_table(rows: Sequence[Mapping[str, Any]], width: int) -> Any:
         metric = f"{r['metric']} {_num(r['value'])}" if r.get("metric") else "-"
         body.append([
             r["time"], r["status"], r["task"] or "-", r["cell"], metric, _num(r["steps"]),
-            _num(r["solved"]), _duration(r["duration_s"]), r["name"] or "-", r["command"],
+            _num(r["solved"]), duration_text(r["duration_s"]), r["name"] or "-", r["command"],
             r["path"],
         ])  # fmt: skip
     return fit_table(None, cols, body, width)

@@ -285,6 +285,7 @@ class Run:
     info: dict[str, Any]
     _t0: float = field(default_factory=time.monotonic, repr=False)
     lock: Lock | None = field(default=None, repr=False)
+    _before: float = field(default=0.0, repr=False)  # earlier sessions' running time
 
     @classmethod
     def start(
@@ -369,7 +370,9 @@ class Run:
             info["schema"] = schema_id("run")  # rewritten in today's format
             record = {"time": now_iso(), "argv": list(argv), **dict(entry or {})}
             info.setdefault("resumed", []).append(record)
+            before = info.get("duration_s")
             run = cls(path=path, info=info, lock=lock)
+            run._before = float(before) if isinstance(before, (int, float)) else 0.0
             run.write_json("run.json", info)
         except BaseException:
             lock.release()
@@ -397,11 +400,19 @@ class Run:
             self.release()
 
     def finish(self, status: str, **extra: Any) -> Path:
-        """Rewrite ``run.json`` with the final status, end time, duration and ``extra``."""
+        """Rewrite ``run.json`` with the final status, end time, durations and ``extra``:
+        ``duration_s``, the time running summed over every session (a resume adds its
+        own), and ``elapsed_s``, the wall time from the start to now."""
+        end = datetime.now().astimezone()
+        try:
+            elapsed = (end - datetime.fromisoformat(str(self.info["start_time"]))).total_seconds()
+        except (KeyError, ValueError, TypeError):
+            elapsed = None
         self.info.update(
             status=status,
-            end_time=now_iso(),
-            duration_s=round(time.monotonic() - self._t0, 6),
+            end_time=end.isoformat(timespec="seconds"),
+            duration_s=round(self._before + time.monotonic() - self._t0, 6),
+            elapsed_s=None if elapsed is None else round(elapsed, 3),
             **extra,
         )
         return self.write_json("run.json", self.info)
