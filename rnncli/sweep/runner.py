@@ -32,7 +32,7 @@ from rnncli.sweep.job import (
 from rnncli.sweep.plan import FAILED, Job, SweepPlan
 from rnncli.sweep.progress import Counts, SilentReporter, SweepReporter
 from rnncli.sweep.summary import SUMMARY_CSV, SweepResult, compact_summary, summarize, summary_csv
-from rnncli.training.signals import catch_stops
+from rnncli.training.signals import Stop, catch_stops
 
 
 def _broke(future: cf.Future[Any]) -> bool:
@@ -59,6 +59,8 @@ def _outcome(future: cf.Future[Any]) -> dict[str, Any]:
         return result if isinstance(result, dict) else {"status": "failed", "error": repr(result)}
     if isinstance(exc, KeyboardInterrupt):
         return {"status": "interrupted", "error": None}
+    if isinstance(exc, cf.BrokenExecutor):  # the worker died (see _stopped_cleanly)
+        return {"status": "failed", "error": executors.broken_text(exc)}
     return {"status": "failed", "error": error_text(exc)}
 
 
@@ -121,159 +123,228 @@ def _run(
     argv: list[str],
     t0: float,
 ) -> SweepResult:
-    stop_file = sweep_dir / STOP_FILE
-    stop_file.unlink(missing_ok=True)
-    created = previous.get("created", now_iso()) if previous else now_iso()
-    history = list(previous.get("runs", [])) if previous else []
-    history.append({"start_time": now_iso(), "argv": argv, "executor": executor.where})
-    counts = Counts(total=len(plan.jobs))
-    todo: list[Job] = []
-    for job in plan.jobs:
-        job.error, job.result = None, None
-        info = completed_before(sweep_dir / job.id)
-        if info is not None:
-            job.status, job.result = "skipped", compact_summary(info.get("summary"))
-            counts.skipped += 1
-        else:
-            job.status = "pending"
-            todo.append(job)
-    counts.done = counts.skipped
-    # round-robin over grid points: replicate 0 of every point first, then replicate 1, ...
-    seed_pos = {label: i for i, label in enumerate(plan.seeds)}
-    todo.sort(key=lambda j: (seed_pos[j.seed_label], j.index))
-
-    def save(status: str) -> None:
-        doc = sweep_doc(plan, sweep_dir, status, executor.where, argv, created, history)
-        write_json_atomic(sweep_dir / SWEEP_JSON, doc)
-
-    def spec(job: Job) -> JobSpec:
-        return JobSpec(
-            id=job.id, run_dir=str(sweep_dir / job.id), config=job.config,
-            overrides=job.overrides, flags=plan.flags, argv=argv, seed_label=job.seed_label,
-            sweep_dir=str(sweep_dir), stop_file=str(stop_file),
-        )  # fmt: skip
-
-    save("running")
-    reporter.start(counts, executor.where, sweep_dir)
-    pending = deque(todo)
-    inflight: dict[cf.Future[Any], Job] = {}
-    interrupted = stopped = False
-    signum: int | None = None
-    broken: str | None = None
-    last_save = time.monotonic()
-    dirty = False
-
-    def halted() -> bool:
-        return interrupted or stopped or broken is not None
-
-    lost: str | None = None
-    restarts = 0
+    sweep = _Sweep(plan, sweep_dir, previous, executor, fail_fast, reporter, argv)
+    sweep.prepare_jobs()
+    sweep.save("running")
+    reporter.start(sweep.counts, executor.where, sweep_dir)
+    sweep.last_save = time.monotonic()
     try:
         with catch_stops() as stop:
-            while inflight or (pending and not halted()):
-                while pending and not halted() and len(inflight) < executor.capacity:
-                    job = pending[0]
-                    try:
-                        future = executor.executor.submit(run_job, spec(job))
-                    except cf.BrokenExecutor as exc:
-                        if restarts < len(plan.jobs) and executor.restart():
-                            restarts += 1
-                            continue
-                        broken = executors.broken_text(exc)
-                        break
-                    pending.popleft()
-                    job.status = "running"
-                    inflight[future] = job
-                    dirty = True
-                counts.running = len(inflight)
-                reporter.update(counts)
-                finished, _ = cf.wait(list(inflight), timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                if any(_broke(f) for f in finished):
-                    # A worker died and the pool with it: every job in flight fails. Wait
-                    # for the pool to be down, then tell them apart: the job whose worker
-                    # died left its run.json "running", the others stopped cleanly
-                    # ("interrupted") and go back to the queue.
-                    with contextlib.suppress(Exception):
-                        executor.executor.shutdown(wait=True, cancel_futures=True)
-                    finished = set(finished) | set(inflight)
-                    dead = True
-                else:
-                    dead = False
-                for future in finished:
-                    job = inflight.pop(future)
-                    if _broke(future):
-                        if _stopped_cleanly(sweep_dir / job.id):
-                            job.status = "pending"
-                            pending.appendleft(job)
-                            continue
-                        outcome: dict[str, Any] = {
-                            "status": "failed", "error": executors.broken_text(future.exception())
-                        }  # fmt: skip
-                    else:
-                        outcome = _outcome(future)
-                    if outcome["status"] == "cancelled":
-                        job.status = "pending"
-                        continue
-                    job.status = outcome["status"]
-                    job.error = outcome.get("error")
-                    job.result = compact_summary(outcome.get("summary"))
-                    counts.done += job.status != "interrupted"  # stopped part way: not done
-                    counts.failed += job.status in FAILED
-                    counts.running = len(inflight)
-                    reporter.job_finished(job, counts)
-                    dirty = True
-                    if fail_fast and job.status in FAILED:
-                        stopped = True
-                if dead and not halted():
-                    if restarts < len(plan.jobs) and executor.restart():
-                        restarts += 1
-                    else:
-                        broken = "the process pool keeps breaking: its workers die"
-                if executor.lost():
-                    lost = f"lost the Dask scheduler at {executor.address}"
-                    broken = lost
-                    executor.abandon = True
-                    break
-                if stop.requested() and not interrupted:
-                    interrupted, signum = True, stop.signum
-                if halted() and not stop_file.exists():
-                    # jobs not started yet return at once; running ones stop (see run_job)
-                    write_text_atomic(stop_file, "stop\n")
-                    dirty = True
-                if stop.count >= 2:
-                    executor.abandon = True
-                    break  # a second Ctrl-C: stop waiting for running jobs
-                if dirty and time.monotonic() - last_save > 0.5:
-                    save("running")
-                    dirty, last_save = False, time.monotonic()
+            while sweep.inflight or (sweep.pending and not sweep.halted()):
+                sweep.submit_ready()
+                finished, dead = sweep.wait()
+                sweep.collect(finished)
+                if dead:
+                    sweep.after_broken_pool()
+                if sweep.scheduler_lost() or sweep.watch_stops(stop):
+                    break  # abandon the jobs still running: the executor closes without them
+                sweep.save_if_due()
     except BaseException:
-        executor.abandon = True
-        with contextlib.suppress(Exception):
-            write_text_atomic(stop_file, "stop\n")
-        with contextlib.suppress(Exception):
-            save("error")
+        sweep.give_up()
         raise
     finally:
-        for job in inflight.values():
+        sweep.wind_down()
+    return sweep.result(t0)
+
+
+class _Sweep:
+    """The state of one run of a sweep: the queue of jobs, the jobs in flight, the counts,
+    why it halted, and the record (``sweep.json``) kept of it."""
+
+    def __init__(
+        self,
+        plan: SweepPlan,
+        sweep_dir: Path,
+        previous: dict[str, Any] | None,
+        executor: executors.Executor,
+        fail_fast: bool,
+        reporter: SweepReporter,
+        argv: list[str],
+    ) -> None:
+        self.plan, self.sweep_dir, self.executor = plan, sweep_dir, executor
+        self.fail_fast, self.reporter, self.argv = fail_fast, reporter, argv
+        self.stop_file = sweep_dir / STOP_FILE
+        self.created = previous.get("created", now_iso()) if previous else now_iso()
+        self.history: list[dict[str, Any]] = list(previous.get("runs", [])) if previous else []
+        self.counts = Counts(total=len(plan.jobs))
+        self.pending: deque[Job] = deque()
+        self.inflight: dict[cf.Future[Any], Job] = {}
+        self.interrupted = False  # Ctrl-C (or another stop signal)
+        self.stopped = False  # fail_fast saw a failure
+        self.signum: int | None = None
+        self.broken: str | None = None  # why the executor cannot go on
+        self.restarts = 0  # fresh process pools started after one broke
+        self.dirty = False  # sweep.json is behind
+        self.last_save = time.monotonic()
+
+    def halted(self) -> bool:
+        return self.interrupted or self.stopped or self.broken is not None
+
+    def prepare_jobs(self) -> None:
+        """Queue the jobs not completed before; count the others as skipped."""
+        self.stop_file.unlink(missing_ok=True)
+        self.history.append(
+            {"start_time": now_iso(), "argv": self.argv, "executor": self.executor.where}
+        )
+        todo: list[Job] = []
+        for job in self.plan.jobs:
+            job.error, job.result = None, None
+            info = completed_before(self.sweep_dir / job.id)
+            if info is not None:
+                job.status, job.result = "skipped", compact_summary(info.get("summary"))
+                self.counts.skipped += 1
+            else:
+                job.status = "pending"
+                todo.append(job)
+        self.counts.done = self.counts.skipped
+        # round-robin over grid points: replicate 0 of every point first, then replicate 1, ...
+        seed_pos = {label: i for i, label in enumerate(self.plan.seeds)}
+        todo.sort(key=lambda j: (seed_pos[j.seed_label], j.index))
+        self.pending.extend(todo)
+
+    def submit_ready(self) -> None:
+        """Submit jobs from the front of the queue until ``capacity`` are in flight."""
+        while self.pending and not self.halted() and len(self.inflight) < self.executor.capacity:
+            job = self.pending[0]
+            try:
+                future = self.executor.executor.submit(run_job, self._spec(job))
+            except cf.BrokenExecutor as exc:
+                if self._restart():
+                    continue
+                self.broken = executors.broken_text(exc)
+                break
+            self.pending.popleft()
+            job.status = "running"
+            self.inflight[future] = job
+            self.dirty = True
+        self.counts.running = len(self.inflight)
+        self.reporter.update(self.counts)
+
+    def wait(self) -> tuple[set[cf.Future[Any]], bool]:
+        """The futures done within 0.2 s, and whether the process pool broke (then every
+        job in flight is among them)."""
+        finished, _ = cf.wait(list(self.inflight), timeout=0.2, return_when=cf.FIRST_COMPLETED)
+        if not any(_broke(f) for f in finished):
+            return finished, False
+        # A worker died and the pool with it: every job in flight fails. Wait for the pool
+        # to be down, then tell them apart (see collect): the job whose worker died left
+        # its run.json "running", the others stopped cleanly ("interrupted").
+        with contextlib.suppress(Exception):
+            self.executor.executor.shutdown(wait=True, cancel_futures=True)
+        return set(finished) | set(self.inflight), True
+
+    def collect(self, finished: set[cf.Future[Any]]) -> None:
+        """Record the jobs of ``finished``; those a broken pool stopped cleanly go back to
+        the front of the queue."""
+        for future in finished:
+            job = self.inflight.pop(future)
+            if _broke(future) and _stopped_cleanly(self.sweep_dir / job.id):
+                job.status = "pending"
+                self.pending.appendleft(job)
+                continue
+            outcome = _outcome(future)
+            if outcome["status"] == "cancelled":
+                job.status = "pending"
+                continue
+            job.status = outcome["status"]
+            job.error = outcome.get("error")
+            job.result = compact_summary(outcome.get("summary"))
+            self.counts.done += job.status != "interrupted"  # stopped part way: not done
+            self.counts.failed += job.status in FAILED
+            self.counts.running = len(self.inflight)
+            self.reporter.job_finished(job, self.counts)
+            self.dirty = True
+            if self.fail_fast and job.status in FAILED:
+                self.stopped = True
+
+    def after_broken_pool(self) -> None:
+        """Start a fresh pool for the jobs left, unless halted or it keeps breaking."""
+        if not self.halted() and not self._restart():
+            self.broken = "the process pool keeps breaking: its workers die"
+
+    def _restart(self) -> bool:
+        # at most one restart per job: a pool that keeps breaking is given up
+        if self.restarts < len(self.plan.jobs) and self.executor.restart():
+            self.restarts += 1
+            return True
+        return False
+
+    def scheduler_lost(self) -> bool:
+        """Whether the Dask scheduler is gone (then the sweep fails, its jobs abandoned)."""
+        if not self.executor.lost():
+            return False
+        self.broken = f"lost the Dask scheduler at {self.executor.address}"
+        self.executor.abandon = True
+        return True
+
+    def watch_stops(self, stop: Stop) -> bool:
+        """Write the stop file once halted; whether to stop waiting (a second Ctrl-C)."""
+        if stop.requested() and not self.interrupted:
+            self.interrupted, self.signum = True, stop.signum
+        if self.halted() and not self.stop_file.exists():
+            # jobs not started yet return at once; running ones stop (see run_job)
+            write_text_atomic(self.stop_file, "stop\n")
+            self.dirty = True
+        if stop.count >= 2:
+            self.executor.abandon = True
+            return True  # a second Ctrl-C: stop waiting for running jobs
+        return False
+
+    def save(self, status: str) -> None:
+        doc = sweep_doc(
+            self.plan, self.sweep_dir, status, self.executor.where, self.argv, self.created,
+            self.history,
+        )  # fmt: skip
+        write_json_atomic(self.sweep_dir / SWEEP_JSON, doc)
+
+    def save_if_due(self) -> None:
+        """Rewrite sweep.json when it is behind, at most every 0.5 s."""
+        if self.dirty and time.monotonic() - self.last_save > 0.5:
+            self.save("running")
+            self.dirty, self.last_save = False, time.monotonic()
+
+    def give_up(self) -> None:
+        """On an error in the sweep itself: stop every job and record the sweep failed."""
+        self.executor.abandon = True
+        with contextlib.suppress(Exception):
+            write_text_atomic(self.stop_file, "stop\n")
+        with contextlib.suppress(Exception):
+            self.save("error")
+
+    def wind_down(self) -> None:
+        """Mark the jobs left in flight interrupted and those never started pending."""
+        for job in self.inflight.values():
             job.status = "interrupted"
-        for job in pending:
+        for job in self.pending:
             job.status = "pending"
-        counts.running = 0
-        reporter.update(counts)
-        reporter.stop()
-    result = SweepResult(
-        plan, sweep_dir, plan.jobs, summarize(plan, plan.jobs), executor.where,
-        interrupted=interrupted, stopped=stopped and not interrupted,
-        wall_s=time.monotonic() - t0, error=broken, signum=signum,
-    )  # fmt: skip
-    history[-1]["end_time"] = now_iso()
-    history[-1]["status"] = result.status
-    save(result.status)
-    write_text_atomic(sweep_dir / SUMMARY_CSV, summary_csv(plan, result.rows))
-    _draw(sweep_dir, result)
-    if not inflight:
-        stop_file.unlink(missing_ok=True)
-    return result
+        self.counts.running = 0
+        self.reporter.update(self.counts)
+        self.reporter.stop()
+
+    def result(self, t0: float) -> SweepResult:
+        """The result; sweep.json, summary.csv and compare.png written for it."""
+        result = SweepResult(
+            self.plan, self.sweep_dir, self.plan.jobs, summarize(self.plan, self.plan.jobs),
+            self.executor.where, interrupted=self.interrupted,
+            stopped=self.stopped and not self.interrupted, wall_s=time.monotonic() - t0,
+            error=self.broken, signum=self.signum,
+        )  # fmt: skip
+        self.history[-1]["end_time"] = now_iso()
+        self.history[-1]["status"] = result.status
+        self.save(result.status)
+        write_text_atomic(self.sweep_dir / SUMMARY_CSV, summary_csv(self.plan, result.rows))
+        _draw(self.sweep_dir, result)
+        if not self.inflight:  # abandoned jobs still running must still see the stop file
+            self.stop_file.unlink(missing_ok=True)
+        return result
+
+    def _spec(self, job: Job) -> JobSpec:
+        return JobSpec(
+            id=job.id, run_dir=str(self.sweep_dir / job.id), config=job.config,
+            overrides=job.overrides, flags=self.plan.flags, argv=self.argv,
+            seed_label=job.seed_label, sweep_dir=str(self.sweep_dir),
+            stop_file=str(self.stop_file),
+        )  # fmt: skip
 
 
 def _draw(sweep_dir: Path, result: SweepResult) -> None:
