@@ -47,61 +47,27 @@ Modules: `checks` (the objectives of each level), `numeric` (central differences
 (`run_gradcheck` and its input validation), `sweep` (`eps_sweep`).
 """
 
-from rnncli.gradcheck.checks import (
-    CELLS,
-    LEVELS,
-    MODEL_LOSSES,
-    PAD_FRACTION,
-    Arrays,
-    PerColumn,
-    Problem,
-    Values,
-    init_scale,
-    problems,
-)
-from rnncli.gradcheck.compare import (
-    ELEMENT_FLOOR,
-    NOISE_FACTOR,
-    Settings,
-    check_problem,
-    elem_error,
-    rel_error,
-)
-from rnncli.gradcheck.numeric import MAX_BATCH, Numeric, Tally
-from rnncli.gradcheck.report import Report, Row, render, summary
-from rnncli.gradcheck.run import DEFAULT_EPS, DEFAULT_TOL, MODES, resolve_settings, run_gradcheck
-from rnncli.gradcheck.sweep import SWEEP_EPS, EpsSweep, eps_sweep
+from rnncli.gradcheck.checks import CELLS, LEVELS, Problem, init_scale, problems
+from rnncli.gradcheck.compare import Settings, check_problem
+from rnncli.gradcheck.numeric import Tally
+from rnncli.gradcheck.report import Report, render
+from rnncli.gradcheck.run import DEFAULT_EPS, DEFAULT_TOL, run_gradcheck
+from rnncli.gradcheck.sweep import EpsSweep, eps_sweep
 
 __all__ = [
     "CELLS",
     "DEFAULT_EPS",
     "DEFAULT_TOL",
-    "ELEMENT_FLOOR",
     "LEVELS",
-    "MAX_BATCH",
-    "MODEL_LOSSES",
-    "MODES",
-    "NOISE_FACTOR",
-    "PAD_FRACTION",
-    "SWEEP_EPS",
-    "Arrays",
     "EpsSweep",
-    "Numeric",
-    "PerColumn",
     "Problem",
     "Report",
-    "Row",
     "Settings",
     "Tally",
-    "Values",
     "check_problem",
-    "elem_error",
     "eps_sweep",
     "init_scale",
     "problems",
-    "rel_error",
     "render",
-    "resolve_settings",
     "run_gradcheck",
-    "summary",
 ]

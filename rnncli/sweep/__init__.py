@@ -71,38 +71,17 @@ throughout, and the next run picks up where this one stopped. One sweep folder t
 :mod:`~rnncli.sweep.folder` (``sweep.json`` and the resume check),
 :mod:`~rnncli.sweep.summary` (``summary.csv``, :class:`SweepResult`, :func:`render`) and
 :mod:`~rnncli.sweep.progress` (the reporters, :func:`make_reporter`). This package exports
-their public names.
+what its callers use.
 """
 
-# The constants, DONE, FAILED and value_text are public but not in __all__
-# (as before the split); the noqa keeps them importable from here.
-from rnncli.sweep.executors import DASK_HINT  # noqa: F401
-from rnncli.sweep.folder import FORMAT, SWEEP_JSON  # noqa: F401
-from rnncli.sweep.job import STOP_FILE, JobSpec, run_job  # noqa: F401
-from rnncli.sweep.plan import (  # noqa: F401
-    DONE,
-    FAILED,
-    Job,
-    SweepPlan,
-    derive_seed,
-    job_id,
-    plan_from_doc,
-    plan_or_resume,
-    plan_sweep,
-    value_text,
-)
-from rnncli.sweep.progress import (
-    Counts,
-    PlainReporter,
-    RichReporter,
-    SilentReporter,
-    SweepReporter,
-    make_reporter,
-)
+from rnncli.sweep.job import STOP_FILE, JobSpec, run_job
+from rnncli.sweep.plan import Job, SweepPlan, derive_seed, job_id, plan_or_resume, plan_sweep
+from rnncli.sweep.progress import Counts, PlainReporter, RichReporter, SilentReporter, make_reporter
 from rnncli.sweep.runner import run_sweep
-from rnncli.sweep.summary import SUMMARY_CSV, SweepResult, render, summarize, summary_csv  # noqa: F401
+from rnncli.sweep.summary import SweepResult, render
 
 __all__ = [
+    "STOP_FILE",
     "Counts",
     "Job",
     "JobSpec",
@@ -110,17 +89,13 @@ __all__ = [
     "RichReporter",
     "SilentReporter",
     "SweepPlan",
-    "SweepReporter",
     "SweepResult",
     "derive_seed",
     "job_id",
     "make_reporter",
-    "plan_from_doc",
     "plan_or_resume",
     "plan_sweep",
     "render",
     "run_job",
     "run_sweep",
-    "summarize",
-    "summary_csv",
 ]
