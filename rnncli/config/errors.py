@@ -14,7 +14,7 @@ from rnncli.errors import InputError
 KeyPath = tuple[str | int, ...]
 
 
-def _unknown(key: str, candidates: Sequence[str]) -> str:
+def unknown_message(key: str, candidates: Sequence[str]) -> str:
     """``unknown key 'dims.na' (did you mean 'dims.n_a'?)``."""
     parent, _, leaf = key.rpartition(".")
     siblings = [c for c in candidates if c.rpartition(".")[0] == parent]
@@ -27,12 +27,12 @@ def _unknown(key: str, candidates: Sequence[str]) -> str:
     return f"unknown key {key!r}{hint}"
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _dotted(loc: Sequence[Any]) -> str:
+def dotted(loc: Sequence[Any]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -42,7 +42,7 @@ def _dotted(loc: Sequence[Any]) -> str:
     return out
 
 
-def _source(loc: Sequence[Any], prov: Mapping[KeyPath, str]) -> str:
+def source_of(loc: Sequence[Any], prov: Mapping[KeyPath, str]) -> str:
     """Where the value at ``loc`` came from: the longest recorded prefix, or a sibling."""
     loc = tuple(loc)
     for n in range(len(loc), 0, -1):
@@ -53,7 +53,7 @@ def _source(loc: Sequence[Any], prov: Mapping[KeyPath, str]) -> str:
     return siblings[-1] if siblings else "defaults"
 
 
-def _expected(err: Mapping[str, Any]) -> str:
+def expected_text(err: Mapping[str, Any]) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     simple = {
         "int_type": "expected an integer",
@@ -83,20 +83,20 @@ def _expected(err: Mapping[str, Any]) -> str:
     return str(err.get("msg", kind))
 
 
-def _format_error(exc: ValidationError, prov: Mapping[KeyPath, str]) -> InputError:
+def format_error(exc: ValidationError, prov: Mapping[KeyPath, str]) -> InputError:
     errors = exc.errors()
     err = errors[0]
     loc = err["loc"]
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     tail = more if len(errors) > 1 else ""
-    detail = " ".join(_expected(err).split())
+    detail = " ".join(expected_text(err).split())
     if err["type"] == "value_error":
-        return InputError(f"{_source(loc, prov)}: {_dotted(loc)}: {detail}{tail}")
-    value = _show(err.get("input"))
-    return InputError(f"{_source(loc, prov)}: {_dotted(loc)}={value} is invalid: {detail}{tail}")
+        return InputError(f"{source_of(loc, prov)}: {dotted(loc)}: {detail}{tail}")
+    value = show_value(err.get("input"))
+    return InputError(f"{source_of(loc, prov)}: {dotted(loc)}={value} is invalid: {detail}{tail}")
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
-    return f"a {type(value).__name__} ({_show(value)})"
+    return f"a {type(value).__name__} ({show_value(value)})"

@@ -15,21 +15,21 @@ from pydantic import BaseModel, ValidationError
 from rnncli.config import schema
 from rnncli.config.errors import (
     KeyPath,
-    _dotted,
-    _expected,
-    _format_error,
-    _show,
-    _source,
-    _unknown,
+    dotted,
+    expected_text,
+    format_error,
+    show_value,
+    source_of,
+    unknown_message,
 )
-from rnncli.config.schema import Config, Train, _all_keys, _section_model, _takes_mapping
+from rnncli.config.schema import Config, Train, all_keys, section_model, takes_mapping
 from rnncli.config.source import (
-    _check_key,
-    _read_file,
-    _set_dotted,
+    check_key,
     drop_keys,
     parse_overrides,
+    read_file,
     reset_keys,
+    set_dotted,
 )
 from rnncli.errors import InputError
 
@@ -45,11 +45,11 @@ def _check_layer(
     for key, value in data.items():
         dotted = ".".join(str(p) for p in (*prefix, key))
         if not isinstance(key, str) or key not in model.model_fields:
-            raise InputError(f"{source}: {_unknown(dotted, _all_keys(Config))}")
-        sub = _section_model(model, key)
+            raise InputError(f"{source}: {unknown_message(dotted, all_keys(Config))}")
+        sub = section_model(model, key)
         path = (*prefix, key)
         if sub is None:
-            if isinstance(value, dict) and value and not _takes_mapping(model, key):
+            if isinstance(value, dict) and value and not takes_mapping(model, key):
                 inner = f"{dotted}.{next(iter(value))}"
                 raise InputError(
                     f"{source}: unknown key {inner!r} ({dotted!r} is a value, not a section)"
@@ -60,7 +60,7 @@ def _check_layer(
         else:
             subkeys = ", ".join(sub.model_fields)
             raise InputError(
-                f"{source}: {dotted!r} is a section, not a value (got {_show(value)}); "
+                f"{source}: {dotted!r} is a section, not a value (got {show_value(value)}); "
                 f"set its keys instead: {subkeys}"
             )
 
@@ -87,9 +87,9 @@ def _flag_layers(flags: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
         label = "--" + key.rsplit(".", 1)[-1].replace("_", "-")
-        _check_key(key, f"flag {label}")
+        check_key(key, f"flag {label}")
         layer: dict[str, Any] = {}
-        _set_dotted(layer, key, value, f"flag {label}")
+        set_dotted(layer, key, value, f"flag {label}")
         layers.append((layer, label))
     return layers
 
@@ -120,7 +120,7 @@ def load_config(
     """
     layers: list[tuple[dict[str, Any], str]] = []
     if path is not None:
-        layers.append((_read_file(path), str(path)))
+        layers.append((read_file(path), str(path)))
     if data is not None:  # a config given as a dict (the Python API), in a file's place
         layers.append((copy.deepcopy(dict(data)), "config dict"))
     layers += _flag_layers(flags or {})
@@ -130,7 +130,7 @@ def load_config(
         resets = reset_keys(overrides)  # ~key: back to the default, whoever set it
         for key in resets:  # an unknown key is refused as key=value would be
             probe: dict[str, Any] = {}
-            _set_dotted(probe, key, None, f"override '~{key}'")
+            set_dotted(probe, key, None, f"override '~{key}'")
             _check_layer(probe, f"override '~{key}'", {})
         layers = [(drop_keys(layer, resets), source) for layer, source in layers]
         layers.append((parse_overrides(overrides), "override"))
@@ -152,8 +152,8 @@ def load_config(
     try:
         cfg = Config.model_validate(merged)
     except ValidationError as exc:
-        raise _format_error(exc, prov) from None
-    cfg = cfg.model_copy(update={"cell": _resolve_cell(cfg.cell, _source(("cell",), prov))})
+        raise format_error(exc, prov) from None
+    cfg = cfg.model_copy(update={"cell": _resolve_cell(cfg.cell, source_of(("cell",), prov))})
     if cfg.train.data:  # a run must find its text from any folder it is resumed in
         where = str(Path(cfg.train.data).expanduser().absolute())
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"data": where})})
@@ -180,22 +180,23 @@ def _check_grid_values(cfg: Config, prov: Mapping[KeyPath, str]) -> None:
         return
     base = to_dict(cfg)
     base.pop("sweep")
-    source = _source(("sweep", "grid"), prov)
+    source = source_of(("sweep", "grid"), prov)
     for key, values in cfg.sweep.grid.items():
         for i, value in enumerate(values):
             if key == "cell" and isinstance(value, str):
                 _resolve_cell(value, f"{source}: sweep.grid value cell[{i}]")
             point: dict[str, Any] = {}
-            _set_dotted(point, key, value, "sweep.grid")
+            set_dotted(point, key, value, "sweep.grid")
             try:
                 Config.model_validate(_deep_merge(base, point))
             except ValidationError as exc:
                 err = exc.errors()[0]
-                detail = " ".join(_expected(err).split())
-                if _dotted(err["loc"]) != key:
-                    detail = f"{_dotted(err['loc'])}: {detail}"
+                detail = " ".join(expected_text(err).split())
+                if dotted(err["loc"]) != key:
+                    detail = f"{dotted(err['loc'])}: {detail}"
+                shown = show_value(value)
                 raise InputError(
-                    f"{source}: sweep.grid value {key}[{i}]={_show(value)} is invalid: {detail}"
+                    f"{source}: sweep.grid value {key}[{i}]={shown} is invalid: {detail}"
                 ) from None
 
 

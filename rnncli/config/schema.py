@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from rnncli import samples as samples_mod
-from rnncli.config.errors import _unknown
+from rnncli.config.errors import unknown_message
 from rnncli.config.source import parse_seeds
 from rnncli.tasks import registry
 
@@ -187,7 +187,7 @@ class Sweep(BaseModel):
         for key, values in v.items():
             if not isinstance(key, str) or key not in known or key.startswith("sweep."):
                 raise ValueError(
-                    _unknown(str(key), [k for k in known if not k.startswith("sweep.")])
+                    unknown_message(str(key), [k for k in known if not k.startswith("sweep.")])
                 )
             if isinstance(values, list) and not values:
                 raise ValueError(f"{key!r} has an empty list of values")
@@ -231,13 +231,13 @@ class Config(BaseModel):
     sweep: Sweep = Field(default_factory=Sweep)
 
 
-def _section_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+def section_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
     """The nested model class of field ``name`` (a section), or None for a value field."""
     ann = model.model_fields[name].annotation
     return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
 
 
-def _takes_mapping(model: type[BaseModel], name: str) -> bool:
+def takes_mapping(model: type[BaseModel], name: str) -> bool:
     ann = model.model_fields[name].annotation
     return ann is dict or getattr(ann, "__origin__", None) is dict
 
@@ -247,17 +247,17 @@ def leaf_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[st
     model = model or Config
     out: list[str] = []
     for name in model.model_fields:
-        sub = _section_model(model, name)
+        sub = section_model(model, name)
         out += leaf_keys(sub, f"{prefix}{name}.") if sub else [prefix + name]
     return out
 
 
-def _all_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+def all_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     """Dotted names of every field and section, for did-you-mean."""
     out: list[str] = []
     for name in model.model_fields:
         out.append(prefix + name)
-        sub = _section_model(model, name)
+        sub = section_model(model, name)
         if sub:
-            out += _all_keys(sub, f"{prefix}{name}.")
+            out += all_keys(sub, f"{prefix}{name}.")
     return out

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from rnncli.config.errors import _kind
+from rnncli.config.errors import kind_of
 from rnncli.errors import InputError
 
 #: Bounds on what a config may be: a file's size, and how many values it may hold once its
@@ -119,7 +119,7 @@ def _parse_scalar(text: str, where: str) -> Any:
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-def _set_dotted(target: dict[str, Any], key: str, value: Any, where: str) -> None:
+def set_dotted(target: dict[str, Any], key: str, value: Any, where: str) -> None:
     parts = key.split(".")
     node = target
     for i, part in enumerate(parts[:-1]):
@@ -131,7 +131,7 @@ def _set_dotted(target: dict[str, Any], key: str, value: Any, where: str) -> Non
     node[parts[-1]] = value
 
 
-def _check_key(key: str, where: str) -> None:
+def check_key(key: str, where: str) -> None:
     if not key:
         raise InputError(f"{where} has an empty key: write key=value, e.g. dims.n_a=64")
     if not _KEY.match(key):
@@ -156,13 +156,13 @@ def _split_item(item: str) -> tuple[str, str]:
             f"override {item!r}: rnncli's config has a fixed set of keys, so '+' (add a key) "
             f"does not apply: write {key[1:]}={text} to set it"
         )
-    _check_key(key, f"override {item!r}")
+    check_key(key, f"override {item!r}")
     return key, text
 
 
 def _reset_key(item: str) -> str:
     key = item[1:].partition("=")[0].strip()  # Hydra also writes ~key=value
-    _check_key(key, f"override {item!r}")
+    check_key(key, f"override {item!r}")
     return key
 
 
@@ -206,7 +206,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
             _pop_dotted(out, _reset_key(item))
             continue
         key, text = _split_item(item)
-        _set_dotted(out, key, _parse_scalar(text, f"override {item!r}"), f"override {item!r}")
+        set_dotted(out, key, _parse_scalar(text, f"override {item!r}"), f"override {item!r}")
     return out
 
 
@@ -311,7 +311,7 @@ def parse_seeds(spec: str | int | Sequence[int]) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-def _read_file(path: str | Path) -> dict[str, Any]:
+def read_file(path: str | Path) -> dict[str, Any]:
     where = str(path)
     p = Path(path)
     if not p.exists():
@@ -339,5 +339,6 @@ def _read_file(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a mapping of keys at the top level, got {_kind(data)}")
+        got = kind_of(data)
+        raise InputError(f"{where}: expected a mapping of keys at the top level, got {got}")
     return data
