@@ -67,7 +67,7 @@ class _Commands(TyperGroup):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module = importlib.import_module(f"rnncli.commands.{COMMANDS[cmd_name][0]}")
             group = typer.main.get_group(module.app)
-            self.commands[cmd_name] = group.commands[cmd_name]  # type: ignore[attr-defined]
+            self.commands[cmd_name] = group.commands[cmd_name]
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:

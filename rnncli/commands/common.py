@@ -79,13 +79,11 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or no
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More progress output.")]
 
 
-def task_option() -> Any:
-    """The --task option, its help listing the registered tasks."""
+def task_help() -> str:
+    """The --task option's help: the registered tasks."""
     from rnncli.tasks import registry
 
-    names = ", ".join(registry.names())
-    help_ = f"The task (train.task): {names}."
-    return Annotated[str | None, typer.Option("--task", help=help_, show_default=False)]
+    return f"The task (train.task): {', '.join(registry.names())}."
 
 
 def with_tasks(fn: F) -> F:

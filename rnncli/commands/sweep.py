@@ -23,11 +23,11 @@ from rnncli.commands.common import (
     flags,
     guard,
     print_config,
-    task_option,
+    task_help,
 )
 
 app = command_app()
-TaskOpt = task_option()
+TASK_HELP = task_help()
 
 
 @app.command()
@@ -43,7 +43,9 @@ def sweep(
     config: ConfigOpt = None,
     cell: CellOpt = None,
     seed: SeedOpt = None,
-    task: TaskOpt = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help=TASK_HELP, show_default=False)
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(

@@ -29,10 +29,10 @@ from rnncli.commands.common import (
     notice,
     print_config,
     summary_rows,
-    task_option,
+    task_help,
     with_tasks,
 )
-from rnncli.config import load_config, to_dict
+from rnncli.config import Config, load_config, to_dict
 from rnncli.errors import CheckFailed, InputError
 from rnncli.runs import query, store
 from rnncli.tasks import registry
@@ -42,7 +42,7 @@ from rnncli.training.sampling import sample_run
 from rnncli.training.signals import catch_stops
 
 app = command_app()
-TaskOpt = task_option()
+TASK_HELP = task_help()
 
 
 def _reporter(json_out: bool, quiet: bool, verbose: bool) -> Any:
@@ -62,7 +62,7 @@ def _encode_bar(console: Any, silent: bool) -> Any:
     return ByteBar(console)
 
 
-def _print_outcome(outcome: Outcome, cfg: Any, json_out: bool) -> None:
+def _print_outcome(outcome: Outcome, cfg: Config, json_out: bool) -> None:
     summary = outcome.summary
     if json_out:
         doc = {**summary, "config": to_dict(cfg)} if summary else {
@@ -81,7 +81,9 @@ def train(
     config: ConfigOpt = None,
     cell: CellOpt = None,
     seed: SeedOpt = None,
-    task: TaskOpt = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help=TASK_HELP, show_default=False)
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(

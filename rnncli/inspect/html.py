@@ -8,13 +8,16 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnncli import __version__
 from rnncli.inspect import units as units_mod
 from rnncli.inspect.analysis import Inspection
 from rnncli.inspect.gradflow import decay_rows
 from rnncli.inspect.show import excerpt, factor, norm
+
+if TYPE_CHECKING:
+    from rnncli.config import Config
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em;
@@ -172,7 +175,7 @@ def inspection_section(ins: Inspection, figures: Mapping[str, bytes]) -> str:
 def report_page(
     run_dir: str,
     info: Mapping[str, Any],
-    cfg: Any,
+    cfg: Config,
     task: Mapping[str, Any],
     config_yaml: str,
     history: Sequence[Mapping[str, Any]],

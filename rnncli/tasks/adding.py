@@ -16,7 +16,7 @@ value across at least T//2 steps.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -26,6 +26,9 @@ from rnncli.engine import Packed
 from rnncli.errors import InputError
 from rnncli.tasks.problem import Batch, Problem, last_logits
 from rnncli.tasks.registry import TaskSpec
+
+if TYPE_CHECKING:
+    from rnncli.config import Config
 
 BASELINE_MSE = 2.0 / 3.0
 """MSE of always predicting 0 (= Var of the target)."""
@@ -65,7 +68,7 @@ def generate(
 class AddingProblem(Problem):
     """The sum of the two marked values, read out at T; metric test_mse."""
 
-    def __init__(self, cfg: Any, eval_rng: np.random.Generator, progress: Any = None):
+    def __init__(self, cfg: Config, eval_rng: np.random.Generator, progress: Any = None):
         T, dtype = cfg.train.T, np.dtype(cfg.dtype)
         super().__init__("adding", 2, 1, "mse_last", "test_mse", {"T": T})
         self.batch_size, self.T, self.dtype = cfg.train.batch, T, dtype

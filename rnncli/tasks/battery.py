@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from rnncli import engine
 from rnncli.engine import Packed
 from rnncli.tasks.problem import Batch, Problem, last_logits, logits, softmax
 from rnncli.tasks.registry import TaskSpec
+
+if TYPE_CHECKING:
+    from rnncli.config import Config
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class BatteryProblem(Problem):
 
     last_only = False  # a target at the last step only (lag: train.targets=last)
 
-    def __init__(self, name: str, task: BatteryTask, cfg: Any, eval_rng: np.random.Generator,
+    def __init__(self, name: str, task: BatteryTask, cfg: Config, eval_rng: np.random.Generator,
                  progress: Any = None):  # fmt: skip
         t, dtype = cfg.train, np.dtype(cfg.dtype)
         kw = {k: getattr(t, k) for k in task.params} | dict(task.fixed)

@@ -29,7 +29,7 @@ the one-hot of ``s[t]`` and the target is the index of ``s[t + 1]``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -39,6 +39,9 @@ from rnncli.errors import InputError
 from rnncli.tasks.problem import Batch, Problem, logits
 from rnncli.tasks.registry import Sampler, TaskSpec
 from rnncli.tasks.sampling import Stepper, draw
+
+if TYPE_CHECKING:
+    from rnncli.config import Config
 
 SYMBOLS = "BTPSXVE"
 """The 7 symbols; a symbol's index is its position in this string."""
@@ -278,7 +281,7 @@ class ReberProblem(Problem):
 
     EVAL_GROUP = 64  # evaluation strings per forward pass, grouped by length
 
-    def __init__(self, cfg: Any, eval_rng: np.random.Generator, progress: Any = None):
+    def __init__(self, cfg: Config, eval_rng: np.random.Generator, progress: Any = None):
         super().__init__("reber", N_SYMBOLS, N_SYMBOLS, "xent", "outer_acc")
         self.batch_size = cfg.train.batch
         self.dtype = np.dtype(cfg.dtype)

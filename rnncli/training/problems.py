@@ -12,7 +12,7 @@ paper's criterion (`BATTERY`; each task's module has its definition).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,12 +20,15 @@ from rnncli.errors import InputError
 from rnncli.tasks import registry
 from rnncli.tasks.problem import Problem
 
+if TYPE_CHECKING:
+    from rnncli.config import Config
+
 #: The battery's tasks by name (a live view of the registry).
 BATTERY = registry.Table(keep=lambda spec: spec.battery)
 
 
 def make_problem(
-    cfg: Any,
+    cfg: Config,
     eval_rng: np.random.Generator,
     progress: Callable[[int, int], None] | None = None,
 ) -> Problem:

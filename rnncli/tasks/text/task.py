@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from rnncli.tasks.sampling import Stepper, draw
 from rnncli.tasks.text.read import split_point
 from rnncli.tasks.text.stream import HeldOut, TextStream
 from rnncli.tasks.text.vocab import Vocab
+
+if TYPE_CHECKING:
+    from rnncli.config import Config
 
 LN2 = math.log(2)
 
@@ -136,7 +139,7 @@ class Text(Problem):
 
 
 def problem(
-    cfg: Any,
+    cfg: Config,
     eval_rng: np.random.Generator,
     progress: Callable[[int, int], None] | None = None,
 ) -> Text:
