@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 
 
+#: Set by the shell's completion script (Click's protocol, for `rnncli`).
+COMPLETE_VAR = "_RNNCLI_COMPLETE"
+
+
 class _Commands(TyperGroup):
     """The app's group: commands loaded on first use, the list of them from `COMMANDS`,
     and usage errors (an unknown option, a bad value) as one line, like every other
@@ -75,6 +79,13 @@ class _Commands(TyperGroup):
             formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if os.environ.get(COMPLETE_VAR, "").startswith("complete_"):  # a TAB
+            from rnncli.completion import respond  # only then: --help stays light
+
+            answer = respond(os.environ[COMPLETE_VAR])
+            if answer is not None:
+                print(answer)
+                sys.exit(0)
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
@@ -150,7 +161,7 @@ def _root(
             "--color",
             help="Colour: auto (a terminal, unless NO_COLOR; FORCE_COLOR forces it), "
             "always or never.",
-            metavar="WHEN",
+            metavar="auto|always|never",
         ),
     ] = "auto",
 ) -> None:

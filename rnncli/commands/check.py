@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rnncli import check as ck
-from rnncli import jobs, report
+from rnncli import report
 from rnncli.check.report import gradescope_error
 from rnncli.commands.common import (
     ConfigOpt,
@@ -26,7 +26,7 @@ from rnncli.commands.common import (
     print_config,
     status,
 )
-from rnncli.config import load_config, to_dict
+from rnncli.config import config_view, load_config, to_dict
 from rnncli.errors import CheckFailed, InputError
 
 app = command_app()
@@ -56,7 +56,11 @@ def check(
     json_out: JsonOpt = False,
     fmt: Annotated[
         str,
-        typer.Option("--format", help="table, json, or gradescope (Gradescope's results.json)."),
+        typer.Option(
+            "--format",
+            help="table, json, or gradescope (Gradescope's results.json).",
+            metavar="table|json|gradescope",
+        ),
     ] = "table",
     gradescope_out: Annotated[
         Path | None,
@@ -124,7 +128,7 @@ def check(
     given = flags(**{"check.timeout": timeout, "check.memory": memory})
     cfg = load_config(config, given, overrides or [])
     if show_config:
-        return print_config(jobs.config_view(cfg, "check"), json_out)
+        return print_config(config_view(cfg, "check"), json_out)
     err_console = report.console(stderr=True)
     try:
         with status(err_console, fmt != "table" or quiet, verbose) as progress:

@@ -22,7 +22,10 @@ def export(
         typer.Argument(metavar="RUN_DIR", help="A train run folder, latest, or a unique start."),
     ],
     fmt: Annotated[
-        str, typer.Option("--format", help="safetensors (the [export] extra) or npz.")
+        str,
+        typer.Option(
+            "--format", help="safetensors (the [export] extra) or npz.", metavar="safetensors|npz"
+        ),
     ] = "safetensors",
     names: Annotated[
         str | None,
@@ -32,6 +35,7 @@ def export(
             "or notebook (Wf, bf, ..., Wy, by). Default: torch where a PyTorch layer computes "
             "the cell, else notebook.",
             show_default=False,
+            metavar="torch|notebook",
         ),
     ] = None,
     out: Annotated[

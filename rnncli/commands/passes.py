@@ -30,7 +30,7 @@ from rnncli.commands.common import (
     print_config,
     status,
 )
-from rnncli.config import load_config
+from rnncli.config import config_view, load_config
 from rnncli.errors import CheckFailed
 
 app = command_app()
@@ -50,7 +50,7 @@ def _run_pass(
 ) -> None:
     cfg = load_config(config, given, overrides or [])
     if show:
-        return print_config(jobs.config_view(cfg, command), json_out)
+        return print_config(config_view(cfg, command), json_out)
     saving = jobs.Saving(None if no_save else out, sys.argv, given, overrides or [])
     job = jobs.pass_job(command, cfg, params, saving)
     if json_out:
@@ -193,7 +193,7 @@ def gradcheck(
     """
     cfg = load_config(config, flags(seed=seed), overrides or [])
     if show_config:
-        return print_config(jobs.config_view(cfg, "gradcheck"), json_out)
+        return print_config(config_view(cfg, "gradcheck"), json_out)
     err = report.console(stderr=True)
     saving = jobs.Saving(None if no_save else out, sys.argv, {}, overrides or [])
     with status(err, json_out or quiet, verbose) as progress:

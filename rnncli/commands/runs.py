@@ -188,7 +188,10 @@ def compare(
         ),
     ] = None,
     x: Annotated[
-        str, typer.Option("--x", help="The x axis: sequences, steps or wall_s.")
+        str,
+        typer.Option(
+            "--x", help="The x axis: sequences, steps or wall_s.", metavar="sequences|steps|wall_s"
+        ),
     ] = "sequences",
     out: OutOpt = Path("outputs"),
     no_save: NoSaveOpt = False,

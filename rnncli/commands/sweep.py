@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rnncli import jobs, report
+from rnncli import report
 from rnncli import sweep as sw
 from rnncli.commands.common import (
     CellOpt,
@@ -25,6 +25,7 @@ from rnncli.commands.common import (
     print_config,
     task_help,
 )
+from rnncli.config import config_view
 
 app = command_app()
 TASK_HELP = task_help()
@@ -104,7 +105,7 @@ def sweep(
                   **{"train.task": task, "train.data": str(data) if data else None})  # fmt: skip
     plan = sw.plan_or_resume(out, config, given, overrides or [], seeds)
     if show_config:
-        resolved = jobs.config_view(plan.base_config, "sweep")
+        resolved = config_view(plan.base_config, "sweep")
         resolved["sweep"] = {"grid": plan.grid, "seeds": plan.seeds}
         return print_config(resolved, json_out)
     run_and_print(plan, out, workers, dask, fail_fast, json_out, quiet, verbose)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rnncli import jobs, report
+from rnncli import report
 from rnncli.commands.common import (
     CellOpt,
     ConfigOpt,
@@ -32,7 +32,7 @@ from rnncli.commands.common import (
     task_help,
     with_tasks,
 )
-from rnncli.config import Config, load_config, to_dict
+from rnncli.config import Config, config_view, load_config, to_dict
 from rnncli.errors import CheckFailed, InputError
 from rnncli.runs import query, store
 from rnncli.tasks import registry
@@ -176,7 +176,7 @@ def train(
     if resume is None:
         cfg = load_config(config, given, overrides or [], training=True)
         if show_config:
-            return print_config(jobs.config_view(cfg, "train"), json_out)
+            return print_config(config_view(cfg, "train"), json_out)
     elif given or config is not None or no_save or init_from is not None or name:
         raise InputError(
             "--resume continues a run with its saved config: give only train.* keys "
@@ -190,7 +190,7 @@ def train(
             init_from=None if init_from is None else query.source(init_from, out, "--init-from"),
         )  # fmt: skip
     if show_config:
-        return print_config(jobs.config_view(plan.cfg, "train"), json_out)
+        return print_config(config_view(plan.cfg, "train"), json_out)
     if plan.nothing_to_do:
         if json_out:
             return emit_json({"status": "nothing-to-do", "message": plan.nothing_to_do,

@@ -14,7 +14,7 @@ YAML is read with a subclass of ``yaml.SafeLoader`` (never the unsafe loaders, n
 whose only change is that ``1e-2``, ``1E3`` and ``-.5`` are floats, as in YAML 1.2.
 """
 
-from rnncli.config.load import dump_yaml, load_config, to_dict
+from rnncli.config.load import config_view, dump_yaml, load_config, to_dict
 from rnncli.config.memory import (
     available_memory,
     check_memory,
@@ -32,6 +32,7 @@ __all__ = [
     "available_memory",
     "check_memory",
     "check_training_memory",
+    "config_view",
     "dump_yaml",
     "estimate_bytes",
     "leaf_keys",

@@ -208,3 +208,23 @@ def to_dict(cfg: Config) -> dict[str, Any]:
 def dump_yaml(cfg: Config) -> str:
     """The resolved config as YAML (keys in schema order); ``load_config`` reads it back."""
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False)
+
+
+#: The config sections each command reads (what --show-config shows).
+SECTIONS = {
+    "forward": ("cell", "seed", "dtype", "dims", "model", "init", "level", "samples"),
+    "backward": ("cell", "seed", "dtype", "dims", "model", "init", "level", "samples",
+                 "backward"),
+    "gradcheck": ("cell", "seed", "dtype", "dims", "model", "gradcheck"),
+    "train": ("cell", "seed", "dtype", "model", "init", "train"),
+    "check": ("check",),
+    "sweep": ("cell", "seed", "dtype", "model", "init", "train", "sweep"),
+}  # fmt: skip
+
+
+def config_view(cfg: Config | Mapping[str, Any], command: str | None = None) -> dict[str, Any]:
+    """The resolved config as plain data: the sections `command` reads (all without one)."""
+    data = to_dict(cfg) if isinstance(cfg, Config) else dict(cfg)
+    if command in SECTIONS:
+        data = {k: v for k, v in data.items() if k in SECTIONS[command]}
+    return data

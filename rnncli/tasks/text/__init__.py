@@ -15,7 +15,7 @@ The training/validation split is by characters: the last 10% of the file is held
 
 from __future__ import annotations
 
-from rnncli.tasks.text.cache import cache_dir
+from rnncli.cachedir import cache_dir
 from rnncli.tasks.text.corpus import Corpus, encode_file, open_corpus
 from rnncli.tasks.text.read import decoded, head, load_text, split, split_point
 from rnncli.tasks.text.stream import HeldOut, TextStream, one_hot

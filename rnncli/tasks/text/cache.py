@@ -34,21 +34,12 @@ from typing import IO, Any
 
 import numpy as np
 
+from rnncli.cachedir import cache_dir
 from rnncli.runs import write_file_atomic, write_json_atomic
 from rnncli.tasks.text.vocab import Vocab
 
 FORMAT = 1
 PIECE = 1 << 20  # bytes read at a time when checking an entry
-
-
-def cache_dir() -> Path:
-    """The cache folder (see the module docstring); it need not exist yet."""
-    env = os.environ.get("RNNCLI_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "rnncli"
 
 
 def text_dir(root: Path | None = None) -> Path:
