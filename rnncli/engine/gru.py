@@ -176,3 +176,8 @@ def backward(
 def hidden(cache: Cache) -> np.ndarray:
     """a_1..a_T: (T, n_a, m)."""
     return cache.A[1:]
+
+
+def gate_values(cache: Cache) -> np.ndarray:
+    """Every gate's value at every step: Z itself, (T, 3 n_a, m), rows z, r, h."""
+    return cache.Z
