@@ -50,7 +50,7 @@ import numpy as np
 
 import rnncli
 from rnncli import cells as registry
-from rnncli.engine import workspace
+from rnncli import workspace
 from rnncli.engine.compiled import AUTO_FROM_STEP
 
 #: name -> (n_x, n_a, n_y, m, T_x), the sizes the benchmark times.

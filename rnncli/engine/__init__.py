@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from rnncli import cells
+from rnncli import cells, workspace
 from rnncli import loss as losses
 from rnncli.cells import CellSpec
-from rnncli.engine import generic, gru, lstm, rnn, stack, workspace
+from rnncli.engine import generic, gru, lstm, rnn, stack
 from rnncli.engine.epilogue import stacked_inputs
 from rnncli.engine.layout import (
     Layer,
@@ -42,7 +42,7 @@ from rnncli.engine.layout import (
     spec_of,
     unpack,
 )
-from rnncli.engine.workspace import Workspace
+from rnncli.workspace import Workspace
 
 __all__ = [
     "Layer",

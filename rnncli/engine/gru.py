@@ -21,7 +21,7 @@ import numpy as np
 from rnncli.engine.epilogue import bias_and_input_grads, inputs_matrix, stacked_inputs
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
-from rnncli.engine.workspace import Workspace, feature_major
+from rnncli.workspace import Workspace, feature_major
 
 
 @dataclass

@@ -337,7 +337,8 @@ def _masked_loss_and_grads(
     cache = engine.forward(packed, X, (c["a0"],), None, masks)
     H = engine.hidden(packed, cache)
     dH = np.empty_like(H)
-    from rnncli.engine import _loss_into, workspace
+    from rnncli import workspace
+    from rnncli.engine import _loss_into
 
     _loss_into(packed, loss, H, None, tgt, grads, dH, workspace.Workspace())
     _, dX, _ = engine.backward(packed, cache, dH, grads)
