@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from rnncli import cells, workspace
 from rnncli import loss as losses
+from rnncli import workspace
 from rnncli.cells import CellSpec
 from rnncli.engine import generic, gru, lstm, rnn, stack
+from rnncli.engine.backend import Backend, choose_backend, decide
 from rnncli.engine.epilogue import stacked_inputs
 from rnncli.engine.layout import (
     Layer,
@@ -45,11 +46,14 @@ from rnncli.engine.layout import (
 from rnncli.workspace import Workspace
 
 __all__ = [
+    "Backend",
     "Layer",
     "Packed",
     "State",
     "Workspace",
     "backward",
+    "choose_backend",
+    "decide",
     "final_state",
     "forward",
     "from_time_major",
@@ -273,41 +277,6 @@ def limit_threads(n: int) -> Iterator[None]:
         yield
 
 
-def choose_backend(requested: str, cell: str, stacked: bool, n_a: int, m: int) -> str:
-    """The backend a training step of a `cell` model with `n_a` hidden units on batches of
-    `m` runs on: ``numpy`` or ``compiled``. ``auto`` picks the compiled kernels where they
-    are installed and, by measurement, faster: one-layer built-in cells with
-    n_a * m <= `compiled.COMPILED_UP_TO`. Asking for ``compiled`` where it cannot run
-    raises ValueError naming why."""
-    from rnncli.engine import compiled
-
-    if requested == "numpy":
-        return "numpy"
-    runs = not stacked and bool(cells.kernel_of(cell))  # a fused cell has compiled kernels
-    if requested == "compiled":
-        if not compiled.available():
-            raise ValueError(f"engine.backend=compiled: {compiled.HINT}")
-        if not runs:
-            raise ValueError(
-                "engine.backend=compiled runs one-layer, one-direction rnn, lstm and gru "
-                "models; use engine.backend=auto or numpy for this one"
-            )
-        return "compiled"
-    fits = runs and n_a * m <= compiled.COMPILED_UP_TO
-    return "compiled" if fits and compiled.available() else "numpy"
-
-
-def compiled_from(requested: str, backend: str) -> int | None:
-    """The first training step that runs on the compiled kernels, or None: step 0 when
-    ``engine.backend=compiled`` asks for them, `compiled.AUTO_FROM_STEP` when ``auto``
-    chose them (`backend`, from `choose_backend`)."""
-    from rnncli.engine import compiled
-
-    if backend != "compiled":
-        return None
-    return 0 if requested == "compiled" else compiled.AUTO_FROM_STEP
-
-
 def train_step(
     p: Packed,
     X: np.ndarray,
@@ -321,8 +290,8 @@ def train_step(
     """`loss_and_grads_packed` for training: starts from the model state `state0` (zeros
     if None), writes every gradient into `grads`, no dX. Returns (loss, final state):
     copies of every block's last state, which truncated BPTT carries into the next chunk.
-    `masks`: a stacked model's dropout masks; `backend`: ``numpy`` or ``compiled`` (see
-    `choose_backend`)."""
+    `masks`: a stacked model's dropout masks; `backend`: ``numpy`` or ``compiled``, the
+    step's backend in the run's decision (`Backend.at`)."""
     if backend == "compiled":
         from rnncli.engine import compiled
 
