@@ -33,13 +33,7 @@ from typing import Any
 import numpy as np
 
 from rnncli import notebook
-from rnncli.check.compare import (
-    ATOL,
-    array_diff,
-    contract,
-    diff_outputs,
-    time_profile,
-)
+from rnncli.check.compare import ATOL, array_diff, contract, diff_outputs, time_profile
 from rnncli.check.diagnose import Evidence, diagnose
 from rnncli.check.load import Source
 from rnncli.check.problems import Case, fd_case, fresh_cases, notebook_case
