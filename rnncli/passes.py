@@ -39,6 +39,7 @@ class Pass:
     loss: float | None = None
     engine_state: Any = None  # (Packed, engine cache) of a sequence-level pass
     step_norms: np.ndarray | None = None  # backward, sequence level: ‖da_t‖ for t = 1..T_x
+    aliases: dict[str, str] = field(default_factory=dict)  # a test cell's names -> outputs
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Inputs, parameters, outputs and gradients in one mapping (for arrays.npz)."""
@@ -48,8 +49,10 @@ class Pass:
         return out
 
     def lookup(self) -> dict[str, Any]:
-        """What sample expressions may name: every array, plus `cache` / `caches`."""
+        """What sample expressions may name: every array, plus `cache` / `caches`, and the
+        names a replayed notebook test cell gives outputs (`seed_cells.RENAMED`)."""
         names: dict[str, Any] = {**self.inputs, **self.params, **self.outputs, **self.grads}
+        names |= {alias: self.outputs[name] for alias, name in self.aliases.items()}
         if self.cache is not None:
             names["cache" if "xt" in self.inputs else "caches"] = self.cache
         return names
@@ -209,8 +212,12 @@ def forward(cfg: Any, given: dict[str, np.ndarray] | None = None) -> Pass:
     pass."""
     params, inputs = build(cfg, given)
     if cfg.level == "cell":
-        return _cell_forward(cfg, params, inputs)
-    return _sequence_forward(cfg, params, inputs)
+        run = _cell_forward(cfg, params, inputs)
+    else:
+        run = _sequence_forward(cfg, params, inputs)
+    if cfg.init.scheme == "notebook":
+        run.aliases = dict(seed_cells.RENAMED.get(cfg.init.cell, {}))
+    return run
 
 
 def _cell_upstream_from_loss(cfg: Any, run: Pass) -> tuple[np.ndarray, ...]:
