@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncli.engine.workspace import Workspace
+from rnncli.workspace import Workspace
 
 LOSSES = ("xent", "mse_last", "xent_last")
 LAST_STEP = ("mse_last", "xent_last")  # losses that read only a_T

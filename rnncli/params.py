@@ -65,8 +65,8 @@ def _cell(
             params[name] = np.concatenate([Wa, Wx], axis=1)
         else:
             params[name] = _block(rng, scheme, n_a, n_a if kind == "a" else n_x, kind == "a")
-    if spec.name == "lstm" and scheme != "normal":
-        params["bf"][...] = 1.0
+    if spec.forget_bias and scheme != "normal":
+        params[spec.forget_bias][...] = 1.0
     return {k: params[k] for k in spec.params}
 
 
@@ -104,7 +104,7 @@ def init_params(
     out = {}
     for k, v in params.items():
         scaled = v * scale
-        if spec.name == "lstm" and k.startswith("bf") and scheme != "normal":
+        if spec.forget_bias and k.startswith(spec.forget_bias) and scheme != "normal":
             scaled = v  # the forget bias stays 1 whatever the scale
         out[k] = scaled.astype(dtype)
     if forget_bias is not None:

@@ -17,24 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from rnncli import cells, engine, notebook, seed_cells
+from rnncli import cells, engine, seed_cells
 from rnncli import loss as losses
 from rnncli.activations import softmax
 from rnncli.cells import CellSpec
 from rnncli.cells.load import cell_error
-from rnncli.engine import lstm as lstm_kernel
 from rnncli.errors import InputError
 from rnncli.params import init_params
-
-#: What the notebook calls each output, per (built-in cell, level).
-NOTEBOOK_OUTPUTS = {
-    ("rnn", "cell"): ("a_next", "yt_pred"),
-    ("lstm", "cell"): ("a_next", "c_next", "yt"),
-    ("gru", "cell"): ("a_next", "yt_pred"),
-    ("rnn", "sequence"): ("a", "y_pred"),
-    ("lstm", "sequence"): ("a", "y", "c"),
-    ("gru", "sequence"): ("a", "y"),
-}
 
 
 @dataclass
@@ -50,6 +39,7 @@ class Pass:
     loss: float | None = None
     engine_state: Any = None  # (Packed, engine cache) of a sequence-level pass
     step_norms: np.ndarray | None = None  # backward, sequence level: ‖da_t‖ for t = 1..T_x
+    aliases: dict[str, str] = field(default_factory=dict)  # a test cell's names -> outputs
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Inputs, parameters, outputs and gradients in one mapping (for arrays.npz)."""
@@ -59,8 +49,10 @@ class Pass:
         return out
 
     def lookup(self) -> dict[str, Any]:
-        """What sample expressions may name: every array, plus `cache` / `caches`."""
+        """What sample expressions may name: every array, plus `cache` / `caches`, and the
+        names a replayed notebook test cell gives outputs (`seed_cells.RENAMED`)."""
         names: dict[str, Any] = {**self.inputs, **self.params, **self.outputs, **self.grads}
+        names |= {alias: self.outputs[name] for alias, name in self.aliases.items()}
         if self.cache is not None:
             names["cache" if "xt" in self.inputs else "caches"] = self.cache
         return names
@@ -76,13 +68,14 @@ def _notebook_draws(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
     name = cfg.init.cell
     drawn = seed_cells.draw(name)
     cell = name.split("_")[0]
+    spec = cells.get(cell)
     level = "cell" if "_cell_" in name else "sequence"
     x = drawn.get("x", drawn.get("xt"))
     assert x is not None
     if "da" in drawn:  # lstm_backward: the course back-propagates through len(da) steps
         x = x[:, :, : drawn["da"].shape[2]]
     n_a = drawn["a0" if "a0" in drawn else "a_prev"].shape[0]
-    n_y = drawn["Wya" if cell == "rnn" else "Wy"].shape[0]
+    n_y = drawn[spec.output].shape[0]
     want = {"cell": cell, "level": level, "dims.n_x": x.shape[0], "dims.n_a": n_a,
             "dims.n_y": n_y, "dims.m": x.shape[1]}  # fmt: skip
     if level == "sequence":
@@ -98,7 +91,7 @@ def _notebook_draws(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
                 f"init.cell={name} replays the notebook's {name} cell, which needs "
                 f"{key}={value} (the config has {have[key]})"
             )
-    names = cells.get(cell).all_params
+    names = spec.all_params
     params = {k: drawn[k] for k in names}
     inputs = {k: v for k, v in drawn.items() if k not in names and k != "b"}
     if "x" in inputs:
@@ -166,13 +159,9 @@ def _cell_forward(cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.
     spec = cells.get(cfg.cell)
     if not spec.notebook:
         return _user_cell_forward(spec, params, inputs)
-    fn = getattr(notebook, f"{cfg.cell}_cell_forward")
-    if cfg.cell == "lstm":
-        a_next, c_next, yt, cache = fn(inputs["xt"], inputs["a_prev"], inputs["c_prev"], params)
-        outputs = {"a_next": a_next, "c_next": c_next, "yt": yt}
-    else:
-        a_next, yt, cache = fn(inputs["xt"], inputs["a_prev"], params)
-        outputs = {"a_next": a_next, "yt_pred": yt}
+    fn = spec.notebook_function("cell_forward")
+    *returned, cache = fn(inputs["xt"], *(inputs[f"{s}_prev"] for s in spec.states), params)
+    outputs = dict(zip(spec.cell_outputs, returned, strict=True))
     return Pass(inputs, params, outputs, cache=cache)
 
 
@@ -187,7 +176,7 @@ def _user_cell_forward(
     except (Exception, SystemExit) as exc:
         raise cell_error(spec.label, "step_forward", exc, spec.source.get("path")) from None
     outputs = {f"{s}_next": v for s, v in zip(spec.states, new, strict=True)}
-    outputs["yt"] = softmax(params[spec.output] @ new[0] + params["by"])
+    outputs[cells.STEP_OUTPUT] = softmax(params[spec.output] @ new[0] + params["by"])
     return Pass(inputs, params, outputs, cache=cache)
 
 
@@ -201,20 +190,20 @@ def _sequence_forward(
     cache = engine.forward(p, engine.to_time_major(x), (a0,))
     H = engine.hidden(p, cache)
     y = softmax(losses.logits(p.Wy, p.by, H).transpose(1, 0, 2))  # (n_y, T, m) per column
-    names = NOTEBOOK_OUTPUTS.get((cfg.cell, "sequence"), ("a", "y"))
+    names = spec.sequence_outputs
     outputs = {
         names[0]: engine.from_time_major(H),
         names[1]: np.ascontiguousarray(y.transpose(0, 2, 1)),
     }
-    if cfg.cell == "lstm" and not p.stacked:
+    if "c" in names and not p.stacked:  # the notebook's lstm_forward returns c too
         outputs["c"] = engine.from_time_major(cache.C[1:])
     buffers = {
         f"cache.{k}": v
         for k, v in vars(cache).items()
         if isinstance(v, np.ndarray) and not k.startswith("_")
     }
-    if cfg.cell == "lstm" and not p.stacked:  # show g's value, not the pre-activation
-        buffers["cache.Z"] = lstm_kernel.gate_values(cache)
+    if spec.fused and spec.gates and not p.stacked:  # the LSTM's g: its value, not z
+        buffers["cache.Z"] = engine.kernel(spec).gate_values(cache)
     return Pass(inputs, params, outputs, caches=buffers, cache=((), x), engine_state=(p, cache))
 
 
@@ -223,8 +212,12 @@ def forward(cfg: Any, given: dict[str, np.ndarray] | None = None) -> Pass:
     pass."""
     params, inputs = build(cfg, given)
     if cfg.level == "cell":
-        return _cell_forward(cfg, params, inputs)
-    return _sequence_forward(cfg, params, inputs)
+        run = _cell_forward(cfg, params, inputs)
+    else:
+        run = _sequence_forward(cfg, params, inputs)
+    if cfg.init.scheme == "notebook":
+        run.aliases = dict(seed_cells.RENAMED.get(cfg.init.cell, {}))
+    return run
 
 
 def _cell_upstream_from_loss(cfg: Any, run: Pass) -> tuple[np.ndarray, ...]:
@@ -300,7 +293,7 @@ def step_norms(run: Pass, from_loss: bool) -> np.ndarray | None:
 def _cell_backward(spec: CellSpec, run: Pass, upstream: tuple[np.ndarray, ...]) -> dict:
     """One step back: the notebook's *_cell_backward, or a user's step_backward."""
     if spec.notebook:
-        fn = getattr(notebook, f"{spec.name}_cell_backward")
+        fn = spec.notebook_function("cell_backward")
         return dict(fn(*upstream, run.cache))
     mine = {k: run.params[k] for k in spec.params}
     try:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from rnncli import notebook as nb
+from rnncli import cells
 
 
 def reference_loss_and_grads(
@@ -25,23 +25,29 @@ def reference_loss_and_grads(
     loss: str = "xent",
 ) -> tuple[float, dict[str, np.ndarray]]:
     """Same contract as `rnncli.loss_and_grads`, computed the notebook's way."""
+    spec = cells.get(cell)
     parameters = dict(params)
-    n_x, m, T_x = x.shape
-    Wy = parameters["Wya" if cell == "rnn" else "Wy"]
-    n_y, n_a = Wy.shape
+    Wy = parameters[spec.output]
     if a0 is None:
-        a0 = np.zeros((n_a, m), dtype=x.dtype)
+        a0 = np.zeros((Wy.shape[1], x.shape[1]), dtype=x.dtype)
 
-    if cell == "rnn":
-        a, y, caches = nb.rnn_forward(x, a0, parameters)
-    elif cell == "lstm":
-        a, y, c, caches = nb.lstm_forward(x, a0, parameters)
-    else:
-        a, y, caches = nb.gru_forward(x, a0, parameters)
+    a, y, *_, caches = spec.notebook_function("forward")(x, a0, parameters)
+    value, dWy, dby, da = _output_layer(loss, a, y, Wy, parameters["by"], targets)
+    grads = dict(spec.notebook_function("backward")(da, caches))
+    grads["d" + spec.output] = dWy
+    grads["dby"] = dby
+    return value, grads
 
+
+def _output_layer(
+    loss: str, a: np.ndarray, y: np.ndarray, Wy: np.ndarray, by: np.ndarray,
+    targets: np.ndarray,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The loss on the notebook forward's a and y, step by step: (loss, dWy, dby, da)."""
+    m, T_x = a.shape[1:]
     da = np.zeros_like(a)
     dWy = np.zeros_like(Wy)
-    dby = np.zeros_like(parameters["by"])
+    dby = np.zeros_like(by)
     if loss == "xent":
         total = 0.0
         for t in range(T_x):
@@ -75,7 +81,7 @@ def reference_loss_and_grads(
         dby = np.sum(dy, axis=1, keepdims=True)
         da[:, :, -1] = np.dot(Wy.T, dy)
     else:
-        y_last = np.dot(Wy, a[:, :, -1]) + parameters["by"]  # linear read-out at T_x
+        y_last = np.dot(Wy, a[:, :, -1]) + by  # linear read-out at T_x
         err = y_last - targets
         value = float(np.mean(err**2))
         dy = 2 * err / err.size
@@ -83,8 +89,4 @@ def reference_loss_and_grads(
         dby = np.sum(dy, axis=1, keepdims=True)
         da[:, :, -1] = np.dot(Wy.T, dy)
 
-    backward = {"rnn": nb.rnn_backward, "lstm": nb.lstm_backward, "gru": nb.gru_backward}[cell]
-    grads = dict(backward(da, caches))
-    grads["dWya" if cell == "rnn" else "dWy"] = dWy
-    grads["dby"] = dby
-    return float(value), grads
+    return float(value), dWy, dby, da

@@ -174,7 +174,3 @@ def fit_table(
     for r in rows:
         t.add_row(*(Text(str(r[i])) for i in keep))
     return t
-
-
-def width_of(console: Console) -> int:
-    return int(console.width)

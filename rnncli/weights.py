@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncli import engine
+from rnncli import cells, engine
 from rnncli.config import Config, load_config
 from rnncli.engine.layout import expected_shapes, upgrade_flat
 from rnncli.errors import InputError
@@ -117,24 +117,23 @@ def named_for(
 
 # --------------------------------------------------------------------------- PyTorch
 
-#: PyTorch's gate order of each layer's stacked weights, by the gate names of our cells:
-#: ``nn.LSTM`` stacks (i, f, g, o); ``nn.RNN`` has one block. The ``torch-gru`` cell keeps
+#: Cell -> the PyTorch layer that computes it (`rnncli.cells.CellSpec.torch`): ``nn.LSTM``
+#: stacks its gates (i, f, g, o), ``nn.RNN`` has one block, the ``torch-gru`` cell keeps
 #: ``nn.GRU``'s own tensors; the notebook's ``gru`` computes something else (see
 #: `rnncli.cells.torch_gru`) and has no PyTorch twin.
-TORCH_GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o")}
-TORCH_LAYERS = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "torch-gru": "nn.GRU"}
+TORCH_LAYERS = cells.torch_layers()
 
 
-def torch_names(cell: str) -> None:
-    """Refuse a cell that no PyTorch layer computes, naming why."""
-    if cell == "gru":
+def _torch(spec: cells.CellSpec) -> cells.Torch:
+    """The cell's PyTorch layout; refuses a cell that no PyTorch layer computes, naming why."""
+    layout = spec.torch
+    if layout is None:
         raise InputError(
-            "a gru model cannot move to nn.GRU: the notebook's GRU applies the reset gate "
-            "before the recurrent product and nn.GRU after it (different functions); train "
-            "with --cell torch-gru to get nn.GRU's cell, or export with --names notebook"
+            f"cell {spec.name}: no PyTorch layer computes it; export with --names notebook"
         )
-    if cell not in TORCH_LAYERS:
-        raise InputError(f"cell {cell}: no PyTorch layer computes it; export with --names notebook")
+    if layout.refused:
+        raise InputError(layout.refused)
+    return layout
 
 
 def _rows(spec: Any, gate: str, n_a: int) -> slice:
@@ -142,24 +141,28 @@ def _rows(spec: Any, gate: str, n_a: int) -> slice:
     return slice(k * n_a, (k + 1) * n_a)
 
 
+def _suffix(k: int, directions: int) -> str:
+    return f"_l{k // directions}" + ("_reverse" if k % directions else "")
+
+
 def to_torch(p: engine.Packed) -> dict[str, np.ndarray]:
     """The model's parameters under PyTorch's names: ``nn.RNN``/``nn.LSTM``/``nn.GRU``
     (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse``)
     and ``nn.Linear`` as ``fc.weight``, ``fc.bias``. The bias goes in ``bias_ih``, zeros in
     ``bias_hh`` (their sum is what both compute)."""
-    torch_names(p.cell)
+    layout = _torch(p.spec)
     out: dict[str, np.ndarray] = {}
     for k, block in enumerate(p.blocks):
-        end = f"_l{k // p.directions}" + ("_reverse" if k % p.directions else "")
+        end = _suffix(k, p.directions)
         n = p.n_a
-        if p.cell == "torch-gru":
+        if layout.own:
             prm = block.params
             out["weight_ih" + end] = prm["W_ih"].copy()
             out["weight_hh" + end] = prm["W_hh"].copy()
             out["bias_ih" + end] = prm["b_ih"][:, 0].copy()
             out["bias_hh" + end] = prm["b_hh"][:, 0].copy()
             continue
-        rows = [_rows(p.spec, g, n) for g in TORCH_GATES[p.cell]]
+        rows = [_rows(p.spec, g, n) for g in layout.gates]
         out["weight_ih" + end] = np.concatenate([block.W[r, n:] for r in rows])
         out["weight_hh" + end] = np.concatenate([block.W[r, :n] for r in rows])
         out["bias_ih" + end] = np.concatenate([block.b[r, 0] for r in rows])
@@ -169,6 +172,17 @@ def to_torch(p: engine.Packed) -> dict[str, np.ndarray]:
     return out
 
 
+def _tensor(sd: dict[str, np.ndarray], where: str, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    if name not in sd:
+        raise InputError(f"{where}: has no {name} (the model needs {shape})")
+    a = np.asarray(sd[name])
+    if a.shape != shape:
+        raise InputError(f"{where}: {name} has shape {a.shape}, the model needs {shape}")
+    if a.dtype.kind != "f" or not np.isfinite(a).all():
+        raise InputError(f"{where}: {name} is not a finite float tensor")
+    return a
+
+
 def from_torch(
     sd: dict[str, np.ndarray], cell: str, n_x: int, n_a: int, n_y: int, dtype: Any,
     layers: int = 1, directions: int = 1, where: str = "weights",
@@ -176,39 +190,27 @@ def from_torch(
     """The inverse of `to_torch`: a model from PyTorch-named tensors (any bias_hh is
     added to bias_ih, exactly what the layer computes; not so for torch-gru, which keeps
     both). Every tensor's name and shape is checked, one line naming the one at fault."""
-    torch_names(cell)
     p = engine.Packed.zeros(cell, n_x, n_a, n_y, dtype, layers, directions)
-    G = {"rnn": 1, "lstm": 4, "torch-gru": 3}[cell]
-
-    def get(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        if name not in sd:
-            raise InputError(f"{where}: has no {name} (the model needs {shape})")
-        a = np.asarray(sd[name])
-        if a.shape != shape:
-            raise InputError(f"{where}: {name} has shape {a.shape}, the model needs {shape}")
-        if a.dtype.kind != "f" or not np.isfinite(a).all():
-            raise InputError(f"{where}: {name} is not a finite float tensor")
-        return a
-
+    layout = _torch(p.spec)
+    G = layout.n_gates
     for k, block in enumerate(p.blocks):
-        end = f"_l{k // directions}" + ("_reverse" if k % directions else "")
-        n_in = block.n_x
-        w_ih = get("weight_ih" + end, (G * n_a, n_in))
-        w_hh = get("weight_hh" + end, (G * n_a, n_a))
-        b_ih = get("bias_ih" + end, (G * n_a,))
-        b_hh = get("bias_hh" + end, (G * n_a,))
-        if cell == "torch-gru":
+        end = _suffix(k, directions)
+        w_ih = _tensor(sd, where, "weight_ih" + end, (G * n_a, block.n_x))
+        w_hh = _tensor(sd, where, "weight_hh" + end, (G * n_a, n_a))
+        b_ih = _tensor(sd, where, "bias_ih" + end, (G * n_a,))
+        b_hh = _tensor(sd, where, "bias_hh" + end, (G * n_a,))
+        if layout.own:
             prm = block.params
             prm["W_ih"][...], prm["W_hh"][...] = w_ih, w_hh
             prm["b_ih"][:, 0], prm["b_hh"][:, 0] = b_ih, b_hh
             continue
-        for t, gate in enumerate(TORCH_GATES[cell]):
+        for t, gate in enumerate(layout.gates):
             r, src = _rows(p.spec, gate, n_a), slice(t * n_a, (t + 1) * n_a)
             block.W[r, n_a:] = w_ih[src]
             block.W[r, :n_a] = w_hh[src]
             block.b[r, 0] = b_ih[src] + b_hh[src]
-    p.Wy[...] = get("fc.weight", (n_y, directions * n_a))
-    p.by[:, 0] = get("fc.bias", (n_y,))
+    p.Wy[...] = _tensor(sd, where, "fc.weight", (n_y, directions * n_a))
+    p.by[:, 0] = _tensor(sd, where, "fc.bias", (n_y,))
     extra = sorted(set(sd) - set(to_torch(p)))
     if extra:
         raise InputError(f"{where}: {extra[0]} is not a tensor of this model")

@@ -23,7 +23,7 @@ from typing import Any
 
 from rnncli.cells.builtin import BUILTIN
 from rnncli.cells.load import load_file, load_module, make_spec
-from rnncli.cells.spec import OUTPUT_BIAS, Block, CellSpec, Gate
+from rnncli.cells.spec import OUTPUT_BIAS, STEP_OUTPUT, Block, CellSpec, Gate, Torch
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
 
@@ -31,20 +31,28 @@ ENTRY_POINT_GROUP = "rnncli.cells"
 
 #: Cells rnncli ships as protocol classes: no fused kernel, the generic loop runs them.
 SHIPPED = {"torch-gru": "rnncli.cells.torch_gru:TorchGRU"}
+#: The PyTorch layers the shipped cells are: torch-gru's parameters are nn.GRU's own
+#: tensors, gates stacked (r, z, n).
+SHIPPED_TORCH = {"torch-gru": Torch("nn.GRU", ("r", "z", "n"), own=True)}
 
 __all__ = [
     "BUILTIN",
     "ENTRY_POINT_GROUP",
     "OUTPUT_BIAS",
     "SHIPPED",
+    "SHIPPED_TORCH",
+    "STEP_OUTPUT",
     "Block",
     "CellSpec",
     "Gate",
+    "Torch",
     "canonical",
     "check_dtype",
     "get",
+    "kernel_of",
     "registered",
     "source_changes",
+    "torch_layers",
 ]
 
 _cache: dict[tuple[str, ...], CellSpec] = {}
@@ -89,7 +97,7 @@ def get(name: str) -> CellSpec:
             module, cls_name = SHIPPED[name].split(":")
             cls, source = load_module(module, cls_name, name)
             source = {"kind": "shipped", "name": name, "value": SHIPPED[name]}
-            _cache[key_] = make_spec(name, name, cls, source)
+            _cache[key_] = make_spec(name, name, cls, source, torch=SHIPPED_TORCH.get(name))
         return _cache[key_]
     split = _split(name)
     if split is not None:
@@ -128,6 +136,20 @@ def get(name: str) -> CellSpec:
             source.update(package=dist.metadata["Name"], version=dist.version)
         _cache[key] = make_spec(name, name, cls, source)
     return _cache[key]
+
+
+def kernel_of(cell: str | CellSpec) -> str:
+    """The fused kernel (NumPy and compiled) that runs `cell`, or "" for the generic time
+    loop. A name is looked up among the built-ins only: a user's cell is not loaded."""
+    spec = cell if isinstance(cell, CellSpec) else BUILTIN.get(cell)
+    return spec.kernel if spec is not None else ""
+
+
+def torch_layers() -> dict[str, str]:
+    """Cell name -> the PyTorch layer that computes it (weights move both ways), for the
+    built-in and shipped cells; no cell is loaded."""
+    table = {name: spec.torch for name, spec in BUILTIN.items()} | SHIPPED_TORCH
+    return {name: t.layer for name, t in table.items() if t is not None and not t.refused}
 
 
 def _digest(path: Path, label: str) -> str:

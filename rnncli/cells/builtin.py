@@ -24,13 +24,23 @@ from typing import Any
 import numpy as np
 
 from rnncli import notebook
-from rnncli.cells.spec import Block, CellSpec, Gate
+from rnncli.cells.spec import Block, CellSpec, Gate, Torch
 
 SIGMOID, TANH = "sigmoid", "tanh"
 
+GRU_NOT_TORCH = (
+    "a gru model cannot move to nn.GRU: the notebook's GRU applies the reset gate "
+    "before the recurrent product and nn.GRU after it (different functions); train "
+    "with --cell torch-gru to get nn.GRU's cell, or export with --names notebook"
+)
+
 
 class NotebookSteps:
-    """The notebook's ``<cell>_cell_forward`` / ``_cell_backward`` as protocol steps."""
+    """The notebook's ``<cell>_cell_forward`` / ``_cell_backward`` as protocol steps.
+
+    The notebook's cells take and return their states in `states` order
+    (``lstm_cell_forward(xt, a_prev, c_prev, parameters) -> a_next, c_next, yt_pred,
+    cache``), so one wrapper serves them all."""
 
     def __init__(self, cell: str, states: tuple[str, ...], output: str) -> None:
         self.cell, self.states, self.output = cell, states, output
@@ -45,32 +55,30 @@ class NotebookSteps:
         self, params: dict[str, np.ndarray], xt: np.ndarray, state: tuple[np.ndarray, ...]
     ) -> tuple[tuple[np.ndarray, ...], Any]:
         p = self._with_output(params, state[0].shape[0], state[0].dtype)
-        if self.cell == "lstm":
-            a, c, _, cache = self._forward(xt, state[0], state[1], p)
-            return (a, c), cache
-        a, _, cache = self._forward(xt, state[0], p)
-        return (a,), cache
+        *new, _, cache = self._forward(xt, *state, p)
+        return tuple(new), cache
 
     def step_backward(
         self, params: dict[str, np.ndarray], dstate: tuple[np.ndarray, ...], cache: Any
     ) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[str, np.ndarray]]:
-        if self.cell == "lstm":
-            g = self._backward(dstate[0], dstate[1], cache)
-            prev: tuple[np.ndarray, ...] = (g.pop("da_prev"), g.pop("dc_prev"))
-        else:
-            g = self._backward(dstate[0], cache)
-            prev = (g.pop("da_prev"),)
+        g = self._backward(*dstate, cache)
+        prev = tuple(g.pop(f"d{s}_prev") for s in self.states)
         dxt = g.pop("dxt")
         return prev, dxt, {k[1:]: v for k, v in g.items()}
 
     def gate_values(self, cache: Any) -> dict[str, np.ndarray]:
-        if self.cell == "lstm":
-            _, _, _, _, ft, it, cct, ot, _, _ = cache
-            return {"f": ft, "i": it, "o": ot, "g": cct}
-        if self.cell == "gru":
-            _, _, zt, rt, aat, _, _ = cache
-            return {"z": zt, "r": rt, "h": aat}
-        return {}
+        """The gates' values from a step's cache (the notebook's cache tuples hold them by
+        position: ``CACHE_GATES``)."""
+        return {g: cache[i] for g, i in CACHE_GATES.get(self.cell, {}).items()}
+
+
+#: Where the notebook's cell caches hold each gate's values: lstm (a_next, c_next, a_prev,
+#: c_prev, ft, it, cct, ot, xt, parameters), gru (a_next, a_prev, zt, rt, aat, xt,
+#: parameters); the rnn's (a_next, a_prev, xt, parameters) holds none.
+CACHE_GATES: dict[str, dict[str, int]] = {
+    "lstm": {"f": 4, "i": 5, "o": 7, "g": 6},
+    "gru": {"z": 2, "r": 3, "h": 4},
+}
 
 
 def _spec(
@@ -82,11 +90,14 @@ def _spec(
     fused: tuple[Block, ...],
     draw: tuple[str, ...],
     layout_v1: tuple[str, ...],
+    torch: Torch,
+    sequence_outputs: tuple[str, ...],
 ) -> CellSpec:
     return CellSpec(
         name=name, label=name, states=states, params=params, output=output, gates=gates,
         step=NotebookSteps(name, states, output), source={"kind": "builtin"}, fused=fused,
-        draw=draw, layout_v1=layout_v1, notebook=True,
+        draw=draw, layout_v1=layout_v1, notebook=True, kernel=name, torch=torch,
+        sequence_outputs=sequence_outputs,
     )  # fmt: skip
 
 
@@ -99,6 +110,8 @@ RNN = _spec(
     fused=(Block("a", (("Waa", "a"), ("Wax", "x")), "ba"),),  # W = [Waa | Wax]
     draw=("Wax", "Waa", "ba"),
     layout_v1=("a",),
+    torch=Torch("nn.RNN", ("a",)),
+    sequence_outputs=("a", "y_pred"),
 )
 
 LSTM = _spec(
@@ -106,7 +119,12 @@ LSTM = _spec(
     states=("a", "c"),
     params=("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo"),
     output="Wy",
-    gates=(Gate("f", SIGMOID), Gate("i", SIGMOID), Gate("o", SIGMOID), Gate("g", TANH)),
+    gates=(
+        Gate("f", SIGMOID, "forget"),
+        Gate("i", SIGMOID, "update"),
+        Gate("o", SIGMOID, "output"),
+        Gate("g", TANH, "candidate"),
+    ),
     fused=(
         Block("o", (("Wo", "ax"),), "bo"),
         Block("i", (("Wi", "ax"),), "bi"),
@@ -115,6 +133,8 @@ LSTM = _spec(
     ),
     draw=("Wo", "bo", "Wf", "bf", "Wi", "bi", "Wc", "bc"),
     layout_v1=("o", "f", "i", "g"),
+    torch=Torch("nn.LSTM", ("i", "f", "g", "o")),
+    sequence_outputs=("a", "y", "c"),
 )
 
 GRU = _spec(
@@ -122,7 +142,11 @@ GRU = _spec(
     states=("a",),
     params=("Wz", "bz", "Wr", "br", "Wh", "bh"),
     output="Wy",
-    gates=(Gate("z", SIGMOID), Gate("r", SIGMOID), Gate("h", TANH)),
+    gates=(
+        Gate("z", SIGMOID, "update"),
+        Gate("r", SIGMOID, "reset"),
+        Gate("h", TANH, "candidate"),
+    ),
     fused=(
         Block("z", (("Wz", "ax"),), "bz"),
         Block("r", (("Wr", "ax"),), "br"),
@@ -130,6 +154,8 @@ GRU = _spec(
     ),
     draw=("Wz", "bz", "Wr", "br", "Wh", "bh"),
     layout_v1=("z", "r", "h"),
+    torch=Torch("nn.GRU", refused=GRU_NOT_TORCH),
+    sequence_outputs=("a", "y"),
 )
 
 BUILTIN: dict[str, CellSpec] = {spec.name: spec for spec in (RNN, LSTM, GRU)}

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.cells import protocol
-from rnncli.cells.spec import CellSpec, Gate
+from rnncli.cells.spec import CellSpec, Gate, Torch
 from rnncli.errors import CellError, InputError
 from rnncli.hashing import file_sha256
 
@@ -227,7 +227,12 @@ def probe(label: str, impl: Any, states: tuple[str, ...], file: str | None, dtyp
 
 
 def make_spec(
-    name: str, label: str, cls: Any, source: dict[str, Any], where: str | None = None
+    name: str,
+    label: str,
+    cls: Any,
+    source: dict[str, Any],
+    where: str | None = None,
+    torch: Torch | None = None,
 ) -> CellSpec:
     """Instantiate, check and probe a user's cell class; its `CellSpec`. `label` names
     it in tables, `where` (default: label) in error messages."""
@@ -247,5 +252,5 @@ def make_spec(
     source = {**source, "float32": float32 or "ok"}
     return CellSpec(
         name=name, label=short, states=states, params=params, output="Wy", gates=gates,
-        step=impl, source=source,
+        step=impl, source=source, torch=torch,
     )  # fmt: skip

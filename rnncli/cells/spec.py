@@ -22,6 +22,8 @@ from typing import Any
 
 #: The output layer's bias; its weight is `CellSpec.output`.
 OUTPUT_BIAS = "by"
+#: What the notebook calls a cell step's output (``softmax(Wy a_next + by)``).
+STEP_OUTPUT = "yt_pred"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Gate:
 
     name: str  # "f", "i", "o", "g" (the notebook's cct), "z", "r", "h"
     activation: str  # "sigmoid" | "tanh"
+    title: str = ""  # what the notebook calls it: "forget", "update", "candidate", ...
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,20 @@ class Block:
     gate: str
     weights: tuple[tuple[str, str], ...]  # (name, columns "a" | "x" | "ax"), left to right
     bias: str
+
+
+@dataclass(frozen=True)
+class Torch:
+    """The PyTorch layer of a cell's kind, and how the cell's parameters map to it."""
+
+    layer: str  # "nn.RNN" | "nn.LSTM" | "nn.GRU"
+    gates: tuple[str, ...] = ()  # the layer's stacked gate blocks, by our gate names
+    own: bool = False  # the cell's parameters are the layer's tensors (W_ih, W_hh, b_ih, b_hh)
+    refused: str = ""  # why a model cannot move to the layer (it computes another function)
+
+    @property
+    def n_gates(self) -> int:
+        return len(self.gates)
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one spec per cell
@@ -57,6 +74,36 @@ class CellSpec:
     draw: tuple[str, ...] = ()  # built-ins: the order `init_params` draws parameters in
     layout_v1: tuple[str, ...] = ()  # built-ins: gate order of parameter layout 1
     notebook: bool = False  # rnncli.notebook has <name>_cell_forward, <name>_forward, ...
+    kernel: str = ""  # built-ins: the engine's fused kernel, and the compiled one
+    torch: Torch | None = None  # the PyTorch layer of its kind, if any
+    sequence_outputs: tuple[str, ...] = ("a", "y")  # the notebook's <name>_forward returns
+
+    @property
+    def has_c(self) -> bool:
+        """Whether the cell carries a memory cell c besides a (the LSTM)."""
+        return "c" in self.states
+
+    @property
+    def forget_bias(self) -> str:
+        """Built-ins: the forget gate's bias, which fresh draws start at 1 ("" if none)."""
+        return next((b.bias for b in self.fused if b.gate == "f"), "")
+
+    @property
+    def cell_outputs(self) -> tuple[str, ...]:
+        """What a step returns before its cache, as the notebook names them: every
+        state's ``<s>_next``, then the output layer's ``yt_pred``."""
+        return (*(f"{s}_next" for s in self.states), STEP_OUTPUT)
+
+    def notebook_function(self, what: str) -> Any:
+        """The notebook's ``<name>_<what>`` (what: ``cell_forward``, ``forward``,
+        ``cell_backward``, ``backward``); `notebook` cells only. Called with the states
+        in `states` order: ``cell_forward(xt, a_prev[, c_prev], parameters)`` returns
+        (*states, yt_pred, cache), ``cell_backward(da_next[, dc_next], cache)`` a dict."""
+        from rnncli import notebook as nb
+
+        if not self.notebook:
+            raise ValueError(f"cell {self.label} has no notebook functions")
+        return getattr(nb, f"{self.name}_{what}")
 
     @property
     def builtin(self) -> bool:

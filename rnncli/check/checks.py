@@ -33,13 +33,7 @@ from typing import Any
 import numpy as np
 
 from rnncli import notebook
-from rnncli.check.compare import (
-    ATOL,
-    array_diff,
-    contract,
-    diff_outputs,
-    time_profile,
-)
+from rnncli.check.compare import ATOL, array_diff, contract, diff_outputs, time_profile
 from rnncli.check.diagnose import Evidence, diagnose
 from rnncli.check.load import Source
 from rnncli.check.problems import Case, fd_case, fresh_cases, notebook_case
@@ -263,13 +257,10 @@ def _probe_upstreams(spec: Spec, case: Case) -> dict[str, dict[str, np.ndarray]]
         da = np.zeros_like(up["da"])
         da[:, :, -1] = up["da"][:, :, -1]
         return {"last step only": {"da": da}}
-    if spec.family == "lstm":
-        zero = np.zeros_like(up["da_next"])
-        return {
-            "da_next only": {"da_next": up["da_next"], "dc_next": zero},
-            "dc_next only": {"da_next": zero, "dc_next": up["dc_next"]},
-        }
-    return {}
+    if len(spec.upstream) < 2:
+        return {}
+    zeros = {k: np.zeros_like(up[k]) for k in spec.upstream}
+    return {f"{k} only": {**zeros, k: up[k]} for k in spec.upstream}  # da_next, dc_next
 
 
 def _check_backward(
@@ -422,9 +413,8 @@ def _finite_differences(
         p: dict[str, np.ndarray], c: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
         result = forward(*[c[k] for k in fwd.state_inputs], p)
-        terms = [c[spec.upstream[0]] * np.asarray(result[0])]
-        if spec.family == "lstm" and not spec.is_sequence:
-            terms.append(c["dc_next"] * np.asarray(result[1]))
+        # f = Σ da⊙a (+ Σ dc_next⊙c_next: a cell step's every state)
+        terms = [c[k] * np.asarray(r) for k, r in zip(spec.upstream, result, strict=False)]
         f = sum(_colsum(t) for t in terms)
         s = sum(_colsum(np.abs(t)) for t in terms)
         return np.asarray(f), np.asarray(s)

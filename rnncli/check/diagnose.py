@@ -175,7 +175,7 @@ def _follows_forward(ev: Evidence) -> Diagnosis | None:
 
 
 def _slice_swap(ev: Evidence) -> Diagnosis | None:
-    if not ev.main or ev.spec.family == "rnn":
+    if not ev.main or not ev.spec.cell.gates:  # the rnn has one W per input, no slices
         return None
     d = _by_name(ev.main)
     x_name, a_name = ev.spec.outputs[:2]  # dxt, da_prev (dx, da0)
@@ -204,7 +204,7 @@ def _dropped_carry(ev: Evidence) -> Diagnosis | None:
     if not (p[-1] <= RTOL and max(p[:-1]) > RTOL):
         return None
     wrong_t = [str(t) for t, e in enumerate(p[:-1]) if e > RTOL]
-    carried = "da_prevt and dc_prevt" if ev.spec.family == "lstm" else "da_prevt"
+    carried = " and ".join(f"d{s}_prevt" for s in ev.spec.cell.states)
     evidence = (
         f"dx is right at the last step (t = {len(p) - 1}) only; wrong at t = {', '.join(wrong_t)}"
     )
@@ -219,7 +219,7 @@ def _dropped_carry(ev: Evidence) -> Diagnosis | None:
     return Diagnosis(
         "dropped-carry",
         f"{opening}: in the loop, give the cell da[:, :, t] + da_prevt and update {carried} "
-        "from its result at every step." + (course if ev.spec.family == "lstm" else ""),
+        "from its result at every step." + (course if ev.spec.cell.has_c else ""),
         evidence,
     )
 
@@ -242,7 +242,7 @@ def _bias_mean(ev: Evidence) -> Diagnosis | None:
 
 
 def _wrong_state(ev: Evidence) -> Diagnosis | None:
-    if ev.spec.family != "rnn" or not ev.main or _wrong(ev.main) != ["dWaa"]:
+    if ev.spec.cell.gates or not ev.main or _wrong(ev.main) != ["dWaa"]:
         return None
     return Diagnosis(
         "wrong-state",
@@ -261,7 +261,7 @@ def _missing_transpose(ev: Evidence) -> Diagnosis | None:
         return None
     if any(d.note for d in ev.main if not d.ok):  # a shape problem is another story
         return None
-    w = "Waa.T @ dz" if ev.spec.family == "rnn" else "W[:, :n_a].T @ d(gate) for every gate"
+    w = "W[:, :n_a].T @ d(gate) for every gate" if ev.spec.cell.gates else "Waa.T @ dz"
     return Diagnosis(
         "missing-transpose",
         f"{a_name} is wrong while every weight and bias gradient is right: it looks like a "
@@ -307,7 +307,7 @@ def _gate(ev: Evidence) -> Diagnosis | None:
 
 
 def _dtanh(ev: Evidence) -> Diagnosis | None:
-    if ev.spec.family != "rnn" or not ev.main or any(d.ok or d.note for d in ev.main):
+    if ev.spec.cell.gates or not ev.main or any(d.ok or d.note for d in ev.main):
         return None
     if not (ev.linear_ok and ev.zero_ok):
         return None

@@ -1,6 +1,8 @@
 """What `rnncli check` looks for: the notebook's functions, their arguments, returns and caches.
 
-Everything here is the notebook's contract (see `rnncli.notebook`), written as data:
+Everything here is the notebook's contract (see `rnncli.notebook`), read from the cells'
+table (`rnncli.cells.builtin`): a cell's states, parameters, output layer and the names
+its functions return, e.g.
 
     rnn_cell_forward(xt, a_prev, parameters)          -> a_next, yt_pred, cache
     lstm_cell_forward(xt, a_prev, c_prev, parameters) -> a_next, c_next, yt_pred, cache
@@ -9,7 +11,7 @@ Everything here is the notebook's contract (see `rnncli.notebook`), written as d
     lstm_cell_backward(da_next, dc_next, cache)       -> {dxt, da_prev, dc_prev, dWf, dbf, ...}
     rnn_backward(da, caches)                          -> {dx, da0, dWax, dWaa, dba}
 
-with a cell's cache a tuple (``CACHE_ITEMS``) and a sequence's ``(list of cell caches, x)``.
+with a cell's cache a tuple and a sequence's ``(list of cell caches, x)``.
 The GRU functions are rnncli's additions, in the same conventions.
 """
 
@@ -18,55 +20,28 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-FAMILIES = ("rnn", "lstm", "gru")
+from rnncli.cells import BUILTIN, OUTPUT_BIAS, CellSpec
 
-FUNCTIONS: tuple[str, ...] = (
-    "rnn_cell_forward",
-    "rnn_forward",
-    "rnn_cell_backward",
-    "rnn_backward",
-    "lstm_cell_forward",
-    "lstm_forward",
-    "lstm_cell_backward",
-    "lstm_backward",
-    "gru_cell_forward",
-    "gru_forward",
-    "gru_cell_backward",
-    "gru_backward",
+FAMILIES = tuple(BUILTIN)  # rnn, lstm, gru
+
+FUNCTIONS: tuple[str, ...] = tuple(
+    f"{family}_{what}"
+    for family in FAMILIES
+    for what in ("cell_forward", "forward", "cell_backward", "backward")
 )
 NOTEBOOK_FUNCTIONS = FUNCTIONS[:8]  # the assignment's eight; the GRU is rnncli's
 
-# the cell cache's items, in the notebook's order
-CACHE_ITEMS: dict[str, tuple[str, ...]] = {
-    "rnn": ("a_next", "a_prev", "xt", "parameters"),
-    "lstm": ("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt", "parameters"),
-    "gru": ("a_next", "a_prev", "zt", "rt", "aat", "xt", "parameters"),
-}
-
-# parameters whose gradients a cell's own backward returns (not the output layer), in order
-RECURRENT: dict[str, tuple[str, ...]] = {
-    "rnn": ("Wax", "Waa", "ba"),
-    "lstm": ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo"),
-    "gru": ("Wz", "bz", "Wr", "br", "Wh", "bh"),
-}
-OUTPUT_LAYER: dict[str, tuple[str, str]] = {
-    "rnn": ("Wya", "by"),
-    "lstm": ("Wy", "by"),
-    "gru": ("Wy", "by"),
-}
-
-# the LSTM's gates by the letter of their parameters, as the notebook names them
-LSTM_GATES: dict[str, str] = {"f": "forget", "i": "update", "c": "candidate", "o": "output"}
+def gate_titles(cell: CellSpec) -> dict[str, str]:
+    """A built-in cell's gates by the letter of their parameters (Wf, bf -> "f"), as the
+    notebook names them, in the notebook's parameter order."""
+    titles = {g.name: g.title for g in cell.gates}
+    blocks = sorted(cell.fused, key=lambda b: cell.params.index(b.bias))
+    return {b.bias[1:]: titles[b.gate] for b in blocks if b.gate in titles}
 
 
-def param_shapes(family: str, n_x: int, n_a: int, n_y: int) -> dict[str, tuple[int, int]]:
+def param_shapes(family: str, n_x: int, n_a: int, n_y: int) -> dict[str, tuple[int, ...]]:
     """Every parameter's shape: rnn Wax (n_a, n_x), Waa (n_a, n_a); gates (n_a, n_a + n_x)."""
-    if family == "rnn":
-        shapes = {"Wax": (n_a, n_x), "Waa": (n_a, n_a), "ba": (n_a, 1)}
-    else:
-        shapes = {k: (n_a, 1) if k.startswith("b") else (n_a, n_a + n_x) for k in RECURRENT[family]}
-    W_out, b_out = OUTPUT_LAYER[family]
-    return {**shapes, W_out: (n_y, n_a), b_out: (n_y, 1)}
+    return BUILTIN[family].model_shapes(n_x, n_a, n_y)
 
 
 @dataclass(frozen=True)
@@ -77,6 +52,11 @@ class Spec:
     family: str
     level: str  # "cell" | "sequence"
     direction: str  # "forward" | "backward"
+
+    @property
+    def cell(self) -> CellSpec:
+        """The cell's facts (`rnncli.cells`)."""
+        return BUILTIN[self.family]
 
     @property
     def is_backward(self) -> bool:
@@ -96,31 +76,37 @@ class Spec:
         """The forward's array arguments before `parameters`."""
         if self.is_sequence:
             return ("x", "a0")
-        return ("xt", "a_prev", "c_prev") if self.family == "lstm" else ("xt", "a_prev")
+        return ("xt", *(f"{s}_prev" for s in self.cell.states))
 
     @property
     def upstream(self) -> tuple[str, ...]:
         """A backward's upstream gradient arguments, before the cache."""
         if self.is_sequence:
             return ("da",)
-        return ("da_next", "dc_next") if self.family == "lstm" else ("da_next",)
+        return tuple(f"d{s}_next" for s in self.cell.states)
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """A forward's return values in order, or a backward's gradient keys in order."""
+        cell = self.cell
         if self.direction == "forward":
             if self.is_sequence:
-                ys = {"rnn": ("a", "y_pred"), "lstm": ("a", "y", "c"), "gru": ("a", "y")}
-                return (*ys[self.family], "caches")
-            ys = {"rnn": ("a_next", "yt_pred"), "lstm": ("a_next", "c_next", "yt_pred")}
-            return (*ys.get(self.family, ("a_next", "yt_pred")), "cache")
-        inputs = ("dx", "da0") if self.is_sequence else ("dxt", "da_prev")
-        carried = ("dc_prev",) if self.family == "lstm" and not self.is_sequence else ()
-        return (*inputs, *carried, *("d" + k for k in RECURRENT[self.family]))
+                return (*cell.sequence_outputs, "caches")
+            return (*cell.cell_outputs, "cache")
+        if self.is_sequence:
+            inputs: tuple[str, ...] = ("dx", "da0")
+        else:
+            inputs = ("dxt", *(f"d{s}_prev" for s in cell.states))
+        return (*inputs, *("d" + k for k in cell.params))
+
+    @property
+    def output_layer(self) -> tuple[str, str]:
+        """The output layer's weight and bias: ``Wya`` (the rnn's) or ``Wy``, and ``by``."""
+        return self.cell.output, OUTPUT_BIAS
 
     def wrt(self) -> dict[str, str]:
         """A backward's gradient key -> the argument or parameter it differentiates."""
-        names = (*self.state_inputs, *RECURRENT[self.family])
+        names = (*self.state_inputs, *self.cell.params)
         return dict(zip(self.outputs, names, strict=True))
 
 
@@ -128,6 +114,9 @@ SPECS: dict[str, Spec] = {}
 for _name in FUNCTIONS:
     _family, *_rest = _name.split("_")
     SPECS[_name] = Spec(_name, _family, "cell" if "cell" in _rest else "sequence", _rest[-1])
+
+#: The LSTM's gates by the letter of their parameters, as the notebook names them.
+LSTM_GATES = gate_titles(SPECS["lstm_cell_backward"].cell)
 
 
 def select(given: str | None, what: str) -> tuple[str, ...]:

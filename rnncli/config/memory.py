@@ -17,14 +17,33 @@ def parameter_count(cfg: Config, n_x: int, n_a: int, n_y: int) -> int:
     return size(cfg.cell, n_x, n_a, n_y, m.layers, 2 if m.bidirectional else 1)
 
 
-def estimate_bytes(cfg: Config) -> int:
-    """Rough peak memory of a forward+backward pass over the whole sequence."""
-    d = cfg.dims
+def peak_bytes(
+    cfg: Config, n_x: int, n_a: int, n_y: int, columns: int, training: bool, extra: int = 0
+) -> int:
+    """The one memory estimator: rough peak bytes of the config's model (cell, layers,
+    directions, dtype) with `n_a` hidden units over `columns` (step, example) columns.
+
+    Per column: the inputs, state-sized buffers (10 for a pass, 12 in training, beside
+    the inputs' copy next to the states) and output-sized ones (2; 3 in training: logits,
+    probabilities, their gradient), so a large vocabulary counts in full. Parameters:
+    the model, its gradient and a spare (3 copies), with the optimiser's two moments in
+    training (5). `extra`: further scalars (a single pass's per-example arrays).
+    """
     itemsize = 8 if cfg.dtype == "float64" else 4
-    params = parameter_count(cfg, d.n_x, d.n_a, d.n_y)
-    width = cfg.model.layers * (2 if cfg.model.bidirectional else 1) * d.n_a
-    activations = d.m * d.T_x * (d.n_x + 10 * width + 2 * d.n_y)
-    return itemsize * (3 * params + activations + d.m * (d.n_x + d.n_a) * 8)
+    params = parameter_count(cfg, n_x, n_a, n_y)
+    width = cfg.model.layers * (2 if cfg.model.bidirectional else 1) * n_a
+    if training:
+        copies, per_column = 5, 2 * n_x + 12 * width + 3 * n_y
+    else:
+        copies, per_column = 3, n_x + 10 * width + 2 * n_y
+    return itemsize * (copies * params + per_column * columns + extra)
+
+
+def estimate_bytes(cfg: Config) -> int:
+    """Rough peak memory of a forward+backward pass over the whole sequence (forward,
+    backward, gradcheck): `peak_bytes` at the sizes ``dims.*`` gives, n_a = ``dims.n_a``."""
+    d = cfg.dims
+    return peak_bytes(cfg, d.n_x, d.n_a, d.n_y, d.m * d.T_x, False, d.m * (d.n_x + d.n_a) * 8)
 
 
 def available_memory() -> int | None:
@@ -73,26 +92,17 @@ def check_memory(cfg: Config, available: int | None = None) -> int:
 def training_bytes(
     cfg: Config, n_x: int, n_y: int, eval_shape: tuple[int, int] | None = None
 ) -> int:
-    """Rough peak memory of a training run: the model, its gradient and optimiser state,
-    one batch's forward and backward, and one evaluation pass (`eval_shape`: its steps
-    and columns, if the task knows them; else from ``train.eval_size``). Per column and
-    step: the inputs twice (one-hot, and their copy beside the states), 12 state-sized
-    buffers and 3 output-sized ones (logits, probabilities, their gradient), so a large
-    vocabulary (text: n_x = n_y = V) counts in full."""
-    from rnncli.engine.layout import size
-
-    t, m = cfg.train, cfg.model
-    itemsize = 8 if cfg.dtype == "float64" else 4
-    D = 2 if m.bidirectional else 1
-    params = size(cfg.cell, n_x, t.hidden, n_y, m.layers, D)
+    """Rough peak memory of a training run (train, inspect): `peak_bytes` with n_a =
+    ``train.hidden`` over one batch's forward and backward and one evaluation pass
+    (`eval_shape`: its steps and columns, if the task knows them; else from
+    ``train.eval_size``). n_x and n_y come from the task."""
+    t = cfg.train
     key = registry.get(t.task).steps_key
     steps = getattr(t, key) if key else 32
-    width = m.layers * D * t.hidden
-    per_step = 2 * n_x + 12 * width + 3 * n_y
     if eval_shape is None:
         eval_shape = (steps, min(t.eval_size, 4096))
     columns = steps * t.batch + eval_shape[0] * eval_shape[1]
-    return itemsize * (5 * params + per_step * columns)
+    return peak_bytes(cfg, n_x, t.hidden, n_y, columns, True)
 
 
 def check_training_memory(

@@ -50,7 +50,14 @@ def _check_sample(expr: str) -> str:
 
 
 class Dims(BaseModel):
-    """Sizes for forward/backward/gradcheck: inputs, hidden, outputs, batch, time steps."""
+    """Sizes for forward/backward/gradcheck: inputs, hidden, outputs, batch, time steps.
+
+    ``dims.*`` describes the notebook's single-pass arrays (x: (n_x, m, T_x), a0: (n_a,
+    m), y: (n_y, m, T_x)). ``dims.n_a`` and ``train.hidden`` are one size under two keys:
+    the hidden units n_a of a cell, ``dims.n_a`` for a single pass, ``train.hidden`` for a
+    trained model (train, inspect; there the task sets n_x and n_y). Both go through the
+    one memory estimator, `rnncli.config.memory.peak_bytes`.
+    """
 
     model_config = _STRICT
     n_x: int = Field(default=3, gt=0)
@@ -133,7 +140,7 @@ class Train(BaseModel):
     task: str = "reber"  # a registered task (`rnncli.tasks.registry`)
     steps: int = Field(default=5000, gt=0)
     batch: int = Field(default=4, gt=0, le=1_000_000)
-    hidden: int = Field(default=16, gt=0, le=1_000_000)
+    hidden: int = Field(default=16, gt=0, le=1_000_000)  # n_a of a trained model: see Dims
     optimizer: Literal["sgd", "adagrad", "adam"] = "adam"
     lr: float = Field(default=0.02, gt=0)
     momentum: float = Field(default=0.9, ge=0, lt=1)

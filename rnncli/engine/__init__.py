@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from rnncli import loss as losses
+from rnncli import workspace
 from rnncli.cells import CellSpec
-from rnncli.engine import generic, gru, lstm, rnn, stack, workspace
+from rnncli.engine import generic, gru, lstm, rnn, stack
+from rnncli.engine.backend import Backend, choose_backend, decide
 from rnncli.engine.epilogue import stacked_inputs
 from rnncli.engine.layout import (
-    CELLS,
     Layer,
     Packed,
     n_gates,
@@ -42,15 +43,17 @@ from rnncli.engine.layout import (
     spec_of,
     unpack,
 )
-from rnncli.engine.workspace import Workspace
+from rnncli.workspace import Workspace
 
 __all__ = [
-    "CELLS",
+    "Backend",
     "Layer",
     "Packed",
     "State",
     "Workspace",
     "backward",
+    "choose_backend",
+    "decide",
     "final_state",
     "forward",
     "from_time_major",
@@ -69,12 +72,13 @@ __all__ = [
 
 State = tuple[np.ndarray, ...]
 
-KERNELS: dict[str, Any] = {"rnn": rnn, "lstm": lstm, "gru": gru}
+#: The fused kernels by module name, which is what a built-in's `CellSpec.kernel` says.
+KERNELS: dict[str, Any] = {m.__name__.rpartition(".")[2]: m for m in (rnn, lstm, gru)}
 
 
 def kernel(spec: CellSpec) -> Any:
     """The module that runs one block of this cell: a fused kernel, or the generic loop."""
-    return KERNELS[spec.name] if spec.fused else generic
+    return KERNELS[spec.kernel] if spec.fused else generic
 
 
 def to_time_major(x: np.ndarray) -> np.ndarray:
@@ -115,12 +119,12 @@ def _per_block(p: Packed, state: State) -> list[State]:
 
 
 def _block_forward(block: Layer, X: np.ndarray, state: State, ws: Workspace | None) -> Any:
-    name = block.spec.name
-    if not block.spec.fused:
+    spec = block.spec
+    if not spec.fused:
         return generic.forward(block, X, state, ws)
-    if name == "lstm":
-        return lstm.forward(block, X, state[0], state[1], ws)
-    return KERNELS[name].forward(block, X, state[0], ws)
+    if spec.has_c:
+        return kernel(spec).forward(block, X, state[0], state[1], ws)
+    return kernel(spec).forward(block, X, state[0], ws)
 
 
 def _block_hidden(block: Layer, cache: Any) -> np.ndarray:
@@ -130,7 +134,7 @@ def _block_hidden(block: Layer, cache: Any) -> np.ndarray:
 def _block_final(block: Layer, cache: Any) -> State:
     if not block.spec.fused:
         return tuple(np.array(s, copy=True) for s in cache.final)
-    if block.spec.name == "lstm":
+    if block.spec.has_c:
         return cache.A[-1].copy(), cache.C[-1].copy()
     return (cache.A[-1].copy(),)
 
@@ -163,10 +167,10 @@ def forward(
     if not p.stacked and p.spec.fused:  # the hot path: no state tuple to complete
         block = p.blocks[0]
         a0 = state0[0] if state0 else np.zeros((p.n_a, X.shape[-1]), dtype=p.dtype)
-        if p.cell == "lstm":
+        if p.spec.has_c:
             c0 = state0[1] if state0 is not None and len(state0) > 1 else None
-            return lstm.forward(block, X, a0, c0, ws)
-        return KERNELS[p.cell].forward(block, X, a0, ws)
+            return kernel(p.spec).forward(block, X, a0, c0, ws)
+        return kernel(p.spec).forward(block, X, a0, ws)
     full = initial_state(p, X.shape[2])
     if state0:
         full = (*state0, *full[len(state0) :])
@@ -273,41 +277,6 @@ def limit_threads(n: int) -> Iterator[None]:
         yield
 
 
-def choose_backend(requested: str, cell: str, stacked: bool, n_a: int, m: int) -> str:
-    """The backend a training step of a `cell` model with `n_a` hidden units on batches of
-    `m` runs on: ``numpy`` or ``compiled``. ``auto`` picks the compiled kernels where they
-    are installed and, by measurement, faster: one-layer built-in cells with
-    n_a * m <= `compiled.COMPILED_UP_TO`. Asking for ``compiled`` where it cannot run
-    raises ValueError naming why."""
-    from rnncli.engine import compiled
-
-    if requested == "numpy":
-        return "numpy"
-    runs = not stacked and cell in compiled.CELLS
-    if requested == "compiled":
-        if not compiled.available():
-            raise ValueError(f"engine.backend=compiled: {compiled.HINT}")
-        if not runs:
-            raise ValueError(
-                "engine.backend=compiled runs one-layer, one-direction rnn, lstm and gru "
-                "models; use engine.backend=auto or numpy for this one"
-            )
-        return "compiled"
-    fits = runs and n_a * m <= compiled.COMPILED_UP_TO
-    return "compiled" if fits and compiled.available() else "numpy"
-
-
-def compiled_from(requested: str, backend: str) -> int | None:
-    """The first training step that runs on the compiled kernels, or None: step 0 when
-    ``engine.backend=compiled`` asks for them, `compiled.AUTO_FROM_STEP` when ``auto``
-    chose them (`backend`, from `choose_backend`)."""
-    from rnncli.engine import compiled
-
-    if backend != "compiled":
-        return None
-    return 0 if requested == "compiled" else compiled.AUTO_FROM_STEP
-
-
 def train_step(
     p: Packed,
     X: np.ndarray,
@@ -321,8 +290,8 @@ def train_step(
     """`loss_and_grads_packed` for training: starts from the model state `state0` (zeros
     if None), writes every gradient into `grads`, no dX. Returns (loss, final state):
     copies of every block's last state, which truncated BPTT carries into the next chunk.
-    `masks`: a stacked model's dropout masks; `backend`: ``numpy`` or ``compiled`` (see
-    `choose_backend`)."""
+    `masks`: a stacked model's dropout masks; `backend`: ``numpy`` or ``compiled``, the
+    step's backend in the run's decision (`Backend.at`)."""
     if backend == "compiled":
         from rnncli.engine import compiled
 
@@ -391,7 +360,7 @@ def _loss_and_grads(
     AX = stacked_inputs(ws, cache.A, X)  # (n + n_x, T+1, m): [a_0..a_T; x_1..x_T]
     value = _loss_into(p, loss, cache.A[1:], AX[:n, 1:], targets, grads, dH, ws)
     block = p.blocks[0]
-    dX, da0 = KERNELS[p.cell].backward(block, cache, dH, grads.blocks[0], need_dx, ws, AX, True)
+    dX, da0 = kernel(p.spec).backward(block, cache, dH, grads.blocks[0], need_dx, ws, AX, True)
     return value, dX, da0, final
 
 
@@ -425,7 +394,7 @@ def loss_and_grads(
 ) -> tuple[float, dict[str, np.ndarray]]:
     """Loss and every gradient of the model: recurrent cells, output layer and loss.
 
-    cell: "rnn" | "lstm" | "gru" or a user's cell (see `rnncli.cells`); params: notebook
+    cell: a built-in (rnn, lstm, gru) or a user's cell (see `rnncli.cells`); params: notebook
     names (``Wax, Waa, ba, Wya, by`` or ``Wf, bf, ..., Wy, by`` or ``Wz, bz, ..., Wy,
     by``; a stacked model's end in ``_l0``, ``_l0_reverse``, ...); x: (n_x, m, T_x); a0:
     (n_a, m), the first block's initial hidden state, zeros by default; targets:

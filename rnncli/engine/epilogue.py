@@ -12,7 +12,7 @@ import numpy as np
 
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
-from rnncli.engine.workspace import Workspace
+from rnncli.workspace import Workspace
 
 
 def stacked_inputs(ws: Workspace, A: np.ndarray, X: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 
 from rnncli.cells.load import cell_error
 from rnncli.engine.layout import Layer
-from rnncli.engine.workspace import Workspace
+from rnncli.workspace import Workspace
 
 
 @dataclass

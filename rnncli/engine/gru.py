@@ -21,7 +21,7 @@ import numpy as np
 from rnncli.engine.epilogue import bias_and_input_grads, inputs_matrix, stacked_inputs
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
-from rnncli.engine.workspace import Workspace, feature_major
+from rnncli.workspace import Workspace, feature_major
 
 
 @dataclass
@@ -176,3 +176,8 @@ def backward(
 def hidden(cache: Cache) -> np.ndarray:
     """a_1..a_T: (T, n_a, m)."""
     return cache.A[1:]
+
+
+def gate_values(cache: Cache) -> np.ndarray:
+    """Every gate's value at every step: Z itself, (T, 3 n_a, m), rows z, r, h."""
+    return cache.Z

@@ -36,15 +36,9 @@ import numpy as np
 from rnncli import cells
 from rnncli.cells import OUTPUT_BIAS, CellSpec
 
-CELLS = tuple(cells.BUILTIN)
-
 
 def spec_of(cell: str | CellSpec) -> CellSpec:
     return cell if isinstance(cell, CellSpec) else cells.get(cell)
-
-
-def check_cell(cell: str) -> None:
-    spec_of(cell)
 
 
 class Layer:

@@ -32,7 +32,7 @@ import numpy as np
 from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
-from rnncli.engine.workspace import Workspace
+from rnncli.workspace import Workspace
 
 #: The backward coefficients are computed this many bytes of Z, Y and K at a time.
 CHUNK_BYTES = 3 << 19

@@ -17,7 +17,7 @@ import numpy as np
 from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
-from rnncli.engine.workspace import Workspace, feature_major
+from rnncli.workspace import Workspace, feature_major
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rnncli.engine import workspace
+from rnncli import workspace
 from rnncli.engine.layout import Layer, Packed
 
 BlockForward = Callable[[Layer, np.ndarray, tuple[np.ndarray, ...], Any], Any]

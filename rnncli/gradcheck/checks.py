@@ -144,7 +144,7 @@ def _cell_problem(
 ) -> Problem:
     """One step; f = Σ da_next⊙a_next (+ Σ dc_next⊙c_next, every state). Columns
     (n_x or n_a, m)."""
-    d, cell = cfg.dims, spec.name
+    d = cfg.dims
     rng = _rng(cfg, spec, "cell")
     params = _draw_params(cfg, spec, rng, dtype, given=given)
     states = spec.states
@@ -162,10 +162,8 @@ def _cell_problem(
             mine = {k: p[k] for k in spec.params}
             state = tuple(c[k] for k in prev)
             return _user(spec, "step_forward", spec.step.step_forward, mine, c["xt"], state)[0]
-        if cell == "lstm":
-            a, c_next, _, _ = notebook.lstm_cell_forward(c["xt"], c["a_prev"], c["c_prev"], p)
-            return a, c_next
-        return (getattr(notebook, f"{cell}_cell_forward")(c["xt"], c["a_prev"], p)[0],)
+        out = spec.notebook_function("cell_forward")(c["xt"], *(c[k] for k in prev), p)
+        return tuple(out[: len(states)])
 
     def per_column(p: Arrays, c: Arrays) -> Values:
         parts = [_weighted(c[name], value) for name, value in zip(up, step(p, c), strict=True)]
@@ -185,11 +183,8 @@ def _cell_problem(
             )
             out = {"dxt": dxt, **{"d" + k: v for k, v in zip(prev, dprev, strict=True)}}
             return {**out, **{"d" + k: v for k, v in dparams.items()}}
-        if cell == "lstm":
-            cache = notebook.lstm_cell_forward(c["xt"], c["a_prev"], c["c_prev"], p)[-1]
-            return notebook.lstm_cell_backward(c["da_next"], c["dc_next"], cache)
-        cache = getattr(notebook, f"{cell}_cell_forward")(c["xt"], c["a_prev"], p)[-1]
-        return getattr(notebook, f"{cell}_cell_backward")(c["da_next"], cache)
+        cache = spec.notebook_function("cell_forward")(c["xt"], *(c[k] for k in prev), p)[-1]
+        return spec.notebook_function("cell_backward")(*(c[k] for k in up), cache)
 
     wrt = {"dxt": "xt"} | {"d" + k: k for k in prev}
     wrt |= {"d" + k: k for k in spec.params}
@@ -342,7 +337,8 @@ def _masked_loss_and_grads(
     cache = engine.forward(packed, X, (c["a0"],), None, masks)
     H = engine.hidden(packed, cache)
     dH = np.empty_like(H)
-    from rnncli.engine import _loss_into, workspace
+    from rnncli import workspace
+    from rnncli.engine import _loss_into
 
     _loss_into(packed, loss, H, None, tgt, grads, dH, workspace.Workspace())
     _, dX, _ = engine.backward(packed, cache, dH, grads)

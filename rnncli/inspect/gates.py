@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from rnncli import engine
 from rnncli.cells.load import cell_error
 from rnncli.engine import Packed
-from rnncli.engine import lstm as lstm_kernel
 
 LOW, HIGH = 0.1, 0.9
 MOSTLY = 0.5  # "mostly saturated": more than half of the steps
@@ -33,7 +33,7 @@ def gate_values(p: Packed, cache: Any) -> dict[str, np.ndarray]:
     if not spec.gates:
         return {}
     if spec.fused:
-        Z = lstm_kernel.gate_values(cache) if spec.name == "lstm" else cache.Z  # g: values
+        Z = engine.kernel(spec).gate_values(cache)  # the LSTM's g: values, not pre-activations
         T, _, m = Z.shape
         blocks = Z.reshape(T, spec.n_gates, p.n_a, m)
         by_name = {b.gate: blocks[:, k] for k, b in enumerate(spec.fused)}

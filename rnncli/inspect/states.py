@@ -17,7 +17,7 @@ def state_values(p: Packed, cache: Any) -> dict[str, np.ndarray]:
     if not p.spec.fused:
         return {s: cache.S[s][1:] for s in p.spec.states}
     out = {"a": cache.A[1:]}
-    if p.spec.name == "lstm":
+    if p.spec.has_c:
         out["c"] = cache.C[1:]
     return out
 

@@ -40,7 +40,16 @@ from rnncli.runs import Run, WriteError, check_out, now_iso, read_json, read_jso
 from rnncli.tasks import registry
 from rnncli.tasks.problem import Problem
 from rnncli.training import artifacts, checkpoint
-from rnncli.training.loop import METRICS, Reporter, Result, model_shape, prepare, restore, train
+from rnncli.training.loop import (
+    METRICS,
+    Reporter,
+    Result,
+    backend_for,
+    model_shape,
+    prepare,
+    restore,
+    train,
+)
 
 #: Keys a resume may change: they change neither the model nor the data stream.
 RESUMABLE = (
@@ -74,6 +83,7 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)  # more run.json entries
     nothing_to_do: str = ""  # a finished run with nothing to extend: why
     step: int = 0  # where a resume starts
+    backend: engine.Backend | None = None  # decided once, here (`check_model`)
 
 
 @dataclass
@@ -99,19 +109,16 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def check_model(cfg: Config) -> None:
-    """Refusals that depend on the model and the task together."""
+def check_model(cfg: Config) -> engine.Backend:
+    """Refusals that depend on the model and the task together; the run's backend, decided
+    here once (`backend_for`: it refuses ``engine.backend=compiled`` where it cannot run)."""
     if cfg.model.bidirectional and registry.get(cfg.train.task).next_symbol:
         raise InputError(
             f"model.bidirectional=true cannot train on train.task={cfg.train.task}: a model that "
             "reads the sequence backwards would see the next symbol it is asked to predict"
         )
     cells.check_dtype(cells.get(cfg.cell), cfg.dtype)
-    layers, D = model_shape(cfg)
-    try:
-        engine.choose_backend(cfg.engine.backend, cfg.cell, layers * D > 1, 1, 1)
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    return backend_for(cfg)
 
 
 def check(cfg: Config, notice: Notice | None = None, progress: Progress | None = None) -> Problem:
@@ -120,7 +127,13 @@ def check(cfg: Config, notice: Notice | None = None, progress: Progress | None =
     file, whose vocabulary sets the model's size: the memory check comes after it
     (encoding allocates only bounded buffers). `notice` gets the task's lines (what the
     text cache did, what a large vocabulary costs) once every check has passed."""
-    check_model(cfg)
+    return _check(cfg, notice, progress)[0]
+
+
+def _check(
+    cfg: Config, notice: Notice | None, progress: Progress | None
+) -> tuple[Problem, engine.Backend]:
+    backend = check_model(cfg)
     problem = prepare(cfg, progress)  # bad task input fails here, before any folder exists
     need = check_training_memory(cfg, problem.n_x, problem.n_y, eval_shape=problem.eval_shape)
     if notice is not None:
@@ -128,7 +141,7 @@ def check(cfg: Config, notice: Notice | None = None, progress: Progress | None =
             notice(line)
         if line := problem.size_notice(format_bytes(need)):
             notice(line)
-    return problem
+    return problem, backend
 
 
 def plan_new(
@@ -146,13 +159,13 @@ def plan_new(
 ) -> Plan:
     """A new run under `out` (None: no folder, as --no-save), or exactly at `run_dir`.
     `notice` and `progress` follow the encoding of a text file."""
-    problem = check(cfg, notice, progress)
+    problem, backend = _check(cfg, notice, progress)
     if out is not None:
         check_out(out)
     plan = Plan(
         cfg, problem, "at" if run_dir is not None else "new", out=out, run_dir=run_dir,
         name=name, argv=list(argv), flags=dict(flags or {}), overrides=list(overrides),
-        extra=dict(extra or {}),
+        extra=dict(extra or {}), backend=backend,
     )  # fmt: skip
     if init_from is not None:
         plan.theta, plan.init_from = parameters_from(init_from, cfg, problem)
@@ -222,7 +235,7 @@ def plan_resume(
     if why and not force:
         raise InputError(f"{why}; --force continues anyway")
     forced = [why] if why else []
-    check_model(cfg)
+    backend = check_model(cfg)
     task = read_json(run_dir / "task.json", "task.json")
     if not isinstance(task, dict):
         raise InputError(f"{run_dir / 'task.json'}: not a JSON object")
@@ -237,6 +250,7 @@ def plan_resume(
     plan = Plan(
         cfg, problem, "resume", run_dir=run_dir, argv=list(argv), overrides=list(overrides),
         changes=changes, step=state.step, forced=forced,
+        backend=backend.resumed(state.compiled_from),
     )  # fmt: skip
     plan.nothing_to_do = _finished(cfg, state, info)
     if notice is not None:
@@ -372,7 +386,7 @@ def _train(
     cfg = plan.cfg
     result = train(
         cfg, run, reporter, resume=plan.mode == "resume", problem=plan.problem,
-        should_stop=should_stop, theta=plan.theta, notice=notice,
+        should_stop=should_stop, theta=plan.theta, notice=notice, backend=plan.backend,
     )  # fmt: skip
     summary = _summary(result, cfg, run)
     write_failed = result.status == "failed"

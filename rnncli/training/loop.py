@@ -26,6 +26,7 @@ import numpy as np
 
 from rnncli import engine
 from rnncli.engine import Packed, stack
+from rnncli.errors import InputError
 from rnncli.params import init_params
 from rnncli.runs import Run, WriteError, read_jsonl, write_text_atomic
 from rnncli.tasks.problem import Problem
@@ -194,11 +195,14 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     theta: np.ndarray | None = None,
     notice: Callable[[str], None] | None = None,
+    backend: engine.Backend | None = None,
 ) -> Result:
     """Train ``cfg`` (a validated config). With `run`, write metrics, checkpoints and the
     best parameters there; with ``resume=True``, continue from ``run``'s checkpoint.
     `problem` is `prepare(cfg)`, made here when not given; `should_stop` is polled between
-    updates; `theta` starts a new run from given parameters (engine layout)."""
+    updates; `theta` starts a new run from given parameters (engine layout); `backend` is
+    the run's decision (`backend_for`, resumed to the checkpoint), made here when not
+    given."""
     reporter = reporter or _Silent()
     should_stop = should_stop or _never
     t = cfg.train
@@ -216,31 +220,26 @@ def train(
             if state.dropout_state:
                 dropout_rng.bit_generator.state = state.dropout_state
         except (ValueError, TypeError, KeyError) as err:
-            from rnncli.errors import InputError
-
             raise InputError(f"{path}: checkpoint has a bad random state ({err})") from None
         history = kept_metrics(run.path / METRICS, state.step, notice)
     else:
         p, state, opt = fresh_state(cfg, problem, theta)
     grads = p.zeros_like()
     carry_state = problem.carry_state
-    chosen = engine.choose_backend(cfg.engine.backend, p.cell, p.stacked, p.n_a, t.batch)
-    from_step = _compiled_from(cfg, chosen, state, resume, notice)
-    backend = "numpy"  # the backend of the next step
+    plan = _backend(cfg, backend, state, resume, notice)
+    current = "numpy"  # the backend of the next step
     t_start = last_tick = 0.0  # set when the loop starts
 
     def step_backend() -> str:
-        """Move to the compiled kernels at `from_step`; loading them (seconds, the first
-        time on a machine) is not training time."""
-        nonlocal backend, t_start, last_tick
-        if backend == "numpy" and from_step is not None and state.step >= from_step:
-            from rnncli.engine import compiled
-
-            took = compiled.warm(p.cell, p.dtype, notice)
+        """Move to the compiled kernels where the plan says; loading them (seconds, the
+        first time on a machine) is not training time."""
+        nonlocal current, t_start, last_tick
+        if current != plan.at(state.step):
+            took = plan.load(p.cell, p.dtype, notice)
             t_start += took
             last_tick += took
-            backend = "compiled"
-        return backend
+            current = "compiled"
+        return current
 
     threads = engine.threads_for(t.threads, p.n_a)
     dropout = cfg.model.dropout if p.layers > 1 else 0.0
@@ -349,31 +348,38 @@ def train(
         status, message = "failed", str(err)
     finally:
         reporter.stop()
-    ran = "compiled" if from_step is not None and state.step > from_step else "numpy"
-    start = from_step if ran == "compiled" and from_step else None
+    ran, start = plan.ran(state.step)
     return Result(status, problem, p, state, history, message, ran, threads, start)
 
 
-def _compiled_from(
-    cfg: Any, chosen: str, state: TrainState, resume: bool, notice: Callable[[str], None] | None
-) -> int | None:
-    """The step this run moves to the compiled kernels at (None: never), recorded in
-    `state` when the run starts so that a resumed run follows its own plan."""
-    if not resume or state.compiled_from is None:
-        # a new run; or a checkpoint from before the plan was recorded, when a chosen
-        # compiled backend ran from the first step
-        planned = engine.compiled_from(cfg.engine.backend, chosen)
-        if resume and chosen == "compiled":
-            planned = 0
-        state.compiled_from = -1 if planned is None else planned
-        return planned
-    if state.compiled_from < 0:
-        return None
-    if chosen != "compiled":  # the kernels are gone from this installation
-        if notice is not None:
-            notice(
-                f"this run moved to the compiled kernels at step {state.compiled_from:,}; "
-                "without them it goes on with NumPy (equal to ~1e-15, not bit for bit)"
-            )
-        return None
-    return state.compiled_from
+def backend_for(cfg: Any) -> engine.Backend:
+    """The one decision of a new run's backend, from its config (``engine.backend``, the
+    model, ``train.hidden`` and ``train.batch``); a resumed run then follows its
+    checkpoint's record (`engine.Backend.resumed`). InputError where ``compiled`` cannot
+    run."""
+    layers, D = model_shape(cfg)
+    t = cfg.train
+    try:
+        return engine.decide(cfg.engine.backend, cfg.cell, layers * D > 1, t.hidden, t.batch)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def _backend(
+    cfg: Any,
+    given: engine.Backend | None,
+    state: TrainState,
+    resume: bool,
+    notice: Callable[[str], None] | None,
+) -> engine.Backend:
+    """The run's backend (`given`, else decided here and resumed to the checkpoint),
+    recorded in `state` so that a later resume follows the same plan."""
+    plan = given
+    if plan is None:
+        plan = backend_for(cfg)
+        if resume:
+            plan = plan.resumed(state.compiled_from)
+    if plan.note and notice is not None:
+        notice(plan.note)
+    state.compiled_from = plan.record
+    return plan

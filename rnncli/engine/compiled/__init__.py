@@ -32,7 +32,6 @@ COMPILED_UP_TO = 128
 #: default take: so a short run never pays for them and a long one loses at most what
 #: the load costs. A step count (not a time) keeps a resumed run bit for bit.
 AUTO_FROM_STEP = 1000
-CELLS = ("rnn", "lstm", "gru")
 HINT = "the compiled backend needs the [fast] extra: pip install 'rnncli[fast]'"
 
 
@@ -41,10 +40,11 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _kernel(cell: str) -> Any:
+def _kernel(key: str) -> Any:
+    """The compiled kernel of a cell's `CellSpec.kernel` key."""
     from rnncli.engine.compiled import kernels
 
-    return getattr(kernels, f"{cell}_loss_and_grads")
+    return getattr(kernels, f"{key}_loss_and_grads")
 
 
 _DUMMY: dict[Any, np.ndarray] = {}
@@ -89,7 +89,7 @@ def loss_and_grads(
         ti = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1 if kind == 0 else 1, m)
         tr = _dummy((1, 1), dt)
     a0 = np.ascontiguousarray(state0[0].T) if state0 else np.zeros((m, n), dt)
-    has_c = p.cell == "lstm"
+    has_c = p.spec.has_c
     c0 = np.ascontiguousarray(state0[1].T) if has_c and state0 and len(state0) > 1 else (
         np.zeros((m, n), dt) if has_c else _dummy((1, 1), dt)
     )  # fmt: skip
@@ -97,7 +97,7 @@ def loss_and_grads(
     a_last = np.empty((m, n), dt)
     c_last = np.empty((m, n), dt) if has_c else _dummy((1, 1), dt)
     g = grads.blocks[0]
-    value, da0 = _kernel(p.cell)(
+    value, da0 = _kernel(p.spec.kernel)(
         p.W, p.b[:, 0], p.Wy, p.by[:, 0], Xb, ix, onehot, kind, ti, tr, a0, c0,
         need_dx and not onehot, g.W, g.b[:, 0], grads.Wy, grads.by[:, 0], dX, a_last, c_last,
     )  # fmt: skip
