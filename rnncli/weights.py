@@ -96,6 +96,10 @@ def load_for(
             raise InputError(
                 f"{flag} {source}: {name} has shape {named[name].shape}, the model needs {shape}"
             )
+        if named[name].dtype.kind != "f":  # an I64 tensor is not weights, whatever its shape
+            raise InputError(
+                f"{flag} {source}: {name} is {named[name].dtype}, the model needs floats"
+            )
     extra = sorted(set(named) - set(want))
     if extra:
         raise InputError(f"{flag} {source}: {extra[0]} is not a parameter of the model")

@@ -77,3 +77,29 @@ def test_durations_add_up_over_sessions(tmp_path: Path):
     assert doc["run"]["summary"]["sequences"] == 160
     table = _ok(["show", "latest", "--out", str(root)]).stdout
     assert "160" in table
+
+
+def test_a_run_resumed_while_clean_asks_is_left_alone(tmp_path: Path, monkeypatch):
+    """runs --clean lists, asks, and a resume takes the run meanwhile: the removal takes
+    each run's lock when it removes it, and skips the one in use."""
+    from rnncli.commands import runs as runs_cmd
+    from rnncli.runs import Lock
+
+    root = tmp_path / "outputs"
+    _ok(["train", "--task", "reber", "train.steps=10", "--out", str(root), "-q"])
+    run = next(root.glob("*/*-train-*"))
+    info = json.loads((run / "run.json").read_text())
+    info["status"] = "interrupted"
+    (run / "run.json").write_text(json.dumps(info))
+    held = []
+
+    def resume_meanwhile(what: str, yes: bool) -> None:
+        held.append(Lock.acquire(run))  # a resume starts while the question waits
+
+    monkeypatch.setattr(runs_cmd, "confirm_removal", resume_meanwhile)
+    result = CliRunner().invoke(app, ["runs", "--clean", "--status", "interrupted", "--out",
+                                      str(root)])  # fmt: skip
+    held[0].release()
+    assert result.exit_code == 0, result.stderr
+    assert "removed 0 runs (1 in use, left alone)" in result.stderr
+    assert (run / "config.yaml").is_file() and (run / "run.json").is_file()

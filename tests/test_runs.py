@@ -285,3 +285,25 @@ def test_run_file_names_stay_inside_the_run(tmp_path: Path) -> None:
             run.write_text(bad, "x")
     run.write_text("sub/dir/x.txt", "ok")
     assert (run.path / "sub" / "dir" / "x.txt").read_text() == "ok"
+
+
+def test_remove_runs_takes_each_lock_and_skips_a_run_in_use(tmp_path: Path) -> None:
+    from rnncli.runs import store
+    from rnncli.runs.folder import Lock
+
+    done = [runs.Run.start(tmp_path, "train", f"r{i}", {}, [], [], 0) for i in range(3)]
+    for run in done:
+        run.finish("interrupted")
+        run.release()
+    entries = sorted(store.scan(tmp_path), key=lambda e: e.path.name)
+    assert len(entries) == 3 and all(not store.removable(e) for e in entries)
+    held = Lock.acquire(entries[1].path)  # resumed after the listing said removable
+    try:
+        removed, skipped = store.remove_runs(entries)
+    finally:
+        held.release()
+    assert [e.path for e in removed] == [entries[0].path, entries[2].path]
+    assert [e.path for e in skipped] == [entries[1].path]
+    assert not entries[0].path.exists() and not entries[2].path.exists()
+    assert (entries[1].path / "run.json").is_file()
+    assert store.remove_runs(entries) == ([entries[1]], [entries[0], entries[2]])

@@ -8,9 +8,11 @@ wrong with a failing one.
 Modules, one idea each: `spec` (the functions, their arguments and returns), `load`
 (reading the file, the definitions-only filter), `problems` (the inputs: the notebook's
 test cells, fresh shapes), `compare` (whole-array comparisons, the contract), `checks`
-(the checks of one function, in the child), `diagnose` (evidence to a known bug),
-`results` (the data sent back), `child` (the child process), `sandbox` (rnncli's side
-of it: deadlines, crashes, restarts), `report` (tables, JSON, Gradescope), `run`
+(the checks of one function, in rnncli's process), `diagnose` (evidence to a known
+bug), `results` (what a check finds), `child` (the child process: it only runs the
+learner's functions), `wire` (the plain numbers that come back), `contain` (bubblewrap,
+or the fallback), `sandbox` (rnncli's side of it: requests, deadlines, crashes,
+restarts), `report` (tables, JSON, Gradescope), `run`
 (`run_check` and the run folder). `stand_in/` holds the ``rnn_utils`` the learner's code
 imports.
 """

@@ -1,4 +1,4 @@
-"""The checks of one function, run in the child process next to the learner's code.
+"""The checks of one function, run in rnncli's process on what the learner's code returns.
 
 Per function, in table order:
 

@@ -1,8 +1,8 @@
 """What a check finds, as plain data: per array, per check, per function.
 
-The child process builds these and sends them as JSON; rnncli's process rebuilds them
-with `FunctionResult.from_json`, which accepts only the expected fields and types (the
-child runs the learner's code, so its output is data to validate, never to trust).
+rnncli's process builds these from the plain numbers the child returns (`wire`);
+`FunctionResult.from_json` rebuilds one from JSON (a saved check.json), accepting only
+the expected fields and types.
 """
 
 from __future__ import annotations

@@ -119,11 +119,15 @@ def _clean(rows: list[Any], yes: bool) -> None:
         return
     for _, r in doomed:
         con.print(f"  {r['path']}  ({r['status']})", markup=False, highlight=False)
-    confirm_removal(f"{len(doomed)} runs", yes)
-    for e, _ in doomed:
-        store.remove(e)
+    confirm_removal(f"{len(doomed)} {_runs(len(doomed))}", yes)
+    removed, busy = store.remove_runs([e for e, _ in doomed])  # each under its lock
+    kept += len(busy)
     skipped = f" ({kept} in use, left alone)" if kept else ""
-    con.print(f"removed {len(doomed)} runs{skipped}", markup=False)
+    con.print(f"removed {len(removed)} {_runs(len(removed))}{skipped}", markup=False)
+
+
+def _runs(n: int) -> str:
+    return "run" if n == 1 else "runs"
 
 
 @app.command()

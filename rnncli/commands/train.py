@@ -196,7 +196,7 @@ def train(
             return emit_json({"status": "nothing-to-do", "message": plan.nothing_to_do,
                               "run_dir": str(plan.run_dir)}, "train")  # fmt: skip
         return notice(err)(plan.nothing_to_do)
-    with catch_stops() as stop:
+    with catch_stops(until_exit=True) as stop:
         outcome = execute(plan, _reporter(json_out, quiet, verbose), stop.requested, say)
     _print_outcome(outcome, plan.cfg, json_out)
     if report_html and outcome.status == "completed" and outcome.run_dir is not None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncli.errors import InputError
-from rnncli.runs.folder import LATEST, is_locked, read_latest
+from rnncli.runs.folder import LATEST, Lock, is_locked, read_latest
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SWEEP_JSON = "sweep.json"
@@ -156,6 +156,29 @@ def removable(entry: Entry) -> str:
     return ""
 
 
-def remove(entry: Entry) -> None:
-    """Delete a run folder (callers check `removable` first)."""
-    shutil.rmtree(entry.path)
+def remove(entry: Entry) -> bool:
+    """Delete a run folder holding its lock; False (and nothing removed) when a process
+    holds it or it is no longer a run (checked again under the lock: a run resumed after
+    `removable` said yes, say while a confirmation waited, is left alone)."""
+    try:
+        lock = Lock.acquire(entry.path)
+    except InputError:  # in use by a live process
+        return False
+    except OSError:  # gone already, or not ours to lock
+        return False
+    try:
+        if not (entry.path / "run.json").is_file():
+            return False
+        shutil.rmtree(entry.path)  # the lock is held on the open .lock until it is gone
+        return True
+    finally:
+        lock.release()
+
+
+def remove_runs(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """Remove each run taking its lock at that moment: (removed, skipped as in use)."""
+    removed: list[Entry] = []
+    skipped: list[Entry] = []
+    for entry in entries:
+        (removed if remove(entry) else skipped).append(entry)
+    return removed, skipped

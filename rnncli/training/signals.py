@@ -52,9 +52,11 @@ class Stop:
 
 
 @contextmanager
-def catch_stops() -> Iterator[Stop]:
+def catch_stops(until_exit: bool = False) -> Iterator[Stop]:
     """Within the block, SIGINT/SIGTERM/SIGHUP set the returned `Stop` instead of killing
-    the process (main thread only; elsewhere the Stop only stops when asked)."""
+    the process (main thread only; elsewhere the Stop only stops when asked).
+    `until_exit`: a process that is stopping keeps the handlers after the block, so that
+    a second Ctrl-C while it prints and exits cannot kill it (and lose its exit code)."""
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -67,5 +69,6 @@ def catch_stops() -> Iterator[Stop]:
     try:
         yield stop
     finally:
-        for s, old in previous.items():
-            signal.signal(s, old)
+        if not (until_exit and stop.requested()):
+            for s, old in previous.items():
+                signal.signal(s, old)
