@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from rnncli.bench import CELLS, DTYPES, SIZES, main_bench, to_markdown
+from rich.console import Console
+
+from rnncli.bench import CELLS, DTYPES, SIZES, render, run_bench, to_markdown
 
 
 def main() -> None:
@@ -28,15 +31,21 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--save", metavar="STEM", help="also write STEM.json and STEM.md")
     args = parser.parse_args()
-    results = main_bench(
+    err = Console(stderr=True)
+    results = run_bench(
         sizes=args.sizes,
         quick=args.quick,
-        json_out=args.json,
         cells=args.cells,
         dtypes=args.dtypes,
         rounds=args.rounds,
         torch=not args.no_torch,
+        progress=(lambda msg: err.log(msg)) if err.is_terminal else None,
     )
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render(results)
     if args.save:
         with open(args.save + ".json", "w") as f:
             json.dump(results, f, indent=2)
