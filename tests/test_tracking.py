@@ -87,6 +87,50 @@ def test_tensorboard_without_the_extra_is_refused_in_one_line(tmp_path: Path, mo
     assert "pip install 'rnncli[tensorboard]'" in result.stderr
 
 
+def _scalar_steps(run_dir: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [e.step for e in acc.Scalars(tag)]
+
+
+def test_switched_on_at_a_resume_the_events_hold_every_record_once(tmp_path: Path):
+    pytest.importorskip("tensorboardX", reason="the [tensorboard] extra is not installed")
+    pytest.importorskip("tensorboard", reason="tensorboard (the reader) is not installed")
+    out = tmp_path / "runs"
+    first = invoke("train", "--task", "reber", "train.steps=20", "train.eval_every=5",
+                   "--out", str(out), "-q")  # fmt: skip
+    assert first.exit_code == 0, first.output
+    (run,) = out.glob("*/*train*")
+    for more in ("train.steps=30", "train.steps=40"):  # on at the first resume, kept on
+        result = invoke("train", "--resume", str(run), more, *["train.tensorboard=true"]
+                        * (more == "train.steps=30"), "-q")  # fmt: skip
+        assert result.exit_code == 0, result.output
+    assert _scalar_steps(run, "loss") == [r["step"] for r in _records(run)]
+    assert _scalar_steps(run, "loss") == [5, 10, 15, 20, 25, 30, 35, 40]
+
+
+def test_a_writer_that_fails_during_training_is_one_notice(tmp_path: Path, monkeypatch):
+    pytest.importorskip("tensorboardX", reason="the [tensorboard] extra is not installed")
+    from rnncli.training import tensorboard
+
+    def broken(self, name, obj):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(tensorboard.EventSink, "write", broken)
+    result = invoke("train", "--task", "reber", "train.steps=20", "train.eval_every=5",
+                    "train.tensorboard=true", "--out", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = "tensorboard: OSError: no space left on device; no longer writing to it " \
+           "(the run goes on)"  # fmt: skip
+    assert [line for line in result.stderr.splitlines() if "tensorboard:" in line] == [said]
+    (run,) = tmp_path.glob("*/*train*")
+    assert [r["step"] for r in _records(run)] == [5, 10, 15, 20]
+    info = Run.load_json(run)
+    assert info["status"] == "completed" and info["sink_errors"] == [said]
+
+
 class _Broken:
     label = "broken"
 
@@ -128,6 +172,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # SQLAlchemy's, inside MLflow
 def test_runs_export_to_mlflow_once(two_runs: Path, tmp_path: Path):
     pytest.importorskip("mlflow", reason="the [mlflow] extra is not installed")
     pytest.importorskip("sqlalchemy", reason="the [mlflow] extra is not installed")

@@ -293,8 +293,9 @@ class Run:
     (or interrupted).
 
     `sinks` get every line `append_jsonl` writes, after the file has it; a sink that
-    raises is dropped with one line to `on_sink_error`, and never fails the run. They are
-    closed at `finish` and `release`."""
+    raises is dropped with one line to `on_sink_error` (and in run.json's
+    ``sink_errors``), and never fails the run. They are closed at `finish` and
+    `release`."""
 
     path: Path
     info: dict[str, Any]
@@ -482,10 +483,13 @@ class Run:
         self._sink_failed(sink, err)
 
     def _sink_failed(self, sink: Sink, err: Exception) -> None:
+        """Say so (`on_sink_error`), and keep it for run.json's ``sink_errors``."""
+        line = f"{sink.label}: {type(err).__name__}: {err}; no longer writing to it " \
+               "(the run goes on)"  # fmt: skip
+        self.info.setdefault("sink_errors", []).append(line)
         if self.on_sink_error is not None:
             with contextlib.suppress(Exception):
-                self.on_sink_error(f"{sink.label}: {type(err).__name__}: {err}; "
-                                   "no longer writing to it (the run goes on)")  # fmt: skip
+                self.on_sink_error(line)
 
     @staticmethod
     def load_json(path: str | Path) -> Any:

@@ -398,16 +398,23 @@ def _train(
 
 
 def _attach_tensorboard(run: Run, plan: Plan, notice: Notice) -> None:
-    """TensorBoard's event files beside metrics.jsonl; a writer that cannot start is a
-    notice, not a failed run."""
+    """TensorBoard's event files beside metrics.jsonl (on a resume that switches them
+    on, with the records so far); a writer that cannot start is a notice, not a failed
+    run."""
     run.on_sink_error = notice
     try:
         config = to_dict(plan.cfg)
         task = {"train.task": plan.cfg.train.task}
         defaults = to_dict(load_config(None, task, training=True))
         hparams = tensorboard.hparams(config, defaults, run.info.get("sweep"))
-        purge = plan.step + 1 if plan.mode == "resume" else None
-        sink = tensorboard.EventSink(run.path, config, hparams, plan.step, purge)
+        resume = plan.mode == "resume"
+        earlier = any(run.path.glob("events.out.tfevents.*"))
+        sink = tensorboard.EventSink(run.path, config, hparams, plan.step,
+                                     plan.step + 1 if resume else None)  # fmt: skip
+        if resume and not earlier:  # switched on at a resume: the records so far too
+            for record in read_jsonl(run.path / METRICS):
+                if record.get("step", 0) <= plan.step:
+                    sink.write(METRICS, record)
     except Exception as err:
         notice(f"tensorboard: {type(err).__name__}: {err}; no event files for this run")
         return

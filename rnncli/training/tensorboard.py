@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,9 @@ class EventSink:
         from tensorboardX import SummaryWriter
         from tensorboardX.summary import hparams as hparams_summary
 
-        self.writer = SummaryWriter(logdir=str(folder), purge_step=purge_step, flush_secs=10)
+        # the file is named by the second; two sessions in one second need their own
+        self.writer = SummaryWriter(logdir=str(folder), purge_step=purge_step, flush_secs=10,
+                                    filename_suffix=f".{time.time_ns()}")  # fmt: skip
         self.writer.add_text("config", config_text(config), step)
         self._end = None
         if hparams:
