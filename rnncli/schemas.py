@@ -126,6 +126,15 @@ class Runs(_Doc):
     runs: list[dict[str, Json]]
 
 
+class RunsMlflow(_Doc):
+    """``rnncli runs --export-mlflow URI --json``: the runs copied into the MLflow store
+    (``path``, ``experiment``, ``run_id``) and the runs left out (``path``, ``reason``)."""
+
+    uri: str
+    exported: list[dict[str, str]]
+    skipped: list[dict[str, str]]
+
+
 class Show(_Doc):
     """``rnncli show --json``: run.json, the config keys not at their defaults, the files
     (bytes) and the metrics recorded."""
@@ -246,6 +255,7 @@ DOCUMENTS: dict[str, tuple[int, type[BaseModel]]] = {
     "train": (1, Train),
     "sample": (1, Sample),
     "runs": (1, Runs),
+    "runs-mlflow": (1, RunsMlflow),
     "show": (1, Show),
     "compare": (1, Compare),
     "sweep": (1, Sweep),

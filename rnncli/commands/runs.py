@@ -21,6 +21,7 @@ from rnncli.commands.common import (
     command_app,
     emit_json,
     guard,
+    notice,
     split_list,
     summary_rows,
 )
@@ -66,6 +67,16 @@ def runs_(
         typer.Option("--older-than", help="With --clean: only runs older than e.g. 30d, 12h."),
     ] = None,
     yes: YesOpt = False,
+    export_mlflow: Annotated[
+        str | None,
+        typer.Option(
+            "--export-mlflow",
+            metavar="URI",
+            help="Copy the runs listed into this MLflow tracking store (e.g. "
+            "sqlite:///mlflow.db); runs already there are skipped. Needs the [mlflow] extra.",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -74,20 +85,26 @@ def runs_(
 
     Reads each run's run.json only. --out names the root (default outputs/) or a sweep
     folder. --clean removes the runs that match, asking first unless --yes; it never
-    touches a folder without run.json or a run a live process holds.
+    touches a folder without run.json or a run a live process holds. --export-mlflow
+    copies the runs that match into an MLflow store (params, metrics, tags, artifacts).
 
     \b
     Examples:
       rnncli runs --task reber --status completed
       rnncli runs --clean --status interrupted,diverged --older-than 30d --yes
+      rnncli runs --task reber --export-mlflow sqlite:///mlflow.db
     """
     wanted = split_list(status)
     rows = query.select(out, command, task, cell, wanted, since, older_than)
+    if clean and export_mlflow is not None:
+        raise InputError("--clean and --export-mlflow: one at a time")
     if clean:
         if not wanted:
             raise InputError("--clean needs --status (e.g. --status interrupted,diverged)")
         return _clean(rows, yes)
     rows = rows[:limit] if limit is not None else rows
+    if export_mlflow is not None:
+        return _export_mlflow([e for e, _ in rows], export_mlflow, json_out, quiet, verbose)
     if json_out:
         return emit_json({"root": str(out), "runs": [r for _, r in rows]}, "runs")
     con = report.console()
@@ -96,6 +113,23 @@ def runs_(
         con.print(f"no runs under {out}" + (" match" if any_runs else ""), markup=False)
         return None
     con.print(cmp.runs_table([r for _, r in rows], con.width))
+    return None
+
+
+def _export_mlflow(entries: list[Any], uri: str, json_out: bool, quiet: bool,
+                   verbose: bool) -> None:  # fmt: skip
+    from rnncli.runs import mlflow_export
+
+    err = report.console(stderr=True)
+    result = mlflow_export.export(entries, uri, notice(err) if verbose and not quiet else None)
+    if json_out:
+        return emit_json(result.to_json(), "runs-mlflow")
+    there = sum(s["reason"] == "already in the store" for s in result.skipped)
+    busy = len(result.skipped) - there
+    extra = [f"{there} already there"] * bool(there) + [f"{busy} still running"] * bool(busy)
+    line = f"exported {len(result.exported)} runs to {uri}"
+    report.console().print(line + (f" ({', '.join(extra)})" if extra else ""), markup=False,
+                           highlight=False)  # fmt: skip
     return None
 
 

@@ -166,6 +166,9 @@ class Train(BaseModel):
     stop_on_solve: bool = True
     patience: int = Field(default=0, ge=0)
     threads: int | None = Field(default=None, ge=1, le=1024)  # BLAS threads; None: by size
+    tensorboard: bool = False
+    """Also write TensorBoard event files into the run folder (metrics as scalars, the
+    config as text, the run's hyperparameters; needs the ``[tensorboard]`` extra)."""
 
     @field_validator("task")
     @classmethod

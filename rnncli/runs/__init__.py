@@ -22,6 +22,7 @@ from rnncli.runs.files import (
 from rnncli.runs.folder import (
     Lock,
     Run,
+    Sink,
     check_out,
     environment_info,
     git_info,
@@ -35,6 +36,7 @@ from rnncli.runs.folder import (
 __all__ = [
     "Lock",
     "Run",
+    "Sink",
     "WriteError",
     "append_jsonl",
     "check_out",

@@ -22,11 +22,11 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import yaml
@@ -259,6 +259,17 @@ def environment_info() -> dict[str, Any]:
 # --------------------------------------------------------------------------- runs
 
 
+class Sink(Protocol):
+    """Somewhere else a run's JSON lines go as they are written (TensorBoard's event
+    files): `write` gets the file's name and the record, `close` ends it."""
+
+    label: str
+
+    def write(self, name: str, obj: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
 def now_iso() -> str:
     """The local time with its UTC offset, to the second."""
     return datetime.now().astimezone().isoformat(timespec="seconds")
@@ -279,13 +290,20 @@ class Run:
             run.finish("completed")
 
     which releases the lock on leaving, and marks a run the block did not finish failed
-    (or interrupted)."""
+    (or interrupted).
+
+    `sinks` get every line `append_jsonl` writes, after the file has it; a sink that
+    raises is dropped with one line to `on_sink_error` (and in run.json's
+    ``sink_errors``), and never fails the run. They are closed at `finish` and
+    `release`."""
 
     path: Path
     info: dict[str, Any]
     _t0: float = field(default_factory=time.monotonic, repr=False)
     lock: Lock | None = field(default=None, repr=False)
     _before: float = field(default=0.0, repr=False)  # earlier sessions' running time
+    sinks: list[Sink] = field(default_factory=list, repr=False)
+    on_sink_error: Callable[[str], None] | None = field(default=None, repr=False)
 
     @classmethod
     def start(
@@ -380,7 +398,8 @@ class Run:
         return run
 
     def release(self) -> None:
-        """Let other processes have the folder."""
+        """Close the sinks and let other processes have the folder."""
+        self.close_sinks()
         if self.lock is not None:
             self.lock.release()
 
@@ -415,6 +434,7 @@ class Run:
             elapsed_s=None if elapsed is None else round(elapsed, 3),
             **extra,
         )
+        self.close_sinks()
         return self.write_json("run.json", self.info)
 
     def _file(self, name: str) -> Path:
@@ -440,6 +460,36 @@ class Run:
     def append_jsonl(self, name: str, obj: Any) -> None:
         """Append one JSON line to ``<run>/<name>`` (e.g. ``metrics.jsonl``)."""
         append_jsonl(self._file(name), obj)
+        for sink in list(self.sinks):
+            try:
+                sink.write(name, obj)
+            except Exception as err:
+                self._drop(sink, err)
+
+    def close_sinks(self) -> None:
+        """Close every sink (an error becomes one notice, as for writes)."""
+        sinks, self.sinks = self.sinks, []
+        for sink in sinks:
+            try:
+                sink.close()
+            except Exception as err:
+                self._sink_failed(sink, err)
+
+    def _drop(self, sink: Sink, err: Exception) -> None:
+        """A sink failed: stop using it and say so once; the run goes on."""
+        self.sinks.remove(sink)
+        with contextlib.suppress(Exception):
+            sink.close()
+        self._sink_failed(sink, err)
+
+    def _sink_failed(self, sink: Sink, err: Exception) -> None:
+        """Say so (`on_sink_error`), and keep it for run.json's ``sink_errors``."""
+        line = f"{sink.label}: {type(err).__name__}: {err}; no longer writing to it " \
+               "(the run goes on)"  # fmt: skip
+        self.info.setdefault("sink_errors", []).append(line)
+        if self.on_sink_error is not None:
+            with contextlib.suppress(Exception):
+                self.on_sink_error(line)
 
     @staticmethod
     def load_json(path: str | Path) -> Any:

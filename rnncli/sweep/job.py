@@ -105,6 +105,9 @@ def _clear(path: Path) -> None:
     for name in _RUN_FILES:
         with contextlib.suppress(FileNotFoundError):
             (path / name).unlink()
+    for events in path.glob("events.out.tfevents.*"):  # train.tensorboard's
+        with contextlib.suppress(OSError):
+            events.unlink()
 
 
 def error_text(exc: BaseException) -> str:

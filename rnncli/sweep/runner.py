@@ -88,6 +88,10 @@ def run_sweep(
     reporter = reporter or SilentReporter()
     if dask is not None:
         executors.import_dask_client()  # the hint before anything else
+    if any(job.config.get("train", {}).get("tensorboard") for job in plan.jobs):
+        from rnncli.training import tensorboard
+
+        tensorboard.require()
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: expected at least 1")
     previous = check_out(plan, Path(out).absolute()) if out is not None else None

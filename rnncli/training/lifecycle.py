@@ -39,7 +39,7 @@ from rnncli.hashing import file_sha256
 from rnncli.runs import Run, WriteError, check_out, now_iso, read_json, read_jsonl
 from rnncli.tasks import registry
 from rnncli.tasks.problem import Problem
-from rnncli.training import artifacts, checkpoint
+from rnncli.training import artifacts, checkpoint, tensorboard
 from rnncli.training.loop import (
     METRICS,
     Reporter,
@@ -57,6 +57,7 @@ RESUMABLE = (
     "train.lr", "train.schedule", "train.decay", "train.decay_every", "train.momentum",
     "train.eps", "train.clip", "train.clip_mode", "train.patience", "train.keep_best",
     "train.stop_on_solve", "train.temperature", "train.threads", "train.eval_chars",
+    "train.tensorboard",
 )  # fmt: skip
 
 Notice = Callable[[str], None]
@@ -118,6 +119,8 @@ def check_model(cfg: Config) -> engine.Backend:
             "reads the sequence backwards would see the next symbol it is asked to predict"
         )
     cells.check_dtype(cells.get(cfg.cell), cfg.dtype)
+    if cfg.train.tensorboard:
+        tensorboard.require()
     return backend_for(cfg)
 
 
@@ -364,6 +367,8 @@ def execute(
             notice(f"run folder: {run.path}")
             if plan.mode != "resume":
                 artifacts.write_task(run, problem)
+            if cfg.train.tensorboard:
+                _attach_tensorboard(run, plan, notice)
         if problem.evaluated:
             notice(problem.evaluated)
         return _train(plan, run, reporter, should_stop, notice)
@@ -404,6 +409,30 @@ def _train(
             write_failed, message = True, str(err)
     return Outcome(result.status, summary, run.path if run else None, result, message,
                    write_failed)  # fmt: skip
+
+
+def _attach_tensorboard(run: Run, plan: Plan, notice: Notice) -> None:
+    """TensorBoard's event files beside metrics.jsonl (on a resume that switches them
+    on, with the records so far); a writer that cannot start is a notice, not a failed
+    run."""
+    run.on_sink_error = notice
+    try:
+        config = to_dict(plan.cfg)
+        task = {"train.task": plan.cfg.train.task}
+        defaults = to_dict(load_config(None, task, training=True))
+        hparams = tensorboard.hparams(config, defaults, run.info.get("sweep"))
+        resume = plan.mode == "resume"
+        earlier = any(run.path.glob("events.out.tfevents.*"))
+        sink = tensorboard.EventSink(run.path, config, hparams, plan.step,
+                                     plan.step + 1 if resume else None)  # fmt: skip
+        if resume and not earlier:  # switched on at a resume: the records so far too
+            for record in read_jsonl(run.path / METRICS):
+                if record.get("step", 0) <= plan.step:
+                    sink.write(METRICS, record)
+    except Exception as err:
+        notice(f"tensorboard: {type(err).__name__}: {err}; no event files for this run")
+        return
+    run.sinks.append(sink)
 
 
 def _finish_quietly(run: Run, status: str, **extra: Any) -> None:
