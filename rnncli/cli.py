@@ -82,7 +82,7 @@ class _Commands(TyperGroup):
         if os.environ.get(COMPLETE_VAR, "").startswith("complete_"):  # a TAB
             from rnncli.completion import respond  # only then: --help stays light
 
-            answer = respond(os.environ[COMPLETE_VAR])
+            answer = respond(os.environ[COMPLETE_VAR], app, COMMANDS, COMPLETE_VAR)
             if answer is not None:
                 print(answer)
                 sys.exit(0)

@@ -19,7 +19,6 @@ from typing import Any
 
 from rnncli import __version__
 from rnncli.cachedir import cache_dir
-from rnncli.cli import COMPLETE_VAR
 
 #: What an option's or argument's value is, by its name: how to complete it.
 KINDS = {
@@ -75,17 +74,17 @@ def _key_choices() -> dict[str, list[str]]:
     return out
 
 
-def build_index() -> dict[str, Any]:
-    """The index (slow: it loads every command and the config's schema)."""
+def build_index(app: Any, commands_table: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """The index of the `app` whose commands are `commands_table` (command: module,
+    description) (slow: it loads every command and the config's schema)."""
     import typer
 
     from rnncli import cells
-    from rnncli.cli import COMMANDS, app
     from rnncli.config import leaf_keys
     from rnncli.tasks import registry
 
     commands = {}
-    for name, (module, _) in COMMANDS.items():
+    for name, (module, _) in commands_table.items():
         group = typer.main.get_group(importlib.import_module(f"rnncli.commands.{module}").app)
         commands[name] = [_param(p) for p in group.commands[name].params]
     root = typer.main.get_command(app)
@@ -94,13 +93,13 @@ def build_index() -> dict[str, Any]:
     cell_names = [*cells.BUILTIN, *cells.registered()]
     choices["cell"] = cell_names
     choices["train.task"] = registry.names()
-    descriptions = {name: text for name, (_, text) in COMMANDS.items()}
+    descriptions = {name: text for name, (_, text) in commands_table.items()}
     return {"stamp": _stamp(), "commands": commands, "keys": leaf_keys(), "choices": choices,
             "tasks": registry.names(), "cells": cell_names,
             "descriptions": descriptions}  # fmt: skip
 
 
-def index() -> dict[str, Any]:
+def index(app: Any, commands_table: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """The index, from the cache folder while it is current; else built and kept."""
     path = cache_dir() / "completion.json"
     try:
@@ -109,7 +108,7 @@ def index() -> dict[str, Any]:
             return dict(data)
     except (OSError, ValueError):
         pass
-    data = build_index()
+    data = build_index(app, commands_table)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -208,9 +207,12 @@ def _positionals(words: list[str], options: dict[str, dict[str, Any]]) -> int:
     return count
 
 
-def respond(instruction: str) -> str | None:
+def respond(
+    instruction: str, app: Any, commands_table: dict[str, tuple[str, str]], complete_var: str
+) -> str | None:
     """The shell's answer for `instruction` (``complete_bash``, ``complete_zsh``, ...), in
-    that shell's format; None for anything else (Typer handles it)."""
+    that shell's format; None for anything else (Typer handles it). `app` and its command
+    table (`rnncli.cli`) are read only when the index is built."""
     from typer._click.shell_completion import CompletionItem, get_completion_class
     from typer._completion_classes import completion_init
 
@@ -221,11 +223,11 @@ def respond(instruction: str) -> str | None:
     base = get_completion_class(shell)
     if base is None:
         return None
-    data = index()
+    data = index(app, commands_table)
 
     class Fast(base):  # type: ignore[misc, valid-type]
         def get_completions(self, args: list[str], incomplete: str) -> list[Any]:
             return [CompletionItem(v, help=h or None) for v, h in _answers(data, args, incomplete)
                     if v.startswith(incomplete)]  # fmt: skip
 
-    return str(Fast(None, {}, "rnncli", COMPLETE_VAR).complete())
+    return str(Fast(None, {}, "rnncli", complete_var).complete())

@@ -63,8 +63,10 @@ def test_the_index_follows_the_installed_code(place, monkeypatch):
 
     cwd, cache = place
     _complete("rnncli tr", cwd, cache)
+    from rnncli.cli import COMMANDS, app
+
     monkeypatch.setenv("RNNCLI_CACHE", str(cache))
-    stamp = completion.index()["stamp"]
+    stamp = completion.index(app, COMMANDS)["stamp"]
     assert stamp == completion._stamp()
     (cache / "completion.json").write_text('{"stamp": "old"}')
-    assert completion.index()["stamp"] == stamp  # a stale index is built anew
+    assert completion.index(app, COMMANDS)["stamp"] == stamp  # a stale index is built anew

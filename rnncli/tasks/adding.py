@@ -25,7 +25,7 @@ from rnncli import engine
 from rnncli.engine import Packed
 from rnncli.errors import InputError
 from rnncli.tasks.problem import Batch, Problem, last_logits
-from rnncli.tasks.registry import TaskSpec
+from rnncli.tasks.spec import TaskSpec
 
 if TYPE_CHECKING:
     from rnncli.config import Config

@@ -16,7 +16,7 @@ import numpy as np
 from rnncli import engine
 from rnncli.engine import Packed
 from rnncli.tasks.problem import Batch, Problem, last_logits, logits, softmax
-from rnncli.tasks.registry import TaskSpec
+from rnncli.tasks.spec import TaskSpec
 
 if TYPE_CHECKING:
     from rnncli.config import Config

@@ -1,15 +1,17 @@
-"""The built-in tasks, registered in the order the config lists them: one line each."""
+"""The built-in tasks, in the order the config lists them: one line each (the registry
+registers them on its first question)."""
 
 from rnncli.tasks import adding, copy_task, lag, lag_noise, multiplication, reber, temporal_order
-from rnncli.tasks.registry import register
 from rnncli.tasks.text import task as text
 
-register(reber.TASK)
-register(adding.TASK)
-register(text.TASK)
-register(lag.TASK)
-register(lag_noise.TASK)
-register(multiplication.TASK)
-register(temporal_order.TASK)
-register(temporal_order.TASK_3)
-register(copy_task.TASK)
+TASKS = (
+    reber.TASK,
+    adding.TASK,
+    text.TASK,
+    lag.TASK,
+    lag_noise.TASK,
+    multiplication.TASK,
+    temporal_order.TASK,
+    temporal_order.TASK_3,
+    copy_task.TASK,
+)

@@ -37,8 +37,8 @@ from numpy.typing import DTypeLike
 from rnncli.engine import Packed
 from rnncli.errors import InputError
 from rnncli.tasks.problem import Batch, Problem, logits
-from rnncli.tasks.registry import Sampler, TaskSpec
 from rnncli.tasks.sampling import Stepper, draw
+from rnncli.tasks.spec import Sampler, TaskSpec
 
 if TYPE_CHECKING:
     from rnncli.config import Config

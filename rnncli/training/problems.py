@@ -41,4 +41,5 @@ def make_problem(
                              if registry.get(n).targets)  # fmt: skip
         raise InputError(f"train.targets={t.targets} applies to {takers} only")
     problem: Problem = spec.problem(cfg, eval_rng, progress)
+    problem.has_goal = bool(spec.criterion)
     return problem

@@ -16,8 +16,8 @@ from rnncli.engine import Packed, workspace
 from rnncli.errors import InputError
 from rnncli.tasks import text
 from rnncli.tasks.problem import Batch, Problem
-from rnncli.tasks.registry import Sampler, TaskSpec
 from rnncli.tasks.sampling import Stepper, draw
+from rnncli.tasks.spec import Sampler, TaskSpec
 from rnncli.tasks.text.read import split_point
 from rnncli.tasks.text.stream import HeldOut, TextStream
 from rnncli.tasks.text.vocab import Vocab
