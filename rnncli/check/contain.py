@@ -139,7 +139,9 @@ def containment(workdir: str, binds: Sequence[str]) -> Containment:
     """How to start the child: bubblewrap, or the fallback (and the line saying so)."""
     bwrap = None if os.environ.get(NO_BWRAP) == "1" else _bwrap()
     if bwrap is not None:
-        paths = _under_tmp([*binds, *sys.path, sys.prefix, os.path.dirname(sys.executable)])
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # rnncli's own
+        paths = _under_tmp([*binds, *sys.path, sys.prefix, os.path.dirname(sys.executable),
+                            here])  # an editable install's source is on no sys.path entry
         inner = "/tmp/rnncli-check"
 
         def in_bwrap() -> None:
