@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from rnncli.training import checkpoint
 from rnncli.training.checkpoint import TrainState
 from rnncli.training.optim import Optimizer, clip, learning_rate, state_names
 from rnncli.training.problems import make_problem
+
+if TYPE_CHECKING:
+    from rnncli.config import Config
 
 METRICS = "metrics.jsonl"
 
@@ -105,18 +108,18 @@ def streams(seed: int) -> tuple[np.random.Generator, ...]:
     return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
 
 
-def model_shape(cfg: Any) -> tuple[int, int]:
+def model_shape(cfg: Config) -> tuple[int, int]:
     """(layers, directions) of the config's model."""
     return cfg.model.layers, 2 if cfg.model.bidirectional else 1
 
 
-def _optimizer(cfg: Any, p: Packed) -> Optimizer:
+def _optimizer(cfg: Config, p: Packed) -> Optimizer:
     t = cfg.train
     return Optimizer(t.optimizer, p.flat.size, p.dtype, t.momentum, t.eps)
 
 
 def fresh_state(
-    cfg: Any, problem: Problem, theta: np.ndarray | None = None
+    cfg: Config, problem: Problem, theta: np.ndarray | None = None
 ) -> tuple[Packed, TrainState, Optimizer]:
     """A new run's parameters (drawn, or `theta` given: fine-tuning), state and optimiser."""
     init_rng, data_rng, _, dropout_rng = streams(cfg.seed)
@@ -141,7 +144,9 @@ def fresh_state(
     return p, state, opt
 
 
-def restore(cfg: Any, problem: Problem, state: TrainState, path: Path) -> tuple[Packed, Optimizer]:
+def restore(
+    cfg: Config, problem: Problem, state: TrainState, path: Path
+) -> tuple[Packed, Optimizer]:
     """The model and optimiser of a checkpoint read from `path`, checked against `cfg`."""
     t = cfg.train
     layers, D = model_shape(cfg)
@@ -176,7 +181,7 @@ def engine_json(record: dict[str, Any]) -> str:
     return to_json(record, indent=None)
 
 
-def prepare(cfg: Any, progress: Callable[[int, int], None] | None = None) -> Problem:
+def prepare(cfg: Config, progress: Callable[[int, int], None] | None = None) -> Problem:
     """The task with its evaluation set; raises InputError for bad task input (text files).
     `progress(done, total)` follows the encoding of a text file."""
     return make_problem(cfg, streams(cfg.seed)[2], progress)
@@ -187,7 +192,7 @@ def _never() -> bool:
 
 
 def train(
-    cfg: Any,
+    cfg: Config,
     run: Run | None = None,
     reporter: Reporter | None = None,
     resume: bool = False,
@@ -203,64 +208,100 @@ def train(
     updates; `theta` starts a new run from given parameters (engine layout); `backend` is
     the run's decision (`backend_for`, resumed to the checkpoint), made here when not
     given."""
-    reporter = reporter or _Silent()
+    s = _Session.open(cfg, run, reporter or _Silent(), resume, problem, theta, notice, backend)
     should_stop = should_stop or _never
-    t = cfg.train
-    _, data_rng, _, dropout_rng = streams(cfg.seed)
-    if problem is None:
-        problem = prepare(cfg)
-    history: list[dict[str, Any]] = []
-    if resume:
-        assert run is not None
-        path = run.path / checkpoint.NAME
-        state = checkpoint.load(path)
-        p, opt = restore(cfg, problem, state, path)
-        try:
-            data_rng.bit_generator.state = state.rng_state
-            if state.dropout_state:
-                dropout_rng.bit_generator.state = state.dropout_state
-        except (ValueError, TypeError, KeyError) as err:
-            raise InputError(f"{path}: checkpoint has a bad random state ({err})") from None
-        history = kept_metrics(run.path / METRICS, state.step, notice)
-    else:
-        p, state, opt = fresh_state(cfg, problem, theta)
-    grads = p.zeros_like()
-    carry_state = problem.carry_state
-    plan = _backend(cfg, backend, state, resume, notice)
-    current = "numpy"  # the backend of the next step
-    t_start = last_tick = 0.0  # set when the loop starts
+    status, message = "completed", ""
+    s.begin()
+    try:
+        with np.errstate(over="ignore", invalid="ignore"), engine.limit_threads(s.threads):
+            while not s.done():
+                if should_stop():
+                    status, message = "interrupted", f"interrupted at step {s.state.step}"
+                    break
+                failed = s.update()
+                if failed:
+                    status, message = "diverged", failed
+                    break
+                if s.state.step % cfg.train.checkpoint_every == 0:
+                    s.save_checkpoint()
+        s.state.stop = s.done() if status == "completed" else ""
+        if status != "diverged":
+            s.save_checkpoint()  # the end state, or where the stop request found us
+    except WriteError as err:  # a full disk, a read-only folder: the last checkpoint stands
+        status, message = "failed", str(err)
+    finally:
+        s.reporter.stop()
+    return s.result(status, message)
 
-    def step_backend() -> str:
-        """Move to the compiled kernels where the plan says; loading them (seconds, the
-        first time on a machine) is not training time."""
-        nonlocal current, t_start, last_tick
-        if current != plan.at(state.step):
-            took = plan.load(p.cell, p.dtype, notice)
-            t_start += took
-            last_tick += took
-            current = "compiled"
-        return current
 
-    threads = engine.threads_for(t.threads, p.n_a)
-    dropout = cfg.model.dropout if p.layers > 1 else 0.0
+@dataclass
+class _Session:
+    """One training session: the model, its optimiser and state, and the streams, as
+    `train` steps them."""
 
-    def save_checkpoint() -> None:
-        if run is None:
-            return
-        state.rng_state = data_rng.bit_generator.state
-        state.dropout_state = dropout_rng.bit_generator.state
-        state.stream_state = problem.stream_state()
-        state.opt_t = opt.t
-        checkpoint.save(run.path / checkpoint.NAME, state)
+    cfg: Config
+    run: Run | None
+    reporter: Reporter
+    problem: Problem
+    p: Packed
+    state: TrainState
+    opt: Optimizer
+    data_rng: np.random.Generator
+    dropout_rng: np.random.Generator
+    plan: engine.Backend
+    notice: Callable[[str], None] | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    current: str = "numpy"  # the backend of the next step
+    t_start: float = 0.0  # set when the loop starts
+    last_tick: float = 0.0
+    last_seq: int = 0
+    wall0: float = 0.0
+    grads: Packed = field(init=False)
+    threads: int = field(init=False)
+    dropout: float = field(init=False)
 
-    def diverged(what: str, step: int) -> str:
-        kept = run is not None and (run.path / checkpoint.NAME).is_file()
-        return f"{what} at step {step}; " + (
-            "kept the last good checkpoint" if kept else "no checkpoint was saved before it"
-        )
+    @classmethod
+    def open(
+        cls, cfg: Config, run: Run | None, reporter: Reporter, resume: bool,
+        problem: Problem | None, theta: np.ndarray | None,
+        notice: Callable[[str], None] | None, backend: engine.Backend | None,
+    ) -> _Session:  # fmt: skip
+        """A new session, or one resumed from `run`'s checkpoint."""
+        _, data_rng, _, dropout_rng = streams(cfg.seed)
+        problem = problem or prepare(cfg)
+        history: list[dict[str, Any]] = []
+        if resume:
+            assert run is not None
+            path = run.path / checkpoint.NAME
+            state = checkpoint.load(path)
+            p, opt = restore(cfg, problem, state, path)
+            try:
+                data_rng.bit_generator.state = state.rng_state
+                if state.dropout_state:
+                    dropout_rng.bit_generator.state = state.dropout_state
+            except (ValueError, TypeError, KeyError) as err:
+                raise InputError(f"{path}: checkpoint has a bad random state ({err})") from None
+            history = kept_metrics(run.path / METRICS, state.step, notice)
+        else:
+            p, state, opt = fresh_state(cfg, problem, theta)
+        plan = _backend(cfg, backend, state, resume, notice)
+        return cls(cfg, run, reporter, problem, p, state, opt, data_rng, dropout_rng, plan,
+                   notice, history)  # fmt: skip
 
-    def done() -> str:
+    def __post_init__(self) -> None:
+        self.grads = self.p.zeros_like()
+        self.threads = engine.threads_for(self.cfg.train.threads, self.p.n_a)
+        self.dropout = self.cfg.model.dropout if self.p.layers > 1 else 0.0
+
+    def begin(self) -> None:
+        self.t_start = time.perf_counter()
+        self.wall0 = self.state.wall_s
+        self.last_tick, self.last_seq = self.t_start, self.state.sequences
+        self.reporter.start(self.cfg.train.steps, self.state.step)
+
+    def done(self) -> str:
         """Why the run has nothing left to do, or ""."""
+        t, state = self.cfg.train, self.state
         if state.step >= t.steps:
             return "steps"
         if t.stop_on_solve and state.solved_sequences >= 0:
@@ -269,90 +310,107 @@ def train(
             return "patience"
         return ""
 
-    status, message = "completed", ""
-    t_start = time.perf_counter()
-    wall0 = state.wall_s
-    last_tick, last_seq = t_start, state.sequences
-    reporter.start(t.steps, state.step)
-    try:
-        with np.errstate(over="ignore", invalid="ignore"), engine.limit_threads(threads):
-            while not done():
-                if should_stop():
-                    status, message = "interrupted", f"interrupted at step {state.step}"
-                    break
-                b = problem.batch(data_rng)
-                T, m = b.X.shape[0], b.X.shape[-1]  # X: (T, n_x, m), or (T, m) indices
-                state0 = state.carry if carry_state and not b.reset and state.carry else None
-                masks = stack.dropout_masks(p, dropout, dropout_rng, T, m) if dropout else None
-                value, final = engine.train_step(
-                    p, b.X, b.targets, state0, problem.loss, grads, masks, step_backend()
-                )
-                if not math.isfinite(value):
-                    status, message = "diverged", diverged(f"loss is {value}", state.step + 1)
-                    break
-                clip(grads.flat, t.clip, t.clip_mode)
-                lr = learning_rate(t.lr, state.step, t.schedule, t.decay, t.decay_every)
-                opt.step(p.flat, grads.flat, lr)
-                if not np.isfinite(p.flat).all():  # never checkpoint an overflowed update
-                    status, message = (
-                        "diverged",
-                        diverged("the parameters overflowed", state.step + 1),
-                    )
-                    break
-                if carry_state:
-                    state.carry = final
-                state.step += 1
-                state.sequences += m
-                loss = problem.reported_loss(value, T)
-                state.loss_sum += loss
-                state.loss_count += 1
-                state.wall_s = wall0 + time.perf_counter() - t_start
+    def step_backend(self) -> str:
+        """Move to the compiled kernels where the plan says; loading them (seconds, the
+        first time on a machine) is not training time."""
+        if self.current != self.plan.at(self.state.step):
+            took = self.plan.load(self.p.cell, self.p.dtype, self.notice)
+            self.t_start += took
+            self.last_tick += took
+            self.current = "compiled"
+        return self.current
 
-                now = time.perf_counter()
-                if now - last_tick > 0.1:
-                    rate = (state.sequences - last_seq) / (now - last_tick)
-                    reporter.update(state.step, loss, rate)
-                    last_tick, last_seq = now, state.sequences
-                if state.step % t.eval_every == 0 or state.step == t.steps:
-                    record = {
-                        "step": state.step,
-                        "sequences": state.sequences,
-                        **problem.loss_metrics(state.loss_sum / state.loss_count),
-                        **problem.evaluate(p),
-                        "lr": lr,
-                        "wall_s": round(state.wall_s, 4),
-                    }
-                    state.loss_sum, state.loss_count = 0.0, 0
-                    if problem.solved(record) and state.solved_sequences < 0:
-                        state.solved_sequences = state.sequences
-                    score = problem.score(record)
-                    if score < state.best_score:
-                        state.best_score, state.best_step = score, state.step
-                        state.evals_since_best = 0
-                        if run is not None and t.keep_best:
-                            checkpoint.save_best(
-                                run.path / checkpoint.BEST, p.flat, state.step, record
-                            )
-                    else:
-                        state.evals_since_best += 1
-                    history.append(record)
-                    if run is not None:
-                        run.append_jsonl(METRICS, record)
-                    reporter.evaluation(record)
-                if state.step % t.checkpoint_every == 0:
-                    save_checkpoint()
-        state.stop = done() if status == "completed" else ""
-        if status != "diverged":
-            save_checkpoint()  # the end state, or where the stop request found us
-    except WriteError as err:  # a full disk, a read-only folder: the last checkpoint stands
-        status, message = "failed", str(err)
-    finally:
-        reporter.stop()
-    ran, start = plan.ran(state.step)
-    return Result(status, problem, p, state, history, message, ran, threads, start)
+    def update(self) -> str:
+        """One update on a fresh batch; why the run diverged, or ""."""
+        t, p, state, problem = self.cfg.train, self.p, self.state, self.problem
+        b = problem.batch(self.data_rng)
+        T, m = b.X.shape[0], b.X.shape[-1]  # X: (T, n_x, m), or (T, m) indices
+        carry = problem.carry_state
+        state0 = state.carry if carry and not b.reset and state.carry else None
+        masks = (stack.dropout_masks(p, self.dropout, self.dropout_rng, T, m)
+                 if self.dropout else None)  # fmt: skip
+        value, final = engine.train_step(
+            p, b.X, b.targets, state0, problem.loss, self.grads, masks, self.step_backend()
+        )
+        if not math.isfinite(value):
+            return self.diverged(f"loss is {value}", state.step + 1)
+        clip(self.grads.flat, t.clip, t.clip_mode)
+        lr = learning_rate(t.lr, state.step, t.schedule, t.decay, t.decay_every)
+        self.opt.step(p.flat, self.grads.flat, lr)
+        if not np.isfinite(p.flat).all():  # never checkpoint an overflowed update
+            return self.diverged("the parameters overflowed", state.step + 1)
+        if carry:
+            state.carry = final
+        state.step += 1
+        state.sequences += m
+        loss = problem.reported_loss(value, T)
+        state.loss_sum += loss
+        state.loss_count += 1
+        state.wall_s = self.wall0 + time.perf_counter() - self.t_start
+        self.tick(loss)
+        if state.step % t.eval_every == 0 or state.step == t.steps:
+            self.evaluate(lr)
+        return ""
+
+    def tick(self, loss: float) -> None:
+        """Progress, at most ten times a second."""
+        now = time.perf_counter()
+        if now - self.last_tick > 0.1:
+            rate = (self.state.sequences - self.last_seq) / (now - self.last_tick)
+            self.reporter.update(self.state.step, loss, rate)
+            self.last_tick, self.last_seq = now, self.state.sequences
+
+    def evaluate(self, lr: float) -> None:
+        """An evaluation: the metrics record, the solved and best marks, best.npz."""
+        state, problem, run = self.state, self.problem, self.run
+        record = {
+            "step": state.step,
+            "sequences": state.sequences,
+            **problem.loss_metrics(state.loss_sum / state.loss_count),
+            **problem.evaluate(self.p),
+            "lr": lr,
+            "wall_s": round(state.wall_s, 4),
+        }
+        state.loss_sum, state.loss_count = 0.0, 0
+        if problem.solved(record) and state.solved_sequences < 0:
+            state.solved_sequences = state.sequences
+        score = problem.score(record)
+        if score < state.best_score:
+            state.best_score, state.best_step = score, state.step
+            state.evals_since_best = 0
+            if run is not None and self.cfg.train.keep_best:
+                checkpoint.save_best(run.path / checkpoint.BEST, self.p.flat, state.step, record)
+        else:
+            state.evals_since_best += 1
+        self.history.append(record)
+        if run is not None:
+            run.append_jsonl(METRICS, record)
+        self.reporter.evaluation(record)
+
+    def save_checkpoint(self) -> None:
+        if self.run is None:
+            return
+        state = self.state
+        state.rng_state = self.data_rng.bit_generator.state
+        state.dropout_state = self.dropout_rng.bit_generator.state
+        state.stream_state = self.problem.stream_state()
+        state.opt_t = self.opt.t
+        checkpoint.save(self.run.path / checkpoint.NAME, state)
+
+    def diverged(self, what: str, step: int) -> str:
+        run = self.run
+        kept = run is not None and (run.path / checkpoint.NAME).is_file()
+        return f"{what} at step {step}; " + (
+            "kept the last good checkpoint" if kept else "no checkpoint was saved before it"
+        )
+
+    def result(self, status: str, message: str) -> Result:
+        ran, start = self.plan.ran(self.state.step)
+        return Result(status, self.problem, self.p, self.state, self.history, message, ran,
+                      self.threads, start)  # fmt: skip
 
 
-def backend_for(cfg: Any) -> engine.Backend:
+def backend_for(cfg: Config) -> engine.Backend:
     """The one decision of a new run's backend, from its config (``engine.backend``, the
     model, ``train.hidden`` and ``train.batch``); a resumed run then follows its
     checkpoint's record (`engine.Backend.resumed`). InputError where ``compiled`` cannot
@@ -366,7 +424,7 @@ def backend_for(cfg: Any) -> engine.Backend:
 
 
 def _backend(
-    cfg: Any,
+    cfg: Config,
     given: engine.Backend | None,
     state: TrainState,
     resume: bool,
