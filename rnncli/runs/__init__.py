@@ -6,6 +6,7 @@ strict JSON); `folder` makes, locks and closes run folders (`Run`); `store` find
 side.
 """
 
+from rnncli.runs.environment import environment_info, git_info
 from rnncli.runs.files import (
     WriteError,
     append_jsonl,
@@ -24,8 +25,6 @@ from rnncli.runs.folder import (
     Run,
     Sink,
     check_out,
-    environment_info,
-    git_info,
     is_locked,
     new_run_dir,
     now_iso,
