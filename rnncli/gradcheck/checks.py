@@ -246,6 +246,34 @@ def _sequence_problem(
     return Problem(spec.label, "sequence", None, params, columns, wrt, per_column, analytic, d.m)
 
 
+def _targets(cfg: Config, loss: str, rng: np.random.Generator, dtype: np.dtype) -> np.ndarray:
+    """The targets of `loss`: class indices (T_x, m) for xent, (1, m) for xent_last, with
+    a share of padding (-1, ignored by the loss); values (n_y, m) for mse_last."""
+    d = cfg.dims
+    if loss in ("xent", "xent_last"):
+        shape = (d.T_x if loss == "xent" else 1, d.m)
+        targets = rng.integers(0, d.n_y, size=shape)
+        targets[rng.random(shape) < PAD_FRACTION] = -1
+        return targets
+    return rng.standard_normal((d.n_y, d.m)).astype(dtype)
+
+
+def _dropout_columns(
+    cfg: Config, columns: dict[str, np.ndarray], rng: np.random.Generator, dtype: np.dtype
+) -> list[str]:
+    """Fixed dropout masks of a stacked model, as columns (D*n_a, m, T_x) per layer below
+    the top; their names."""
+    d, names = cfg.dims, []
+    if cfg.model.dropout > 0:
+        keep = 1.0 - cfg.model.dropout
+        for layer in range(cfg.model.layers - 1):
+            name = f"mask_l{layer}"
+            mask = (rng.random((_directions(cfg) * d.n_a, d.m, d.T_x)) < keep) / keep
+            columns[name] = mask.astype(dtype)
+            names.append(name)
+    return names
+
+
 def _model_problem(
     cfg: Config,
     spec: CellSpec,
@@ -266,24 +294,8 @@ def _model_problem(
     rng = _rng(cfg, spec, "model", MODEL_LOSSES.index(loss))
     params = _draw_params(cfg, spec, rng, dtype, stacked, given)
     columns = _sequence_columns(cfg, rng, dtype)
-    if loss == "xent":
-        targets = rng.integers(0, d.n_y, size=(d.T_x, m))
-        targets[rng.random((d.T_x, m)) < PAD_FRACTION] = -1  # padding, ignored by the loss
-        columns["targets"] = targets
-    elif loss == "xent_last":
-        targets = rng.integers(0, d.n_y, size=(1, m))
-        targets[rng.random((1, m)) < PAD_FRACTION] = -1
-        columns["targets"] = targets
-    else:
-        columns["targets"] = rng.standard_normal((d.n_y, m)).astype(dtype)
-    mask_names: list[str] = []
-    if stacked and cfg.model.dropout > 0:
-        keep = 1.0 - cfg.model.dropout
-        for layer in range(layers - 1):
-            name = f"mask_l{layer}"
-            mask = (rng.random((D * d.n_a, m, d.T_x)) < keep) / keep
-            columns[name] = mask.astype(dtype)
-            mask_names.append(name)
+    columns["targets"] = _targets(cfg, loss, rng, dtype)
+    mask_names = _dropout_columns(cfg, columns, rng, dtype) if stacked else []
     out = spec.output
 
     def per_column(p: Arrays, c: Arrays) -> Values:
