@@ -104,63 +104,35 @@ def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
 
 
 def load(path: Path) -> TrainState:
+    """A checkpoint as written by `save` (or an older rnncli's, layout 1); InputError
+    naming the file and the entry for anything malformed."""
     data = read_npz(path)
-
-    def need(key: str) -> np.ndarray:
-        if key not in data:
-            raise InputError(f"{path}: checkpoint has no {key!r} entry")
-        return data[key]
-
     try:
-        layout = need("layout")
-        if layout.shape != () or layout.dtype.kind not in "iu":
-            raise ValueError(f"layout {layout!r}")
-        layout_version = int(layout)
-        counters = need("counters")
-        floats = need("floats")
-        if counters.shape != (6,) or counters.dtype.kind not in "iu":
-            raise ValueError(f"counters has shape {counters.shape} and dtype {counters.dtype}")
-        if floats.shape != (2,) or floats.dtype.kind != "f":
-            raise ValueError(f"floats has shape {floats.shape} and dtype {floats.dtype}")
-        step, sequences, opt_t, stream, count, solved = (int(v) for v in counters)
-        loss_sum, wall_s = (float(v) for v in floats)
-        theta = need("theta")
-        if theta.ndim != 1 or theta.dtype.kind != "f":
-            raise ValueError(f"theta has shape {theta.shape} and dtype {theta.dtype}")
-        if not np.isfinite(theta).all():
-            raise ValueError("theta has NaN or inf entries")
-        rng_state = json.loads(str(need("rng_state")))
-        if not isinstance(rng_state, dict):
-            raise ValueError("rng_state is not a JSON object")
-        meta = json.loads(str(data["meta"])) if "meta" in data else {}
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not a JSON object")
-        if min(step, sequences, opt_t, stream, count) < 0:
-            raise ValueError("negative counters")
-    except InputError:
-        raise
+        f = _entries(data, path)
     except (ValueError, TypeError) as err:
         raise InputError(f"{path}: checkpoint has bad entries ({err})") from None
-    if layout_version not in (1, LAYOUT_VERSION):
+    if f["layout"] not in (1, LAYOUT_VERSION):
         raise InputError(
-            f"{path}: unknown parameter layout {layout_version} (this rnncli reads 1 and "
+            f"{path}: unknown parameter layout {f['layout']} (this rnncli reads 1 and "
             f"{LAYOUT_VERSION}): written by a newer rnncli?"
         )
+    meta = f["meta"]
+    step, sequences, opt_t, stream, count, solved = f["counters"]
     best = meta.get("best_score")
     return TrainState(
         step=step,
         sequences=sequences,
-        theta=theta,
+        theta=f["theta"],
         opt_t=opt_t,
         opt_state={k[4:]: v for k, v in data.items() if k.startswith("opt_")},
-        rng_state=rng_state,
+        rng_state=f["rng_state"],
         stream_state=stream,
-        loss_sum=loss_sum,
+        loss_sum=f["floats"][0],
         loss_count=count,
         solved_sequences=solved,
-        wall_s=wall_s,
+        wall_s=f["floats"][1],
         carry=_carry(data),
-        layout=layout_version,
+        layout=f["layout"],
         best_score=math.inf if best is None else float(best),
         best_step=int(meta.get("best_step", -1)),
         evals_since_best=int(meta.get("evals_since_best", 0)),
@@ -168,6 +140,39 @@ def load(path: Path) -> TrainState:
         dropout_state=meta.get("dropout_state") or {},
         compiled_from=_optional_int(meta.get("compiled_from"), path),
     )
+
+
+def _entries(data: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
+    """A checkpoint's entries, each checked for shape and kind (ValueError otherwise)."""
+
+    def need(key: str) -> np.ndarray:
+        if key not in data:
+            raise InputError(f"{path}: checkpoint has no {key!r} entry")
+        return data[key]
+
+    layout, counters, floats = need("layout"), need("counters"), need("floats")
+    if layout.shape != () or layout.dtype.kind not in "iu":
+        raise ValueError(f"layout {layout!r}")
+    if counters.shape != (6,) or counters.dtype.kind not in "iu":
+        raise ValueError(f"counters has shape {counters.shape} and dtype {counters.dtype}")
+    if floats.shape != (2,) or floats.dtype.kind != "f":
+        raise ValueError(f"floats has shape {floats.shape} and dtype {floats.dtype}")
+    theta = need("theta")
+    if theta.ndim != 1 or theta.dtype.kind != "f":
+        raise ValueError(f"theta has shape {theta.shape} and dtype {theta.dtype}")
+    if not np.isfinite(theta).all():
+        raise ValueError("theta has NaN or inf entries")
+    rng_state = json.loads(str(need("rng_state")))
+    if not isinstance(rng_state, dict):
+        raise ValueError("rng_state is not a JSON object")
+    meta = json.loads(str(data["meta"])) if "meta" in data else {}
+    if not isinstance(meta, dict):
+        raise ValueError("meta is not a JSON object")
+    ints = tuple(int(v) for v in counters)
+    if min(ints[:5]) < 0:
+        raise ValueError("negative counters")
+    return {"layout": int(layout), "counters": ints, "floats": tuple(float(v) for v in floats),
+            "theta": theta, "rng_state": rng_state, "meta": meta}  # fmt: skip
 
 
 def _optional_int(value: Any, path: Path) -> int | None:
