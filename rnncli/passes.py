@@ -13,7 +13,7 @@ user's cell: its ``step_forward`` / ``step_backward``), from a random ``a_prev``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from rnncli.cells import CellSpec
 from rnncli.cells.load import cell_error
 from rnncli.errors import InputError
 from rnncli.params import init_params
+
+if TYPE_CHECKING:
+    from rnncli.config import Config
 
 
 @dataclass
@@ -63,9 +66,10 @@ def _streams(seed: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
 
 
-def _notebook_draws(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _notebook_draws(cfg: Config) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """A notebook test cell's exact draws, checked against the config's cell, level and dims."""
     name = cfg.init.cell
+    assert name is not None  # the schema requires init.cell with init.scheme=notebook
     drawn = seed_cells.draw(name)
     cell = name.split("_")[0]
     spec = cells.get(cell)
@@ -99,11 +103,11 @@ def _notebook_draws(cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarr
     return params, inputs
 
 
-def directions(cfg: Any) -> int:
+def directions(cfg: Config) -> int:
     return 2 if cfg.model.bidirectional else 1
 
 
-def _check_model(cfg: Any, spec: CellSpec) -> None:
+def _check_model(cfg: Config, spec: CellSpec) -> None:
     cells.check_dtype(spec, cfg.dtype)
     stacked = cfg.model.layers > 1 or cfg.model.bidirectional
     if stacked and cfg.level == "cell":
@@ -115,7 +119,7 @@ def _check_model(cfg: Any, spec: CellSpec) -> None:
 
 
 def build(
-    cfg: Any, given: dict[str, np.ndarray] | None = None
+    cfg: Config, given: dict[str, np.ndarray] | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Parameters and inputs (x or xt, a0 or a_prev, c_prev, and the upstream da) for `cfg`;
     `given`: parameters to run at instead of drawing them (notebook names, the model's
@@ -155,7 +159,9 @@ def build(
     return params, inputs
 
 
-def _cell_forward(cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]) -> Pass:
+def _cell_forward(
+    cfg: Config, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
+) -> Pass:
     spec = cells.get(cfg.cell)
     if not spec.notebook:
         return _user_cell_forward(spec, params, inputs)
@@ -181,7 +187,7 @@ def _user_cell_forward(
 
 
 def _sequence_forward(
-    cfg: Any, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
+    cfg: Config, params: dict[str, np.ndarray], inputs: dict[str, np.ndarray]
 ) -> Pass:
     spec = cells.get(cfg.cell)
     D = directions(cfg)
@@ -207,7 +213,7 @@ def _sequence_forward(
     return Pass(inputs, params, outputs, caches=buffers, cache=((), x), engine_state=(p, cache))
 
 
-def forward(cfg: Any, given: dict[str, np.ndarray] | None = None) -> Pass:
+def forward(cfg: Config, given: dict[str, np.ndarray] | None = None) -> Pass:
     """Build the config's arrays (at the `given` parameters, if any) and run the forward
     pass."""
     params, inputs = build(cfg, given)
@@ -216,11 +222,11 @@ def forward(cfg: Any, given: dict[str, np.ndarray] | None = None) -> Pass:
     else:
         run = _sequence_forward(cfg, params, inputs)
     if cfg.init.scheme == "notebook":
-        run.aliases = dict(seed_cells.RENAMED.get(cfg.init.cell, {}))
+        run.aliases = dict(seed_cells.RENAMED.get(cfg.init.cell or "", {}))
     return run
 
 
-def _cell_upstream_from_loss(cfg: Any, run: Pass) -> tuple[np.ndarray, ...]:
+def _cell_upstream_from_loss(cfg: Config, run: Pass) -> tuple[np.ndarray, ...]:
     """The upstream (da_next, and dc_next = 0 for every other state) from the
     cross-entropy of this step's output."""
     spec = cells.get(cfg.cell)
@@ -234,7 +240,7 @@ def _cell_upstream_from_loss(cfg: Any, run: Pass) -> tuple[np.ndarray, ...]:
     return (dH[0], *(np.zeros_like(a_next) for _ in spec.states[1:]))
 
 
-def backward(cfg: Any, given: dict[str, np.ndarray] | None = None) -> Pass:
+def backward(cfg: Config, given: dict[str, np.ndarray] | None = None) -> Pass:
     """Forward, then backward from a random upstream ``da`` or from the loss."""
     run = forward(cfg, given)
     spec = cells.get(cfg.cell)
