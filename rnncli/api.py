@@ -23,6 +23,7 @@ import numpy as np
 
 from rnncli.config import Config, load_config, to_dict
 from rnncli.errors import InputError
+from rnncli.runs.names import METRICS_JSONL, TASK_JSON
 
 
 @dataclass
@@ -106,9 +107,9 @@ def load_run(run_dir: str | Path, which: str = "last", out: str | Path = "output
 
     path = store.resolve(run_dir, out)
     info = Run.load_json(path)
-    metrics = read_jsonl(path / "metrics.jsonl")
+    metrics = read_jsonl(path / METRICS_JSONL)
     task = params = None
-    if (path / "task.json").is_file():
+    if (path / TASK_JSON).is_file():
         _, task = run_model(path)
         params = named_from_run(path, which)
     return RunData(path, load_config_dict(path), info, metrics, task, params)

@@ -19,6 +19,7 @@ from typing import Any
 
 from rnncli import __version__
 from rnncli.cachedir import cache_dir
+from rnncli.runs.names import LATEST
 
 #: What an option's or argument's value is, by its name: how to complete it.
 KINDS = {
@@ -139,7 +140,7 @@ def run_names(root: Path) -> list[str]:
                 names += sorted((p.name for p in day.iterdir() if p.is_dir()), reverse=True)
     except OSError:
         return []
-    return ["latest", *names] if names else []
+    return [LATEST, *names] if names else []
 
 
 def _values(data: dict[str, Any], param: dict[str, Any], words: list[str], inc: str) -> list[str]:

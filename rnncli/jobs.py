@@ -20,6 +20,7 @@ from rnncli import passes, report, samples
 from rnncli.config import Config, check_memory, to_dict
 from rnncli.errors import InputError
 from rnncli.runs import Run, check_out
+from rnncli.runs.names import ARRAYS_NPZ, GRADCHECK_JSON
 from rnncli.runs.query import params_record, source
 
 
@@ -147,7 +148,7 @@ def pass_job(
     def save() -> Path:
         saving.record = {**saving.record, **record}
         with saving.start(cfg, command) as folder:
-            folder.save_arrays("arrays.npz", run.arrays())
+            folder.save_arrays(ARRAYS_NPZ, run.arrays())
             folder.finish("completed", loss=run.loss)
             return folder.path
 
@@ -204,7 +205,7 @@ def gradcheck_job(
     def save() -> Path:
         saving.record = {**saving.record, **record}
         with saving.start(cfg, "gradcheck", cells or "all") as run:
-            run.write_json("gradcheck.json", doc)
+            run.write_json(GRADCHECK_JSON, doc)
             status = "completed" if result.ok else "failed"
             run.finish(status, passed=result.passed, failed=result.failed)
             return run.path

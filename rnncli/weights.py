@@ -24,18 +24,19 @@ from rnncli.config import Config, load_config
 from rnncli.engine.layout import expected_shapes, upgrade_flat
 from rnncli.errors import InputError
 from rnncli.runs import read_json
+from rnncli.runs.names import BEST, CONFIG_YAML, TASK_JSON
 from rnncli.tasks import registry
 from rnncli.training import checkpoint
 
 
 def run_model(run_dir: Path) -> tuple[Config, dict[str, Any]]:
     """A train run's config and task.json, or InputError naming what is missing."""
-    if not (run_dir / "config.yaml").is_file() or not (run_dir / "task.json").is_file():
+    if not (run_dir / CONFIG_YAML).is_file() or not (run_dir / TASK_JSON).is_file():
         raise InputError(f"{run_dir}: not a train run folder (needs config.yaml and task.json)")
-    cfg = load_config(run_dir / "config.yaml", training=True)
-    task = read_json(run_dir / "task.json", "task.json")
+    cfg = load_config(run_dir / CONFIG_YAML, training=True)
+    task = read_json(run_dir / TASK_JSON, TASK_JSON)
     if not isinstance(task, dict) or not {"task", "n_x", "n_y"} <= set(task):
-        raise InputError(f"{run_dir / 'task.json'}: not a readable task.json")
+        raise InputError(f"{run_dir / TASK_JSON}: not a readable task.json")
     return cfg, task
 
 
@@ -43,7 +44,7 @@ def packed_from_run(run_dir: Path, which: str = "last") -> tuple[engine.Packed, 
     """The model of a train run: its last checkpoint (``which="last"``) or its best
     parameters (``"best"``)."""
     cfg, task = run_model(run_dir)
-    name = checkpoint.BEST if which == "best" else checkpoint.NAME
+    name = BEST if which == "best" else checkpoint.NAME
     theta, _, layout = checkpoint.load_params(run_dir / name)
     layers, D = cfg.model.layers, 2 if cfg.model.bidirectional else 1
     dims = (task["n_x"], cfg.train.hidden, task["n_y"])
@@ -78,8 +79,8 @@ def load_for(
     vector of that model in `dtype`; errors name `flag` and the file."""
     if source.is_dir():
         named = named_from_run(source)
-    elif source.suffix == ".npz" and source.name in (checkpoint.NAME, checkpoint.BEST):
-        named = named_from_run(source.parent, "best" if source.name == checkpoint.BEST else "last")
+    elif source.suffix == ".npz" and source.name in (checkpoint.NAME, BEST):
+        named = named_from_run(source.parent, "best" if source.name == BEST else "last")
     elif source.exists():
         named, _ = read_weights(source)
         if is_torch_named(named):

@@ -19,6 +19,7 @@ from rnncli.check.spec import select
 from rnncli.errors import InputError
 from rnncli.gradcheck import DEFAULT_EPS, DEFAULT_TOL
 from rnncli.runs import Run, write_bytes_atomic, write_json_atomic
+from rnncli.runs.names import CHECK_JSON
 
 
 def run_check(
@@ -102,7 +103,7 @@ def save_run(
     if keep_source and load.sha256(data) != report.sha256:
         raise InputError(f"{report.path}: changed while it was checked; not keeping a copy")
     run = Run.start(out, "check", Path(report.path).stem, config, overrides, argv, seed)
-    run.write_json("check.json", report.to_json())
+    run.write_json(CHECK_JSON, report.to_json())
     if keep_source:
         write_bytes_atomic(run.path / "source" / Path(report.path).name, data)
     present = report.present

@@ -26,6 +26,7 @@ from rnncli.inspect.analysis import Inspection, inspect
 from rnncli.inspect.run import Subject
 from rnncli.runs import Lock, jsonable, to_json, write_bytes_atomic
 from rnncli.runs.files import write_error
+from rnncli.runs.names import CONFIG_YAML, INSPECT_JSON, METRICS_JSONL, REPORT_HTML, SAMPLES_TXT
 from rnncli.tasks import registry
 
 PLOT_HINT = "pip install 'rnncli[plot]'"
@@ -203,7 +204,7 @@ def outputs(inspections: Sequence[Inspection], opts: Options) -> tuple[dict[str,
         ins = inspections[0]
         unit = chosen_unit(ins.subject, opts.unit)
         files["cells.html"] = html.cells_page(ins, unit).encode("utf-8")
-    files["inspect.json"] = (to_json(jsonable(document(inspections))) + "\n").encode("utf-8")
+    files[INSPECT_JSON] = (to_json(jsonable(document(inspections))) + "\n").encode("utf-8")
     return files, notices
 
 
@@ -259,7 +260,7 @@ def write_report(run_dir: Path, best: bool = False) -> Path:
         ins = analyse([run_mod.from_run(run_dir, "best" if best else "last")], Options())[0]
     except InputError as err:
         why_not = str(err)
-    history = read_jsonl(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").exists() else []
+    history = read_jsonl(run_dir / METRICS_JSONL) if (run_dir / METRICS_JSONL).exists() else []
     loss_png = None
     figs: dict[str, bytes] = {}
     if plot.have_matplotlib():
@@ -270,14 +271,14 @@ def write_report(run_dir: Path, best: bool = False) -> Path:
             text = spec is not None and spec.evaluation == "characters"  # per-character losses
             unit = "nats per character" if text else "per sequence"
             loss_png = plot.loss_png(history, metric, unit, text)
-    path = run_dir / "samples.txt"
+    path = run_dir / SAMPLES_TXT
     samples = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-    config_yaml = (run_dir / "config.yaml").read_text(encoding="utf-8")
+    config_yaml = (run_dir / CONFIG_YAML).read_text(encoding="utf-8")
     page = html.report_page(
         str(run_dir), info, cfg, task, config_yaml, history, loss_png, ins, figs, samples,
         why_not,
     )  # fmt: skip
-    return write_bytes_atomic(run_dir / "report.html", page.encode("utf-8"))
+    return write_bytes_atomic(run_dir / REPORT_HTML, page.encode("utf-8"))
 
 
 @dataclass

@@ -20,6 +20,7 @@ from rnncli import engine
 from rnncli.config import Config
 from rnncli.engine import Packed
 from rnncli.errors import InputError
+from rnncli.runs.names import BEST
 from rnncli.tasks import registry
 from rnncli.tasks import text as text_task
 
@@ -92,8 +93,8 @@ def from_run(run_dir: Path, which: str = "last") -> Subject:
     from rnncli.training import checkpoint
     from rnncli.weights import packed_from_run
 
-    if which == "best" and not (run_dir / checkpoint.BEST).is_file():
-        raise InputError(f"{run_dir}: has no {checkpoint.BEST} (train.keep_best was off?)")
+    if which == "best" and not (run_dir / BEST).is_file():
+        raise InputError(f"{run_dir}: has no {BEST} (train.keep_best was off?)")
     if which == "last" and not (run_dir / checkpoint.NAME).is_file():
         raise InputError(f"{run_dir}: has no {checkpoint.NAME}: not a train run")
     p, cfg, task = packed_from_run(run_dir, which)

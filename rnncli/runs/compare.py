@@ -19,7 +19,8 @@ import yaml
 
 from rnncli.errors import InputError
 from rnncli.runs.files import read_json, read_jsonl
-from rnncli.runs.store import SWEEP_JSON, Entry
+from rnncli.runs.names import CONFIG_YAML, METRICS_JSONL, SWEEP_JSON
+from rnncli.runs.store import Entry
 
 X_AXES = ("sequences", "steps", "wall_s")
 
@@ -60,11 +61,11 @@ def row(entry: Entry, root: Path | None = None) -> dict[str, Any]:
 def load_config_dict(run_dir: Path) -> dict[str, Any]:
     """A run's config.yaml as plain data (not validated: old runs may lack new keys)."""
     try:
-        data = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        data = yaml.safe_load((run_dir / CONFIG_YAML).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{run_dir / 'config.yaml'}: cannot read it ({exc})") from None
+        raise InputError(f"{run_dir / CONFIG_YAML}: cannot read it ({exc})") from None
     if not isinstance(data, dict):
-        raise InputError(f"{run_dir / 'config.yaml'}: not a mapping")
+        raise InputError(f"{run_dir / CONFIG_YAML}: not a mapping")
     return data
 
 
@@ -93,7 +94,7 @@ def config_diff(configs: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[An
 
 
 def curves(run_dir: Path) -> list[dict[str, Any]]:
-    return read_jsonl(run_dir / "metrics.jsonl")
+    return read_jsonl(run_dir / METRICS_JSONL)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def sweep_series(groups: Mapping[str, Sequence[Path]], metric: str, x: str) -> l
 
 def sweep_groups(sweep_dir: Path) -> tuple[dict[str, Any], dict[str, list[Path]]]:
     """A sweep folder's sweep.json and its job folders grouped by grid point."""
-    doc = read_json(sweep_dir / SWEEP_JSON, "sweep.json")
+    doc = read_json(sweep_dir / SWEEP_JSON, SWEEP_JSON)
     if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), list):
         raise InputError(f"{sweep_dir / SWEEP_JSON}: not a readable sweep file")
     groups: dict[str, list[Path]] = {}
@@ -147,7 +148,7 @@ def sweep_groups(sweep_dir: Path) -> tuple[dict[str, Any], dict[str, list[Path]]
         point = job.get("point") or {}
         label = ", ".join(f"{k}={_cell_label(v) if k == 'cell' else v}" for k, v in point.items())
         path = sweep_dir / str(job.get("run_dir", job.get("id")))
-        if (path / "metrics.jsonl").is_file():
+        if (path / METRICS_JSONL).is_file():
             groups.setdefault(label or "all", []).append(path)
     return doc, groups
 

@@ -40,6 +40,7 @@ from rnncli.runs.files import (
     write_json_atomic,
     write_text_atomic,
 )
+from rnncli.runs.names import CONFIG_YAML, LATEST, LOCK_FILE, OVERRIDES_YAML, RUN_JSON
 from rnncli.schemas import schema_id
 
 try:
@@ -47,8 +48,6 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX: no locking
     fcntl = None  # type: ignore[assignment]
 
-LOCK_FILE = ".lock"
-LATEST = "latest"
 
 # --------------------------------------------------------------------------- run folders
 
@@ -283,9 +282,9 @@ class Run:
         except OSError as exc:
             raise write_error(path, exc) from None
         lock = Lock.acquire(path)
-        write_text_atomic(path / "config.yaml", _yaml_text(config_dict))
+        write_text_atomic(path / CONFIG_YAML, _yaml_text(config_dict))
         given = {"overrides": list(overrides), "flags": dict(flags or {})}
-        write_text_atomic(path / "overrides.yaml", _yaml_text(given))
+        write_text_atomic(path / OVERRIDES_YAML, _yaml_text(given))
         info: dict[str, Any] = {
             "schema": schema_id("run"),
             "argv": list(argv),
@@ -299,7 +298,7 @@ class Run:
             "environment": environment_info(),
         }
         run = cls(path=path, info=info, _t0=t0, lock=lock)
-        run.write_json("run.json", info)
+        run.write_json(RUN_JSON, info)
         return run
 
     @classmethod
@@ -321,7 +320,7 @@ class Run:
             before = info.get("duration_s")
             run = cls(path=path, info=info, lock=lock)
             run._before = float(before) if isinstance(before, (int, float)) else 0.0
-            run.write_json("run.json", info)
+            run.write_json(RUN_JSON, info)
         except BaseException:
             lock.release()
             raise
@@ -365,7 +364,7 @@ class Run:
             **extra,
         )
         self.close_sinks()
-        return self.write_json("run.json", self.info)
+        return self.write_json(RUN_JSON, self.info)
 
     def _file(self, name: str) -> Path:
         rel = Path(name)
@@ -427,8 +426,8 @@ class Run:
         JSON object). InputError naming the file otherwise."""
         p = Path(path)
         if p.is_dir():
-            p = p / "run.json"
-            info = read_json(p, "run.json")
+            p = p / RUN_JSON
+            info = read_json(p, RUN_JSON)
             if not isinstance(info, dict):
                 raise InputError(f"{p}: not a readable run.json (not a JSON object)")
             return info

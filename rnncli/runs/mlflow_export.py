@@ -26,10 +26,11 @@ from rnncli.errors import InputError
 from rnncli.runs import store
 from rnncli.runs.compare import load_config_dict
 from rnncli.runs.files import read_jsonl
+from rnncli.runs.names import CONFIG_YAML, LOSS_PNG, METRICS_JSONL, RUN_JSON, SAMPLES_TXT
 
 HINT = "pip install 'rnncli[mlflow]'"
 RUN_DIR_TAG = "rnncli.run_dir"
-ARTIFACTS = ("config.yaml", "run.json", "metrics.jsonl", "loss.png", "samples.txt")
+ARTIFACTS = (CONFIG_YAML, RUN_JSON, METRICS_JSONL, LOSS_PNG, SAMPLES_TXT)
 #: rnncli's run statuses as MLflow's.
 STATUS = {"completed": "FINISHED", "failed": "FAILED", "diverged": "FAILED",
           "interrupted": "KILLED", "running": "KILLED"}  # fmt: skip
@@ -139,7 +140,7 @@ def _tags(entry: store.Entry) -> dict[str, str]:
 def _metrics(folder: Path, start_ms: int) -> list[Any]:
     from mlflow.entities import Metric
 
-    path = folder / "metrics.jsonl"
+    path = folder / METRICS_JSONL
     records = read_jsonl(path) if path.is_file() else []
     out = []
     for r in records:

@@ -15,6 +15,7 @@ from rnncli.hashing import file_sha256
 from rnncli.runs import compare as cmp
 from rnncli.runs import store
 from rnncli.runs.folder import Run
+from rnncli.runs.names import COMPARE_JSON, COMPARE_PNG, METRICS_JSONL
 
 
 def source(path: Path, out: Path, flag: str) -> Path:
@@ -106,7 +107,7 @@ def describe(folder: Path) -> RunView:
     changed = {k: v[1] for k, v in cmp.config_diff([defaults, config])}
     files = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file()
                    and not p.name.startswith("."))  # fmt: skip
-    records = cmp.curves(folder) if (folder / "metrics.jsonl").exists() else []
+    records = cmp.curves(folder) if (folder / METRICS_JSONL).exists() else []
     return RunView(folder, info, changed, dict(files), records)
 
 
@@ -182,12 +183,12 @@ def compare(
     if out is None:
         return result
     if sweep:
-        _draw(result, series, folders[0] / "compare.png", title, plot.have_matplotlib())
+        _draw(result, series, folders[0] / COMPARE_PNG, title, plot.have_matplotlib())
         return result
     with Run.start(out, "compare", "runs", {"runs": [str(d) for d in dirs]}, [], list(argv), 0,
                    what=[str(len(dirs)), "runs"]) as run:  # fmt: skip
-        _draw(result, series, run.path / "compare.png", title, plot.have_matplotlib())
-        run.write_json("compare.json", result.to_json())
+        _draw(result, series, run.path / COMPARE_PNG, title, plot.have_matplotlib())
+        run.write_json(COMPARE_JSON, result.to_json())
         run.finish("completed")
     return result
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from rnncli.errors import InputError
 from rnncli.runs.folder import LATEST, Lock, is_locked, read_latest
+from rnncli.runs.names import RUN_JSON, SWEEP_JSON
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-SWEEP_JSON = "sweep.json"
 
 
 def resolve(arg: str | Path, root: str | Path = "outputs", kind: str | None = None) -> Path:
@@ -93,7 +93,7 @@ class Entry:
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        info = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
@@ -149,7 +149,7 @@ def parse_age(text: str) -> timedelta:
 
 def removable(entry: Entry) -> str:
     """Why a run must not be removed, or "" (it has a run.json and no live process)."""
-    if not (entry.path / "run.json").is_file():
+    if not (entry.path / RUN_JSON).is_file():
         return "no run.json"
     if is_locked(entry.path):
         return "in use by a running process"
@@ -167,7 +167,7 @@ def remove(entry: Entry) -> bool:
     except OSError:  # gone already, or not ours to lock
         return False
     try:
-        if not (entry.path / "run.json").is_file():
+        if not (entry.path / RUN_JSON).is_file():
             return False
         shutil.rmtree(entry.path)  # the lock is held on the open .lock until it is gone
         return True

@@ -13,10 +13,10 @@ from typing import Any
 
 from rnncli.errors import InputError
 from rnncli.runs import now_iso
+from rnncli.runs.names import SWEEP_JSON
 from rnncli.sweep.job import read_json
 from rnncli.sweep.plan import FAILED, SweepPlan
 
-SWEEP_JSON = "sweep.json"
 FORMAT = "rnncli-sweep/1"
 
 

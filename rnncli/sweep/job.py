@@ -24,13 +24,24 @@ import yaml
 from rnncli.config import Config
 from rnncli.errors import InputError
 from rnncli.runs import to_json, write_json_atomic
+from rnncli.runs.names import (
+    BEST,
+    CHECKPOINT,
+    CONFIG_YAML,
+    LOSS_PNG,
+    METRICS_JSONL,
+    OVERRIDES_YAML,
+    RUN_JSON,
+    SAMPLES_TXT,
+    TASK_JSON,
+)
 
 STOP_FILE = ".stop"
 
 #: Files a job writes; removed before a job starts again from scratch.
 _RUN_FILES = (
-    "run.json", "config.yaml", "overrides.yaml", "task.json", "metrics.jsonl",
-    "checkpoint.npz", "best.npz", "loss.png", "samples.txt",
+    RUN_JSON, CONFIG_YAML, OVERRIDES_YAML, TASK_JSON, METRICS_JSONL,
+    CHECKPOINT, BEST, LOSS_PNG, SAMPLES_TXT,
 )  # fmt: skip
 
 
@@ -81,13 +92,13 @@ def read_json(path: Path) -> Any:
 
 def _resumable(path: Path, config: dict[str, Any]) -> bool:
     """An interrupted (or killed) job with a checkpoint and the same config continues."""
-    info = read_json(path / "run.json")
+    info = read_json(path / RUN_JSON)
     if not isinstance(info, dict) or info.get("status") not in ("interrupted", "running"):
         return False
-    if not (path / "checkpoint.npz").is_file() or not (path / "task.json").is_file():
+    if not (path / CHECKPOINT).is_file() or not (path / TASK_JSON).is_file():
         return False
     try:
-        saved = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+        saved = yaml.safe_load((path / CONFIG_YAML).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return False
     return bool(saved == json.loads(to_json(config)))
@@ -95,7 +106,7 @@ def _resumable(path: Path, config: dict[str, Any]) -> bool:
 
 def completed_before(run_dir: Path) -> dict[str, Any] | None:
     """The ``run.json`` of a job that completed in an earlier run of the sweep, else None."""
-    info = read_json(run_dir / "run.json")
+    info = read_json(run_dir / RUN_JSON)
     if isinstance(info, dict) and info.get("status") == "completed":
         return info
     return None
@@ -164,9 +175,9 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
 
 def _record_failure(path: Path, error: str, sweep_info: dict[str, Any]) -> None:
     """Mark the job's run.json failed, if the job got as far as writing one."""
-    info = read_json(path / "run.json")
+    info = read_json(path / RUN_JSON)
     if not isinstance(info, dict):
         return
     info.update(status="failed", error=error, traceback=traceback.format_exc(), sweep=sweep_info)
     with contextlib.suppress(Exception):
-        write_json_atomic(path / "run.json", info)
+        write_json_atomic(path / RUN_JSON, info)

@@ -30,7 +30,7 @@ from rnncli.config import (
 )
 from rnncli.errors import InputError
 from rnncli.runs import read_json, to_json
-from rnncli.runs.store import SWEEP_JSON
+from rnncli.runs.names import SWEEP_JSON
 
 #: Job statuses: pending (not run yet), running, completed, skipped (completed by an
 #: earlier run of the sweep), failed (raised), diverged, interrupted (stopped part way).
@@ -289,5 +289,5 @@ def plan_or_resume(
     """The sweep stored in `out` as it was, when nothing else is given; else a new plan."""
     stored = None if out is None else out / SWEEP_JSON
     if stored is not None and stored.is_file() and not (flags or overrides or config or seeds):
-        return plan_from_doc(read_json(stored, "sweep.json"))
+        return plan_from_doc(read_json(stored, SWEEP_JSON))
     return plan_sweep(config, dict(flags), list(overrides), seeds=seeds)

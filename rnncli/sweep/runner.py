@@ -19,6 +19,7 @@ from typing import Any
 
 from rnncli.errors import InputError
 from rnncli.runs import Lock, new_run_dir, write_json_atomic, write_text_atomic
+from rnncli.runs.names import COMPARE_PNG, RUN_JSON, SUMMARY_CSV
 from rnncli.sweep import executors
 from rnncli.sweep.folder import SWEEP_JSON, check_out, now_iso, sweep_doc
 from rnncli.sweep.job import (
@@ -31,7 +32,7 @@ from rnncli.sweep.job import (
 )
 from rnncli.sweep.plan import FAILED, Job, SweepPlan
 from rnncli.sweep.progress import Counts, SilentReporter, SweepReporter
-from rnncli.sweep.summary import SUMMARY_CSV, SweepResult, compact_summary, summarize, summary_csv
+from rnncli.sweep.summary import SweepResult, compact_summary, summarize, summary_csv
 from rnncli.training.signals import Stop, catch_stops
 
 
@@ -46,7 +47,7 @@ def _broke(future: cf.Future[Any]) -> bool:
 def _stopped_cleanly(run_dir: Path) -> bool:
     """Whether a job whose pool broke can simply run again: it never started (no
     run.json) or it was interrupted cleanly (with a checkpoint to go on from)."""
-    info = read_json(run_dir / "run.json")
+    info = read_json(run_dir / RUN_JSON)
     return info is None or (isinstance(info, dict) and info.get("status") == "interrupted")
 
 
@@ -365,5 +366,5 @@ def _draw(sweep_dir: Path, result: SweepResult) -> None:
         _, groups = compare.sweep_groups(sweep_dir)
         series = compare.sweep_series(groups, metric, "sequences")
         if series:
-            compare.plot(series, metric, "sequences", sweep_dir / "compare.png",
+            compare.plot(series, metric, "sequences", sweep_dir / COMPARE_PNG,
                          f"sweep {result.plan.name}")  # fmt: skip

@@ -22,8 +22,6 @@ from rich.console import Console
 
 from rnncli.sweep.plan import DONE, FAILED, Job, SweepPlan, value_text
 
-SUMMARY_CSV = "summary.csv"
-
 
 def _is_real(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -12,6 +12,7 @@ import numpy as np
 
 from rnncli import plot
 from rnncli.runs import Run
+from rnncli.runs.names import LOSS_PNG, SAMPLES_TXT, TASK_JSON
 from rnncli.tasks import registry
 from rnncli.tasks.problem import Problem
 from rnncli.training.loop import Result
@@ -24,7 +25,7 @@ def task_json(problem: Problem) -> dict[str, Any]:
 
 def write_task(run: Run, problem: Problem) -> None:
     """task.json: `task_json`."""
-    run.write_json("task.json", task_json(problem))
+    run.write_json(TASK_JSON, task_json(problem))
 
 
 def write_results(
@@ -34,7 +35,7 @@ def write_results(
     if result.history:
         if plot.have_matplotlib():
             problem = result.problem
-            plot.save_loss_plot(result.history, problem.metric, run.path / "loss.png",
+            plot.save_loss_plot(result.history, problem.metric, run.path / LOSS_PNG,
                                 problem.loss_unit, problem.metric_is_loss)  # fmt: skip
         else:
             notice("matplotlib is not installed (pip install 'rnncli[plot]'): no loss.png")
@@ -44,4 +45,4 @@ def write_results(
     sampler = registry.get(problem.name).sampler
     if sampler is not None:  # a generative task: samples.txt
         s = sampler.draw(result.params, task_json(problem), sampler.saved, temperature, None, rng)
-        run.write_text("samples.txt", "\n".join(sampler.lines(s)) + "\n")
+        run.write_text(SAMPLES_TXT, "\n".join(sampler.lines(s)) + "\n")

@@ -29,9 +29,10 @@ import numpy as np
 from rnncli.engine.layout import LAYOUT_VERSION, upgrade_flat
 from rnncli.errors import InputError
 from rnncli.runs import save_npz_atomic, to_json
+from rnncli.runs.names import BEST as BEST  # the checkpoint module names its files too
+from rnncli.runs.names import CHECKPOINT
 
-NAME = "checkpoint.npz"
-BEST = "best.npz"
+NAME = CHECKPOINT
 
 
 @dataclass

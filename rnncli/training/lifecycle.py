@@ -37,11 +37,11 @@ from rnncli.config.memory import format_bytes
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
 from rnncli.runs import Run, WriteError, check_out, now_iso, read_json, read_jsonl
+from rnncli.runs.names import CONFIG_YAML, METRICS_JSONL, RUN_JSON, TASK_JSON
 from rnncli.tasks import registry
 from rnncli.tasks.problem import Problem
 from rnncli.training import artifacts, checkpoint, tensorboard
 from rnncli.training.loop import (
-    METRICS,
     Reporter,
     Result,
     backend_for,
@@ -198,11 +198,11 @@ def _run_files(run_dir: Path) -> None:
     """Refuse a folder that is not a resumable training run, naming what is missing."""
     if not run_dir.exists():
         raise InputError(f"{run_dir}: no such run folder")
-    if not (run_dir / "config.yaml").is_file():
+    if not (run_dir / CONFIG_YAML).is_file():
         raise InputError(f"{run_dir}: not a run folder (no config.yaml)")
-    if not (run_dir / "run.json").is_file() or not (run_dir / checkpoint.NAME).is_file():
+    if not (run_dir / RUN_JSON).is_file() or not (run_dir / checkpoint.NAME).is_file():
         raise InputError(f"{run_dir}: not a train run with a checkpoint to resume from")
-    if not (run_dir / "task.json").is_file():
+    if not (run_dir / TASK_JSON).is_file():
         raise InputError(f"{run_dir}: not a train run (no task.json)")
 
 
@@ -222,8 +222,8 @@ def plan_resume(
     info = Run.load_json(run_dir)
     if info.get("command") != "train":
         raise InputError(f"{run_dir}: a {info.get('command')} run, not a train run")
-    saved = load_config(run_dir / "config.yaml", training=True)
-    cfg = load_config(run_dir / "config.yaml", {}, list(overrides), training=True)
+    saved = load_config(run_dir / CONFIG_YAML, training=True)
+    cfg = load_config(run_dir / CONFIG_YAML, {}, list(overrides), training=True)
     before, after = _flatten(to_dict(saved)), _flatten(to_dict(cfg))
     changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
     for key in changes:
@@ -239,17 +239,17 @@ def plan_resume(
         raise InputError(f"{why}; --force continues anyway")
     forced = [why] if why else []
     backend = check_model(cfg)
-    task = read_json(run_dir / "task.json", "task.json")
+    task = read_json(run_dir / TASK_JSON, TASK_JSON)
     if not isinstance(task, dict):
-        raise InputError(f"{run_dir / 'task.json'}: not a JSON object")
+        raise InputError(f"{run_dir / TASK_JSON}: not a JSON object")
     data_why = _check_data(cfg, task, run_dir, force)
     forced += [data_why] if data_why else []
     problem = prepare(cfg, progress)
     if (task.get("n_x"), task.get("n_y")) != (problem.n_x, problem.n_y):
-        raise InputError(f"{run_dir / 'task.json'}: sizes do not match the task any more")
+        raise InputError(f"{run_dir / TASK_JSON}: sizes do not match the task any more")
     state = checkpoint.load(run_dir / checkpoint.NAME)
     restore(cfg, problem, state, run_dir / checkpoint.NAME)  # checks it fits, writes nothing
-    read_jsonl(run_dir / METRICS)  # a damaged line (but a torn last one) is refused here
+    read_jsonl(run_dir / METRICS_JSONL)  # a damaged line (but a torn last one) is refused here
     plan = Plan(
         cfg, problem, "resume", run_dir=run_dir, argv=list(argv), overrides=list(overrides),
         changes=changes, step=state.step, forced=forced,
@@ -350,7 +350,7 @@ def execute(
                 entry["forced"] = plan.forced  # what --force let through
             run = Run.reopen(plan.run_dir, plan.argv, entry)
             if plan.changes:  # the config a later resume reads is the extended one
-                run.write_text("config.yaml", dump_yaml(cfg))
+                run.write_text(CONFIG_YAML, dump_yaml(cfg))
         elif plan.mode == "at":
             assert plan.run_dir is not None
             run = Run.start_at(
@@ -426,9 +426,9 @@ def _attach_tensorboard(run: Run, plan: Plan, notice: Notice) -> None:
         sink = tensorboard.EventSink(run.path, config, hparams, plan.step,
                                      plan.step + 1 if resume else None)  # fmt: skip
         if resume and not earlier:  # switched on at a resume: the records so far too
-            for record in read_jsonl(run.path / METRICS):
+            for record in read_jsonl(run.path / METRICS_JSONL):
                 if record.get("step", 0) <= plan.step:
-                    sink.write(METRICS, record)
+                    sink.write(METRICS_JSONL, record)
     except Exception as err:
         notice(f"tensorboard: {type(err).__name__}: {err}; no event files for this run")
         return

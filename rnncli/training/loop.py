@@ -29,6 +29,7 @@ from rnncli.engine import Packed, stack
 from rnncli.errors import InputError
 from rnncli.params import init_params
 from rnncli.runs import Run, WriteError, read_jsonl, write_text_atomic
+from rnncli.runs.names import BEST, METRICS_JSONL
 from rnncli.tasks.problem import Problem
 from rnncli.training import checkpoint
 from rnncli.training.checkpoint import TrainState
@@ -38,7 +39,6 @@ from rnncli.training.problems import make_problem
 if TYPE_CHECKING:
     from rnncli.config import Config
 
-METRICS = "metrics.jsonl"
 
 
 class Reporter(Protocol):
@@ -281,7 +281,7 @@ class _Session:
                     dropout_rng.bit_generator.state = state.dropout_state
             except (ValueError, TypeError, KeyError) as err:
                 raise InputError(f"{path}: checkpoint has a bad random state ({err})") from None
-            history = kept_metrics(run.path / METRICS, state.step, notice)
+            history = kept_metrics(run.path / METRICS_JSONL, state.step, notice)
         else:
             p, state, opt = fresh_state(cfg, problem, theta)
         plan = _backend(cfg, backend, state, resume, notice)
@@ -379,12 +379,12 @@ class _Session:
             state.best_score, state.best_step = score, state.step
             state.evals_since_best = 0
             if run is not None and self.cfg.train.keep_best:
-                checkpoint.save_best(run.path / checkpoint.BEST, self.p.flat, state.step, record)
+                checkpoint.save_best(run.path / BEST, self.p.flat, state.step, record)
         else:
             state.evals_since_best += 1
         self.history.append(record)
         if run is not None:
-            run.append_jsonl(METRICS, record)
+            run.append_jsonl(METRICS_JSONL, record)
         self.reporter.evaluation(record)
 
     def save_checkpoint(self) -> None:

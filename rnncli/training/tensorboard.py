@@ -23,8 +23,8 @@ from typing import Any
 from rnncli.errors import InputError
 from rnncli.runs import read_json
 from rnncli.runs.compare import config_diff
+from rnncli.runs.names import METRICS_JSONL, SWEEP_JSON
 
-METRICS = "metrics.jsonl"
 HINT = "pip install 'rnncli[tensorboard]'"
 
 
@@ -60,7 +60,7 @@ def _hparam(value: Any) -> Any:
 def _sweep_point(sweep: Mapping[str, Any]) -> dict[str, Any]:
     """The grid point of a sweep job, from its sweep folder's sweep.json ({} if unknown)."""
     try:
-        doc = read_json(Path(str(sweep["sweep_dir"])) / "sweep.json")
+        doc = read_json(Path(str(sweep["sweep_dir"])) / SWEEP_JSON)
     except (KeyError, InputError, OSError):
         return {}
     for job in doc.get("jobs", []) if isinstance(doc, dict) else []:
@@ -113,7 +113,7 @@ class EventSink:
             self.writer._get_file_writer().add_summary(start)
 
     def write(self, name: str, obj: Any) -> None:
-        if name != METRICS or not isinstance(obj, Mapping):
+        if name != METRICS_JSONL or not isinstance(obj, Mapping):
             return
         step = int(obj["step"])
         for key, value in obj.items():
