@@ -51,7 +51,7 @@ def kernel_listing(root: Path | None = None) -> list[dict[str, Any]]:
             part = _NUMBA_FILE.fullmatch(path.name)
             key = f"{path.parent.name}/{part.group(1) if part else path.name}"
             groups.setdefault(key, {})[path] = st
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, files in groups.items():
         ours = all(_NUMBA_FILE.fullmatch(f.name) for f in files)
         rows.append({
