@@ -53,8 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cells": ("cells", "List the cells: built-in, registered by installed packages (entry-point "
               "group rnncli.cells), or the ones named, with their states and parameter shapes."),
     "bench": ("bench", "How fast is forward + backward through time on this machine?"),
-    "cache": ("runs", "The text cache: the encoded texts that text runs memory-map, most "
-              "recently used first; or remove some."),
+    "cache": ("runs", "The cache: the encoded texts that text runs memory-map and the compiled "
+              "kernels, most recently used first; or remove some."),
 }  # fmt: skip
 
 
