@@ -41,8 +41,8 @@ def test_reprs_are_one_line_and_the_calls_return_the_commands_objects(tmp_path: 
         assert "train adding lstm" in text and "completed" in text and "test_mse=" in text
         assert str(first.run_dir) in text and "<table>" in obj._repr_html_()
     table = rnncli.runs(out, task="adding")
-    assert [r["path"] for r in table] == [str(p.relative_to(out)) for p in
-                                          (second.run_dir, first.run_dir)]  # fmt: skip
+    assert sorted(r["path"] for r in table) == sorted(str(p.relative_to(out)) for p in
+                                                      (second.run_dir, first.run_dir))  # fmt: skip
     assert table.to_json()["runs"] == list(table) and "2 runs" in repr(table)
     both = rnncli.compare(first.run_dir, second.run_dir, out=out)
     assert both.labels == ["A", "B"] and both.metric == "test_mse" and "seed" in repr(both)
