@@ -18,7 +18,7 @@ $(VENV)/.demo: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -qq -e '.[plot,dask,fast,tensorboard,mlflow,dev]'
+	$(BIN)/python -m pip install -qq -e '.[plot,dask,fast,tensorboard,mlflow,onnx,dev]'
 	touch $@
 
 demo: $(VENV)/.demo

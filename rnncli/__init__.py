@@ -2,7 +2,8 @@
 
 The notebook's functions (``rnn_cell_forward`` ... ``gru_backward``) are the readable
 reference; ``loss_and_grads`` runs the whole model on the fast engine; ``train``,
-``load_run`` and ``sample`` do from Python what the command line does (`rnncli.api`).
+``load_run``, ``sample``, ``gradcheck``, ``runs`` and ``compare`` do from Python what the
+command line does (`rnncli.api`).
 
 Every name is loaded on first use: ``import rnncli`` itself loads no NumPy.
 """
@@ -18,8 +19,12 @@ __version__ = "0.2.0"
 #: Each public name and the module that defines it.
 _NAMES = {
     "RunData": "rnncli.api",
+    "RunTable": "rnncli.api",
     "TrainResult": "rnncli.api",
+    "compare": "rnncli.api",
+    "gradcheck": "rnncli.gradcheck",  # the package, callable: rnncli.api.gradcheck
     "load_run": "rnncli.api",
+    "runs": "rnncli.runs",  # the package, callable: rnncli.api.runs
     "sample": "rnncli.api",
     "train": "rnncli.api",
     "loss_and_grads": "rnncli.engine",
@@ -32,8 +37,11 @@ _NAMES = {
 
 __all__ = [
     "RunData",
+    "RunTable",
     "TrainResult",
     "__version__",
+    "compare",
+    "gradcheck",
     "gru_backward",
     "gru_cell_backward",
     "gru_cell_forward",
@@ -48,6 +56,7 @@ __all__ = [
     "rnn_cell_backward",
     "rnn_cell_forward",
     "rnn_forward",
+    "runs",
     "sample",
     "train",
 ]
@@ -56,7 +65,8 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _NAMES:
         raise AttributeError(f"module 'rnncli' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_NAMES[name]), name)
+    module = importlib.import_module(_NAMES[name])
+    value = module if module.__name__ == f"rnncli.{name}" else getattr(module, name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
 
@@ -66,7 +76,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the names as if imported eagerly
-    from rnncli.api import RunData, TrainResult, load_run, sample, train
+    from rnncli.api import (
+        RunData,
+        RunTable,
+        TrainResult,
+        compare,
+        load_run,
+        sample,
+        train,
+    )
     from rnncli.engine import loss_and_grads
     from rnncli.notebook import (
         gru_backward,

@@ -46,12 +46,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("inspect", "Write RUN_DIR/report.html: the run on one self-contained page "
                "(config, metrics, loss curves, gradient flow, gates, states, text units, "
                "samples; images inline, no scripts, no network)."),
-    "export": ("export", "Write a trained run's parameters as a weights file other tools read."),
+    "export": (
+        "export",
+        "Write a trained run's parameters as a weights file or ONNX graph other tools read.",
+    ),
     "cells": ("cells", "List the cells: built-in, registered by installed packages (entry-point "
               "group rnncli.cells), or the ones named, with their states and parameter shapes."),
     "bench": ("bench", "How fast is forward + backward through time on this machine?"),
-    "cache": ("runs", "The text cache: the encoded texts that text runs memory-map, most "
-              "recently used first; or remove some."),
+    "cache": ("runs", "The cache: the encoded texts that text runs memory-map and the compiled "
+              "kernels, most recently used first; or remove some."),
 }  # fmt: skip
 
 

@@ -176,6 +176,20 @@ class GradcheckJob:
         more = f" and {result.failed - 6} more" if result.failed > 6 else ""
         return f"gradcheck failed: {names}{more}"
 
+    def __repr__(self) -> str:
+        r = self.result
+        verdict = "ok" if r.ok else self.failure_line()
+        kept = f", run folder {self.kept.run_dir}" if self.kept.run_dir else ""
+        return f"GradcheckJob({verdict}: {r.passed} passed, {r.failed} failed{kept})"
+
+    def _repr_html_(self) -> str:
+        from rnncli import displays
+
+        keys = ["cell", "level", "loss", "name", "mode", "rel_error", "passed", "note"]
+        rows = [[getattr(row, k) for k in keys] for row in self.result.rows]
+        caption = f"gradcheck: {self.result.passed} passed, {self.result.failed} failed"
+        return displays.table(keys, rows, caption)
+
 
 def gradcheck_job(
     cfg: Config,

@@ -192,11 +192,14 @@ class Report(_Doc):
 
 
 class Export(_Doc):
-    """``rnncli export --json``: the file written."""
+    """``rnncli export --json``: the file written, its model card and notes (the float32
+    cast of an ONNX graph); names: torch, notebook or onnx."""
 
     path: str
     format: str
     names: str
+    card: str
+    notes: list[str]
 
 
 class Cells(_Doc):
@@ -261,7 +264,7 @@ DOCUMENTS: dict[str, tuple[int, type[BaseModel]]] = {
     "sweep": (1, Sweep),
     "inspect": (1, Inspect),
     "report": (1, Report),
-    "export": (1, Export),
+    "export": (2, Export),
     "cells": (1, Cells),
     "bench": (1, Bench),
     "cache": (1, Cache),

@@ -14,6 +14,7 @@ line naming the parameter.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -279,19 +280,35 @@ def _reads_every_step(task: Any) -> bool:
     return spec is not None and spec.readout == "every"
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What `export` wrote: the file, the names used (torch, notebook, or onnx), the model
+    card beside it, and notes to show (the float32 cast of an ONNX graph)."""
+
+    path: Path
+    names: str
+    card: Path
+    notes: tuple[str, ...] = ()
+
+
 def export(
     run_dir: Path, fmt: str, names: str | None, out: Path | None, which: str = "last"
-) -> tuple[Path, str]:
-    """A trained run's parameters as a weights file: PyTorch or notebook names (None:
-    torch where a PyTorch layer computes the cell), safetensors or npz; the file and the
-    names used. The file's metadata (safetensors) says what model it is."""
-    from rnncli import __version__
+) -> Exported:
+    """A trained run's parameters as a weights file (PyTorch or notebook names, None:
+    torch where a PyTorch layer computes the cell; safetensors or npz) or as an ONNX
+    graph (`rnncli.onnx_export`), with a model card beside it (`rnncli.model_card`).
+    The safetensors metadata says what model it is."""
+    from rnncli import __version__, model_card
 
-    if fmt not in ("safetensors", "npz"):
-        raise InputError(f"--format {fmt!r}: expected safetensors or npz")
+    if fmt not in ("safetensors", "npz", "onnx"):
+        raise InputError(f"--format {fmt!r}: expected safetensors, npz or onnx")
     if names not in ("torch", "notebook", None):
         raise InputError(f"--names {names!r}: expected torch or notebook")
+    if fmt == "onnx" and names is not None:
+        raise InputError("--names applies to safetensors and npz; an ONNX graph has no names")
     p, cfg, task = packed_from_run(run_dir, which)
+    if fmt == "onnx":
+        return _export_onnx(p, cfg, task, run_dir, out, which)
     names = names or ("torch" if p.cell in TORCH_LAYERS else "notebook")
     arrays = to_torch(p) if names == "torch" else engine.unpack(p)
     meta = {
@@ -302,5 +319,28 @@ def export(
         "readout": "each step's output" if _reads_every_step(task.get("task")) else
         "the last step: h_n of the top layer, forward then reverse",
     }  # fmt: skip
-    target = out or run_dir / f"model.{fmt}"
-    return write_weights(target, arrays, meta, fmt), names
+    path = write_weights(out or run_dir / f"model.{fmt}", arrays, meta, fmt)
+    extra = {"names": names, "layer": meta["layer"], "readout": meta["readout"]}
+    card = model_card.make(run_dir, cfg, task, path, fmt, which, extra)
+    return Exported(path, names, model_card.write(path, card))
+
+
+def _export_onnx(
+    p: engine.Packed, cfg: Config, task: dict[str, Any], run_dir: Path, out: Path | None,
+    which: str,
+) -> Exported:  # fmt: skip
+    from rnncli import __version__, model_card, onnx_export
+
+    op = onnx_export.onnx_of(p.spec)
+    read = onnx_export.readout_for(cfg, task)
+    notes = (onnx_export.FLOAT64_NOTE,) if p.dtype == np.float64 else ()
+    inputs = "x: (T, batch, n_x) float32, time-major" + (
+        ", one-hot characters in the vocabulary's order" if "vocab" in task else "")
+    doc = f"rnncli {p.cell} model of task {task.get('task')}; {inputs}; {read.describe()}"
+    meta = {"rnncli": __version__, "cell": p.cell, "task": str(task.get("task")),
+            "readout": read.at, "outputs": ",".join(read.outputs)}  # fmt: skip
+    path = onnx_export.write(out or run_dir / "model.onnx", onnx_export.build(p, read, doc, meta))
+    extra = {"onnx": {"opset": onnx_export.OPSET, "operator": op.op, "inputs": inputs,
+                      "outputs": read.describe(), "dtype": "float32"}}  # fmt: skip
+    card = model_card.make(run_dir, cfg, task, path, "onnx", which, extra)
+    return Exported(path, "onnx", model_card.write(path, card), notes)

@@ -3,11 +3,18 @@ works even in a test run started with SIGINT ignored."""
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from rnncli.cachedir import numba_dir
+
+# The compiled kernels stay in the user's cache across test sessions (each test's cache
+# folder is a fresh one: numba would compile every kernel again in every session).
+os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_dir()))
 
 # A test run started in the background of a non-interactive shell inherits SIGINT ignored,
 # and so would every rnncli it starts: the Ctrl-C tests need the usual handler.

@@ -23,7 +23,7 @@ from typing import Any
 
 from rnncli.cells.builtin import BUILTIN
 from rnncli.cells.load import load_file, load_module, make_spec
-from rnncli.cells.spec import OUTPUT_BIAS, STEP_OUTPUT, Block, CellSpec, Gate, Torch
+from rnncli.cells.spec import OUTPUT_BIAS, STEP_OUTPUT, Block, CellSpec, Gate, Onnx, Torch
 from rnncli.errors import InputError
 from rnncli.hashing import file_sha256
 
@@ -34,17 +34,22 @@ SHIPPED = {"torch-gru": "rnncli.cells.torch_gru:TorchGRU"}
 #: The PyTorch layers the shipped cells are: torch-gru's parameters are nn.GRU's own
 #: tensors, gates stacked (r, z, n).
 SHIPPED_TORCH = {"torch-gru": Torch("nn.GRU", ("r", "z", "n"), own=True)}
+#: The ONNX operators of the shipped cells: torch-gru is ONNX's GRU with
+#: linear_before_reset=1 (gates z, r, h = PyTorch's z, r, n).
+SHIPPED_ONNX = {"torch-gru": Onnx("GRU", ("z", "r", "n"), linear_before_reset=1, own=True)}
 
 __all__ = [
     "BUILTIN",
     "ENTRY_POINT_GROUP",
     "OUTPUT_BIAS",
     "SHIPPED",
+    "SHIPPED_ONNX",
     "SHIPPED_TORCH",
     "STEP_OUTPUT",
     "Block",
     "CellSpec",
     "Gate",
+    "Onnx",
     "Torch",
     "canonical",
     "check_dtype",
@@ -97,7 +102,8 @@ def get(name: str) -> CellSpec:
             module, cls_name = SHIPPED[name].split(":")
             cls, source = load_module(module, cls_name, name)
             source = {"kind": "shipped", "name": name, "value": SHIPPED[name]}
-            _cache[key_] = make_spec(name, name, cls, source, torch=SHIPPED_TORCH.get(name))
+            _cache[key_] = make_spec(name, name, cls, source, torch=SHIPPED_TORCH.get(name),
+                                     onnx=SHIPPED_ONNX.get(name))  # fmt: skip
         return _cache[key_]
     split = _split(name)
     if split is not None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rnncli import notebook
-from rnncli.cells.spec import Block, CellSpec, Gate, Torch
+from rnncli.cells.spec import Block, CellSpec, Gate, Onnx, Torch
 
 SIGMOID, TANH = "sigmoid", "tanh"
 
@@ -91,12 +91,13 @@ def _spec(
     draw: tuple[str, ...],
     layout_v1: tuple[str, ...],
     torch: Torch,
+    onnx: Onnx,
     sequence_outputs: tuple[str, ...],
 ) -> CellSpec:
     return CellSpec(
         name=name, label=name, states=states, params=params, output=output, gates=gates,
         step=NotebookSteps(name, states, output), source={"kind": "builtin"}, fused=fused,
-        draw=draw, layout_v1=layout_v1, notebook=True, kernel=name, torch=torch,
+        draw=draw, layout_v1=layout_v1, notebook=True, kernel=name, torch=torch, onnx=onnx,
         sequence_outputs=sequence_outputs,
     )  # fmt: skip
 
@@ -111,6 +112,7 @@ RNN = _spec(
     draw=("Wax", "Waa", "ba"),
     layout_v1=("a",),
     torch=Torch("nn.RNN", ("a",)),
+    onnx=Onnx("RNN", ("a",)),
     sequence_outputs=("a", "y_pred"),
 )
 
@@ -134,6 +136,7 @@ LSTM = _spec(
     draw=("Wo", "bo", "Wf", "bf", "Wi", "bi", "Wc", "bc"),
     layout_v1=("o", "f", "i", "g"),
     torch=Torch("nn.LSTM", ("i", "f", "g", "o")),
+    onnx=Onnx("LSTM", ("i", "o", "f", "g")),
     sequence_outputs=("a", "y", "c"),
 )
 
@@ -155,6 +158,9 @@ GRU = _spec(
     draw=("Wz", "bz", "Wr", "br", "Wh", "bh"),
     layout_v1=("z", "r", "h"),
     torch=Torch("nn.GRU", refused=GRU_NOT_TORCH),
+    # ONNX's GRU with linear_before_reset=0 resets before the recurrent product, as the
+    # notebook does; it keeps (1-z)*h + z*a_prev where the notebook keeps z*h + (1-z)*a_prev
+    onnx=Onnx("GRU", ("z", "r", "h"), linear_before_reset=0, flipped=("z",)),
     sequence_outputs=("a", "y"),
 )
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.cells import protocol
-from rnncli.cells.spec import CellSpec, Gate, Torch
+from rnncli.cells.spec import CellSpec, Gate, Onnx, Torch
 from rnncli.errors import CellError, InputError
 from rnncli.hashing import file_sha256
 
@@ -233,6 +233,7 @@ def make_spec(
     source: dict[str, Any],
     where: str | None = None,
     torch: Torch | None = None,
+    onnx: Onnx | None = None,
 ) -> CellSpec:
     """Instantiate, check and probe a user's cell class; its `CellSpec`. `label` names
     it in tables, `where` (default: label) in error messages."""
@@ -252,5 +253,5 @@ def make_spec(
     source = {**source, "float32": float32 or "ok"}
     return CellSpec(
         name=name, label=short, states=states, params=params, output="Wy", gates=gates,
-        step=impl, source=source, torch=torch,
+        step=impl, source=source, torch=torch, onnx=onnx,
     )  # fmt: skip

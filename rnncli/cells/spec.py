@@ -58,6 +58,25 @@ class Torch:
         return len(self.gates)
 
 
+@dataclass(frozen=True)
+class Onnx:
+    """The ONNX operator that computes a cell's kind, and how the cell's parameters map to
+    its W, R and B (each the gate blocks in `gates`, by our gate names)."""
+
+    op: str  # "RNN" | "LSTM" | "GRU"
+    gates: tuple[str, ...]  # the operator's gate order: LSTM i, o, f, c; GRU z, r, h
+    #: GRU: 1 when the reset gate scales the recurrent product (PyTorch's GRU), 0 when it
+    #: scales the state before it (the notebook's GRU)
+    linear_before_reset: int = 0
+    #: gates the operator computes as one minus ours: their weights and bias are negated
+    #: (1 - sigmoid(z) = sigmoid(-z)); the notebook's GRU keeps z*h + (1-z)*a_prev, ONNX
+    #: keeps (1-z)*h + z*a_prev
+    flipped: tuple[str, ...] = ()
+    #: the cell's parameters are PyTorch's tensors (W_ih, W_hh, b_ih, b_hh), gate rows
+    #: stacked as its `Torch.gates` say
+    own: bool = False
+
+
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one spec per cell
 class CellSpec:
     """A cell's facts. `step` implements `rnncli.cells.protocol.Cell`."""
@@ -76,6 +95,7 @@ class CellSpec:
     notebook: bool = False  # rnncli.notebook has <name>_cell_forward, <name>_forward, ...
     kernel: str = ""  # built-ins: the engine's fused kernel, and the compiled one
     torch: Torch | None = None  # the PyTorch layer of its kind, if any
+    onnx: Onnx | None = None  # the ONNX operator of its kind, if any
     sequence_outputs: tuple[str, ...] = ("a", "y")  # the notebook's <name>_forward returns
 
     @property

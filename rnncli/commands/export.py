@@ -1,4 +1,5 @@
-"""``rnncli export``: a trained run's parameters as a weights file other tools read."""
+"""``rnncli export``: a trained run's parameters as a weights file or an ONNX graph other
+tools read, with a model card beside it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ def export(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="safetensors (the [export] extra) or npz.", metavar="safetensors|npz"
+            "--format",
+            help="safetensors (the [export] extra), npz, or onnx (the [onnx] extra: a graph of "
+            "ONNX's RNN/LSTM/GRU operators and the output layer, float32).",
+            metavar="safetensors|npz|onnx",
         ),
     ] = "safetensors",
     names: Annotated[
@@ -52,23 +56,30 @@ def export(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write a trained run's parameters as a weights file other tools read.
+    """Write a trained run's parameters as a weights file or ONNX graph other tools read.
 
     With torch names the file loads into PyTorch: nn.LSTM / nn.RNN / nn.GRU (for the
     torch-gru cell) take the tensors without the fc. prefix, nn.Linear takes fc.weight and
     fc.bias. The notebook's gru computes a different function than nn.GRU and is refused.
     A model read out at the last step (adding) reads h_n of the top layer, forward then
-    reverse. The safetensors metadata says what model it is.
+    reverse. The safetensors metadata says what model it is. --format onnx writes the
+    whole model (rnn, lstm, gru, torch-gru; stacked, bidirectional) with its output
+    layer as the task reads it: logits (and probs for a softmax task) at every step or
+    at the last. Every export writes a model card beside the file (STEM_card.json).
 
     \b
     Examples:
       rnncli export latest
+      rnncli export latest --format onnx
       rnncli export RUN_DIR --format npz --names notebook --out weights.npz
     """
     folder = store.resolve(run_dir, runs, "train")
-    path, names = weights.export(folder, fmt, names, out, "best" if best else "last")
+    done = weights.export(folder, fmt, names, out, "best" if best else "last")
     if json_out:
-        return emit_json({"path": str(path), "format": fmt, "names": names}, "export")
+        return emit_json({"path": str(done.path), "format": fmt, "names": done.names,
+                          "card": str(done.card), "notes": list(done.notes)}, "export")  # fmt: skip
     if not quiet:
-        report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
+        err = report.console(stderr=True)
+        for line in (*done.notes, f"wrote {done.path}", f"wrote {done.card}"):
+            err.print(line, markup=False, highlight=False)
     return None

@@ -283,39 +283,61 @@ def cache(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """The text cache: the encoded texts that text runs memory-map, most recently used
-    first; or remove some.
+    """The cache: the encoded texts that text runs memory-map and the compiled kernels,
+    most recently used first; or remove some.
 
-    The cache is $RNNCLI_CACHE, else $XDG_CACHE_HOME/rnncli, else ~/.cache/rnncli.
-    Removing an entry is always safe: the next run on that text encodes it again. A run
-    that is reading an entry keeps reading it.
+    The cache is $RNNCLI_CACHE, else $XDG_CACHE_HOME/rnncli, else ~/.cache/rnncli; the
+    compiled kernels (numba's machine code) are its numba/ folder unless NUMBA_CACHE_DIR
+    is set. Removing an entry is always safe: the next run on that text encodes it again,
+    the next compiled run compiles its kernel again. A run that is reading an entry keeps
+    reading it.
 
     \b
     Examples:
       rnncli cache
       rnncli cache --clean --older-than 30d --yes
     """
+    from rnncli import cachedir
     from rnncli.tasks.text import cache as text_cache
 
     folder = text_cache.text_dir()
-    rows = text_cache.listing()
+    texts = [{**r, "group": "text"} for r in text_cache.listing()]
+    rows = texts + cachedir.kernel_listing()
     if older_than is not None:
         age = store.parse_age(older_than).total_seconds()
         rows = [r for r in rows if text_cache.unused_for(r) > age]
     if clean:
-        return _clean_cache(rows, yes, text_cache.remove)
+        return _clean_cache(rows, yes, lambda r: (cachedir.remove_kernel if r["group"] ==
+                            cachedir.KERNELS else text_cache.remove)(r))  # fmt: skip
     if json_out:
         return emit_json({"folder": str(folder), "entries": rows}, "cache")
-    con = report.console()
-    if not rows:
-        con.print(f"text cache: nothing in {folder}" + (" unused for that long" if older_than
-                  else ""), markup=False, highlight=False)  # fmt: skip
-        return None
-    total = sum(r["bytes"] for r in rows)
-    n = f"{len(rows)} {'entry' if len(rows) == 1 else 'entries'}"
-    con.print(_cache_table(rows, con.width, f"text cache: {folder} · {n} · "
-                           f"{total / 2**20:,.1f} MiB"))  # fmt: skip
+    _show_cache(rows, folder, cachedir.numba_dir(), older_than is not None)
     return None
+
+
+def _show_cache(rows: list[dict[str, Any]], folder: Path, kernels: Path, aged: bool) -> None:
+    from rnncli.cachedir import KERNELS
+
+    con = report.console()
+    for group, where, table in (("text", folder, _cache_table), (KERNELS, kernels, _kernel_table)):
+        mine = [r for r in rows if r["group"] == group]
+        label = "text cache" if group == "text" else group
+        if not mine:
+            con.print(f"{label}: nothing in {where}" + (" unused for that long" if aged else ""),
+                      markup=False, highlight=False)  # fmt: skip
+            continue
+        total = sum(r["bytes"] for r in mine)
+        n = f"{len(mine)} {'entry' if len(mine) == 1 else 'entries'}"
+        con.print(table(mine, con.width, f"{label}: {where} · {n} · {total / 2**20:,.1f} MiB"))
+
+
+def _kernel_table(rows: list[dict[str, Any]], width: int, title: str) -> Any:
+    cols = [Col("kernel"), Col("MiB", "right"), Col("last used", priority=1),
+            Col("note", priority=3, wrap=True)]  # fmt: skip
+    body = [[r["source"] or r["name"], f"{r['bytes'] / 2**20:,.2f}",
+             datetime.fromtimestamp(r["last_used"]).strftime("%Y-%m-%d %H:%M"), r["problem"] or ""]
+            for r in rows]  # fmt: skip
+    return fit_table(title, cols, body, width)
 
 
 def _cache_table(rows: list[dict[str, Any]], width: int, title: str) -> Any:

@@ -71,3 +71,7 @@ __all__ = [
     "render",
     "run_gradcheck",
 ]
+
+from rnncli.callable import make_callable  # noqa: E402
+
+make_callable(__name__)  # rnncli.gradcheck(...) is rnncli.api.gradcheck(...)

@@ -56,3 +56,7 @@ __all__ = [
     "write_json_atomic",
     "write_text_atomic",
 ]
+
+from rnncli.callable import make_callable  # noqa: E402
+
+make_callable(__name__)  # rnncli.runs(...) is rnncli.api.runs(...)

@@ -131,6 +131,26 @@ class Comparison:
         return {"runs": runs, "differences": dict(self.differences), "final": self.finals,
                 "metric": self.metric, "x": self.x, "figure": self.figure}  # fmt: skip
 
+    def __repr__(self) -> str:
+        from rnncli.displays import number
+
+        finals = ", ".join(f"{lab} {number(f.get(self.metric))}"
+                           for lab, f in zip(self.labels, self.finals, strict=True))  # fmt: skip
+        keys = ", ".join(k for k, _ in self.differences) or "same config"
+        return f"Comparison({self.metric}: {finals}; differ: {keys})"
+
+    def _repr_html_(self) -> str:
+        from rnncli import displays
+
+        metrics = sorted({k for f in self.finals for k in f})
+        rows = [[lab, str(d), *(f.get(k) for k in metrics)]
+                for lab, d, f in zip(self.labels, self.dirs, self.finals, strict=True)]  # fmt: skip
+        out = displays.table(["run", "path", *metrics], rows, f"compare: {self.metric}")
+        if self.differences:
+            diff = [[k, *(displays.number(v) for v in vals)] for k, vals in self.differences]
+            out += displays.table(["key", *self.labels], diff, "config differences")
+        return out
+
 
 def task_metric(dirs: Sequence[Path]) -> str:
     """The metric the runs' task is judged by (their summaries say), else loss."""

@@ -3,19 +3,27 @@
 Optional (``pip install 'rnncli[fast]'``, numba): without it the NumPy engine runs
 unchanged. `loss_and_grads` has the engine's contract (`rnncli.engine.train_step` and
 `loss_and_grads_packed` call it when the backend is chosen); the kernels are in
-`kernels`. numba compiles them on first use and caches the machine code on disk
-(``NUMBA_CACHE_DIR``, else beside the package, else the user's cache), so only the first
-run on a machine pays the ~10 s of compiling; `warm` does that up front.
+`kernels`. numba compiles them on first use and caches the machine code on disk, in
+rnncli's cache folder (``numba/`` of `rnncli.cachedir.cache_dir`, where ``rnncli cache``
+lists and cleans it) unless the user has set ``NUMBA_CACHE_DIR``, so only the first run
+on a machine pays the ~10 s of compiling; `warm` does that up front.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from rnncli.cachedir import numba_dir
+
+# before numba is imported (by `kernels`): numba reads it once, at its import
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    os.environ["NUMBA_CACHE_DIR"] = str(numba_dir())
 
 LOSS_KIND = {"xent": 0, "mse_last": 1, "xent_last": 2}
 
