@@ -116,13 +116,15 @@ def test_every_module_imports_first():
 #: reads upwards: config and cells, the engine, the tasks, what trains and checks and
 #: keeps runs, the Python API, the commands.
 LAYERS = [
-    ["errors", "hashing", "cachedir", "activations", "schemas", "workspace", "runs.files", ""],
+    ["errors", "hashing", "cachedir", "activations", "schemas", "workspace", "runs.files", "",
+     "callable", "displays"],
     ["config", "cells", "params", "notebook", "seed_cells", "samples", "report", "plot",
      "runs", "runs.folder", "engine.layout", "tasks.spec", "tasks.registry"],
     ["engine", "loss", "reference", "passes"],
     ["tasks"],
     ["gradcheck", "training", "check", "inspect", "bench", "sweep", "jobs", "weights",
-     "runs.store", "runs.compare", "runs.query", "runs.mlflow_export"],
+     "runs.store", "runs.compare", "runs.query", "runs.mlflow_export", "model_card",
+     "onnx_export"],
     ["api"],
     ["commands", "cli", "completion", "__main__"],
 ]  # fmt: skip
