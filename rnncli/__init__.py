@@ -2,7 +2,8 @@
 
 The notebook's functions (``rnn_cell_forward`` ... ``gru_backward``) are the readable
 reference; ``loss_and_grads`` runs the whole model on the fast engine; ``train``,
-``load_run`` and ``sample`` do from Python what the command line does (`rnncli.api`).
+``load_run`` and ``sample`` do from Python what the command line does (`rnncli.api`);
+``check(globals())`` checks a running notebook's own functions (`rnncli.check.inline`).
 
 Every name is loaded on first use: ``import rnncli`` itself loads no NumPy.
 """
@@ -19,6 +20,7 @@ __version__ = "0.2.0"
 _NAMES = {
     "RunData": "rnncli.api",
     "TrainResult": "rnncli.api",
+    "check": "rnncli.check",  # the package, callable: rnncli.check(globals())
     "load_run": "rnncli.api",
     "sample": "rnncli.api",
     "train": "rnncli.api",
@@ -34,6 +36,7 @@ __all__ = [
     "RunData",
     "TrainResult",
     "__version__",
+    "check",
     "gru_backward",
     "gru_cell_backward",
     "gru_cell_forward",
@@ -56,7 +59,8 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _NAMES:
         raise AttributeError(f"module 'rnncli' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_NAMES[name]), name)
+    module = importlib.import_module(_NAMES[name])
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
 

@@ -14,8 +14,14 @@ learner's functions), `wire` (the plain numbers that come back), `contain` (bubb
 or the fallback), `sandbox` (rnncli's side of it: requests, deadlines, crashes,
 restarts), `report` (tables, JSON, Gradescope), `run`
 (`run_check` and the run folder). `stand_in/` holds the ``rnn_utils`` the learner's code
-imports.
+imports. `classroom` checks a whole class (`gradebook`, `classhtml`: its files); `inline`
+checks the functions of a running notebook, and makes this package callable:
+``rnncli.check(globals())``.
 """
+
+import sys
+import types
+from typing import Any
 
 from rnncli.check.diagnose import IDS
 from rnncli.check.report import CheckReport, gradescope, render, verdict_line
@@ -39,3 +45,19 @@ __all__ = [
     "verdict_line",
     "write_gradescope",
 ]
+
+
+class _CallablePackage(types.ModuleType):
+    """``rnncli.check(globals())`` checks the notebook's functions in a namespace
+    (`rnncli.check.inline.check`; the caller's globals when none is given), while
+    ``rnncli.check.run_check`` and the rest stay what they are."""
+
+    def __call__(self, namespace: Any = None, **options: Any) -> Any:
+        from rnncli.check.inline import check
+
+        if namespace is None:
+            namespace = sys._getframe(1).f_globals
+        return check(namespace, **options)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

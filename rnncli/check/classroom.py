@@ -295,5 +295,5 @@ def check_class(
         result = ClassRun(run.path, subs, records, set(new), dict(settings), where)
         result.seconds = time.monotonic() - start
         doc = write_class(result)
-        run.finish("completed" if doc["ok"] else "failed", **doc["summary"]["counts"])
+        run.finish("completed", ok=doc["ok"], **doc["summary"]["counts"])
     return result
