@@ -271,15 +271,20 @@ def check_class(
     workers: int | None = None, dask: str | None = None, dask_timeout: float = 10.0,
     argv: Sequence[str] = (),
     progress: Callable[[Submission, dict[str, Any]], None] | None = None,
+    refused: Sequence[str] = (),
 ) -> ClassRun:  # fmt: skip
     """Check every submission under `paths` not already done in the class folder, and
     write the class's files there (`rnncli.check.gradebook.write_class`).
 
-    `settings` from `settings_of`; `meta`: the run's config, overrides and seed."""
+    `settings` from `settings_of`; `meta`: the run's config, overrides and seed;
+    `refused`: options given that do not fit a class (an InputError, after the paths)."""
     from rnncli.check.gradebook import write_class
 
     start = time.monotonic()
     subs = find_submissions(paths)
+    if refused:
+        raise InputError(f"{', '.join(refused)}: not for a class (its folder keeps each "
+                         "submission's results.json)")  # fmt: skip
     if name is None:
         one = Path(paths[0]) if len(paths) == 1 else None
         name = one.resolve().name if one is not None and one.is_dir() else "class"

@@ -257,9 +257,6 @@ def check_class(
     from rnncli.check.gradebook import render_class
     from rnncli.runs import read_json
 
-    if refused:
-        raise InputError(f"{', '.join(refused)}: not for a class (its folder keeps each "
-                         "submission's results.json)")  # fmt: skip
     settings = classroom.settings_of(
         where.only, where.require, cfg.check.timeout, cfg.check.memory, cfg.seed
     )
@@ -276,7 +273,7 @@ def check_class(
         paths, settings=settings, meta=meta, out=where.out, class_dir=where.class_dir,
         name=where.name, workers=where.workers, dask=where.dask,
         dask_timeout=float(getattr(cfg.sweep, "dask_timeout", 10.0)), argv=sys.argv,
-        progress=None if quiet or json_out else progress,
+        progress=None if quiet or json_out else progress, refused=refused,
     )  # fmt: skip
     doc = read_json(result.path / "class.json")
     if json_out:
