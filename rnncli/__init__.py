@@ -3,7 +3,8 @@
 The notebook's functions (``rnn_cell_forward`` ... ``gru_backward``) are the readable
 reference; ``loss_and_grads`` runs the whole model on the fast engine; ``train``,
 ``load_run``, ``sample``, ``gradcheck``, ``runs`` and ``compare`` do from Python what the
-command line does (`rnncli.api`).
+command line does (`rnncli.api`); ``check(globals())`` checks a running notebook's own
+functions (`rnncli.check.inline`).
 
 Every name is loaded on first use: ``import rnncli`` itself loads no NumPy.
 """
@@ -21,6 +22,7 @@ _NAMES = {
     "RunData": "rnncli.api",
     "RunTable": "rnncli.api",
     "TrainResult": "rnncli.api",
+    "check": "rnncli.check",  # the package, callable: rnncli.check(globals())
     "compare": "rnncli.api",
     "gradcheck": "rnncli.gradcheck",  # the package, callable: rnncli.api.gradcheck
     "load_run": "rnncli.api",
@@ -40,6 +42,7 @@ __all__ = [
     "RunTable",
     "TrainResult",
     "__version__",
+    "check",
     "compare",
     "gradcheck",
     "gru_backward",
@@ -66,7 +69,7 @@ def __getattr__(name: str) -> Any:
     if name not in _NAMES:
         raise AttributeError(f"module 'rnncli' has no attribute {name!r}")
     module = importlib.import_module(_NAMES[name])
-    value = module if module.__name__ == f"rnncli.{name}" else getattr(module, name)
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
 

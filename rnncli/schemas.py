@@ -84,6 +84,20 @@ class CheckError(_Doc):
     error: str
 
 
+class CheckClass(_Doc):
+    """``rnncli check PATH... --json`` (a class): each submission with its verdicts and
+    diagnosis ids, and the summary (pass rates, diagnoses, limits, errors)."""
+
+    command: str
+    ok: bool
+    class_dir: str
+    where: str
+    settings: dict[str, Json]
+    summary: dict[str, Json]
+    submissions: list[dict[str, Json]]
+    seconds: float
+
+
 class Train(_Doc):
     """``rnncli train --json``: the run's summary and config (or, for a run that did not
     get that far, its status and message)."""
@@ -255,6 +269,7 @@ DOCUMENTS: dict[str, tuple[int, type[BaseModel]]] = {
     "gradcheck": (1, Gradcheck),
     "check": (1, Check),
     "check-error": (1, CheckError),
+    "check-class": (1, CheckClass),
     "train": (1, Train),
     "sample": (1, Sample),
     "runs": (1, Runs),

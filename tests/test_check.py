@@ -404,12 +404,13 @@ def test_bad_files_exit_2_with_one_line(
 
 
 def test_missing_file_and_directory_exit_2(tmp_path: Path) -> None:
-    for path, needle in ((tmp_path / "nope.py", "file not found"), (tmp_path, "is a directory")):
+    # a folder is a class (test_check_class.py): an empty one is refused
+    cases = ((tmp_path / "nope.py", "file not found"),
+             (tmp_path, "is a folder with no .py file or .ipynb notebook in it"))  # fmt: skip
+    for path, needle in cases:
         result = invoke(["check", str(path), "--no-save"])
         assert result.exit_code == 2
-        assert result.stderr == f"rnncli: error: {path}: {needle}" + (
-            "; expected a .py file or a .ipynb notebook\n" if path == tmp_path else "\n"
-        )
+        assert result.stderr == f"rnncli: error: {path}: {needle}\n"
 
 
 def test_bad_input_in_a_real_process_prints_one_line(tmp_path: Path) -> None:

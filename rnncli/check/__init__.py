@@ -14,9 +14,15 @@ learner's functions), `wire` (the plain numbers that come back), `contain` (bubb
 or the fallback), `sandbox` (rnncli's side of it: requests, deadlines, crashes,
 restarts), `report` (tables, JSON, Gradescope), `run`
 (`run_check` and the run folder). `stand_in/` holds the ``rnn_utils`` the learner's code
-imports.
+imports. `classroom` checks a whole class (`gradebook`, `classhtml`: its files); `inline`
+checks the functions of a running notebook, and makes this package callable:
+``rnncli.check(globals())``.
 """
 
+import sys
+from typing import Any
+
+from rnncli.callable import make_callable
 from rnncli.check.diagnose import IDS
 from rnncli.check.report import CheckReport, gradescope, render, verdict_line
 from rnncli.check.results import ArrayDiff, CheckResult, Diagnosis, FunctionResult
@@ -39,3 +45,17 @@ __all__ = [
     "verdict_line",
     "write_gradescope",
 ]
+
+
+def _check(namespace: Any = None, **options: Any) -> Any:
+    """``rnncli.check(globals())`` checks the notebook's functions in a namespace
+    (`rnncli.check.inline.check`; the caller's globals when none is given), while
+    ``rnncli.check.run_check`` and the rest stay what they are."""
+    from rnncli.check.inline import check
+
+    if namespace is None:  # the caller's: this, then the package's __call__, then theirs
+        namespace = sys._getframe(2).f_globals
+    return check(namespace, **options)
+
+
+make_callable(__name__, _check)

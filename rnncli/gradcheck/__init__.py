@@ -72,6 +72,6 @@ __all__ = [
     "run_gradcheck",
 ]
 
-from rnncli.callable import make_callable  # noqa: E402
+from rnncli.callable import api_function, make_callable  # noqa: E402
 
-make_callable(__name__)  # rnncli.gradcheck(...) is rnncli.api.gradcheck(...)
+make_callable(__name__, api_function("gradcheck"))  # rnncli.gradcheck(...): rnncli.api's

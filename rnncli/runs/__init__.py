@@ -57,6 +57,6 @@ __all__ = [
     "write_text_atomic",
 ]
 
-from rnncli.callable import make_callable  # noqa: E402
+from rnncli.callable import api_function, make_callable  # noqa: E402
 
-make_callable(__name__)  # rnncli.runs(...) is rnncli.api.runs(...)
+make_callable(__name__, api_function("runs"))  # rnncli.runs(...) is rnncli.api.runs(...)
