@@ -95,7 +95,8 @@ def runs_(
       rnncli runs --task reber --export-mlflow sqlite:///mlflow.db
     """
     wanted = split_list(status)
-    rows = query.select(out, command, task, cell, wanted, since, older_than)
+    entries = store.scan(out)
+    rows = query.select(out, command, task, cell, wanted, since, older_than, entries)
     if clean and export_mlflow is not None:
         raise InputError("--clean and --export-mlflow: one at a time")
     if clean:
@@ -109,10 +110,11 @@ def runs_(
         return emit_json({"root": str(out), "runs": [r for _, r in rows]}, "runs")
     con = report.console()
     if not rows:
-        any_runs = bool(store.scan(out))
+        any_runs = bool(entries)
         con.print(f"no runs under {out}" + (" match" if any_runs else ""), markup=False)
         return None
-    con.print(cmp.runs_table([r for _, r in rows], con.width))
+    taken = [cmp.row(e, out)["path"] for e in entries]
+    con.print(cmp.runs_table([r for _, r in rows], con.width, taken))
     return None
 
 

@@ -199,25 +199,46 @@ def duration_text(seconds: Any) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def runs_table(rows: Sequence[Mapping[str, Any]], width: int) -> Any:
-    """`rnncli runs`: newest first; narrow consoles drop the least useful columns."""
-    from rnncli.report import Col, fit_table
+def runs_table(rows: Sequence[Mapping[str, Any]], width: int,
+               taken: Sequence[str] | None = None) -> Any:  # fmt: skip
+    """`rnncli runs`: newest first, one line per run. First the run's name (the shortest
+    one every command takes back: unique among `taken`, the root-relative paths of all
+    runs, shortened in the middle where the console is narrow), then task, cell, steps,
+    status and metric; wider consoles add solved, duration, start time and command."""
+    from rnncli.report import Col, column_width, fit_columns, fit_table
+    from rnncli.runs.store import short_names
 
     cols = [
-        Col("time"), Col("status"), Col("task", priority=3), Col("cell", priority=2),
-        Col("metric", priority=1), Col("steps", "right", priority=4),
+        Col("name", min_width=NAME_MIN), Col("task", priority=3), Col("cell", priority=2),
+        Col("steps", "right", priority=4), Col("status"), Col("metric", priority=1),
         Col("solved", priority=6), Col("time s", "right", priority=5),
-        Col("name", priority=4), Col("command", priority=7), Col("path", wrap=True, min_width=20),
+        Col("started", priority=7), Col("command", priority=8),
     ]  # fmt: skip
+    paths = [str(r["path"]) for r in rows]
+    names = short_names(list(taken or paths))
     body = []
     for r in rows:
         metric = f"{r['metric']} {_num(r['value'])}" if r.get("metric") else "-"
         body.append([
-            r["time"], r["status"], r["task"] or "-", r["cell"], metric, _num(r["steps"]),
-            _num(r["solved"]), duration_text(r["duration_s"]), r["name"] or "-", r["command"],
-            r["path"],
+            names.get(r["path"], r["path"]), r["task"] or "-", r["cell"], _num(r["steps"]),
+            r["status"], metric, _num(r["solved"]), duration_text(r["duration_s"]),
+            r["time"][5:16], r["command"],
         ])  # fmt: skip
-    return fit_table(None, cols, body, width)
+    keep = fit_columns(cols, body, width, True)  # extras go before names are shortened
+    if any(i not in keep for i, c in enumerate(cols) if c.priority <= CORE):
+        keep = fit_columns(cols, [[b[0][:NAME_MIN], *b[1:]] for b in body], width, True)
+    room = width - column_width(cols, [["name", *b[1:]] for b in body], keep, True) + 4
+    if any(len(b[0]) > room for b in body):
+        short = short_names(list(taken or paths), max(room, NAME_MIN))
+        for b, p in zip(body, paths, strict=True):
+            b[0] = short.get(p, b[0])
+    return fit_table(None, cols, body, width, compact=True, keep=keep)
+
+
+#: The runs table's name column is never narrower than this (other columns go first);
+#: the columns up to this priority stay while names can be shortened to make room.
+NAME_MIN = 22
+CORE = 4
 
 
 def diff_table(labels: Sequence[str], diff: Sequence[tuple[str, list[Any]]], width: int) -> Any:

@@ -55,10 +55,12 @@ def select(
     status: Sequence[str] | None = None,
     since: str | None = None,
     older_than: str | None = None,
+    entries: list[store.Entry] | None = None,
 ) -> list[tuple[store.Entry, dict[str, Any]]]:
     """The runs under `root` (sweeps' runs too), newest first, that match every filter
-    given: each as its store entry and its row (`compare.row`)."""
-    entries = store.scan(root)
+    given: each as its store entry and its row (`compare.row`). `entries`: `store.scan`
+    of `root`, when the caller has it already."""
+    entries = store.scan(root) if entries is None else entries
     if since is not None:
         start = _since(since)
         entries = [e for e in entries if e.start and e.start.replace(tzinfo=None) >= start]
