@@ -226,7 +226,8 @@ def runs_table(rows: Sequence[Mapping[str, Any]], width: int,
         ])  # fmt: skip
     keep = fit_columns(cols, body, width, True)  # extras go before names are shortened
     if any(i not in keep for i, c in enumerate(cols) if c.priority <= CORE):
-        keep = fit_columns(cols, [[b[0][:NAME_MIN], *b[1:]] for b in body], width, True)
+        cut = [[b[0][:NAME_MIN], *b[1:]] for b in body]
+        keep = [i for i in fit_columns(cols, cut, width, True) if cols[i].priority <= CORE]
     room = width - column_width(cols, [["name", *b[1:]] for b in body], keep, True) + 4
     if any(len(b[0]) > room for b in body):
         short = short_names(list(taken or paths), max(room, NAME_MIN))

@@ -106,11 +106,10 @@ def _middle_cuts(name: str, width: int) -> list[str]:
     head, tail = (head, slash + leaf) if head else (name, "")
     room = width - len(tail) - 1
     cuts = [i for i, ch in enumerate(head) if ch in "-_/"]
-    starts = ["", *(head[: i + 1] for i in cuts)]
+    starts = ["", *(head[:i] for i in cuts)]
     ends = ["", *(head[j + 1 :] for j in cuts)]
     found = {f"{a}{ELLIPSIS}{b}{tail}" for a in starts for b in ends
-             if len(a) + len(b) <= min(room, len(head) - 1)
-             and (not a or not b or head.index(b, len(a) - 1) >= len(a))}  # fmt: skip
+             if len(a) + len(b) <= min(room, len(head) - 1)}  # at least a character left out
     return sorted(found, key=lambda c: (-len(c), c))
 
 
