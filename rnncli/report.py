@@ -123,6 +123,19 @@ def key_values(title: str, rows: Mapping[str, Any], width: int = 200) -> Table:
     return t
 
 
+def print_key_values(con: Console, title: str, rows: Mapping[str, Any]) -> None:
+    """`key_values` on `con`, except that a value with no space in it (a path) that would
+    have to be cut to fit goes under the table on a line of its own, whole."""
+    keyw = max((cell_len(k) for k in rows), default=0)
+    room = con.width - keyw - 7  # the borders and padding of two columns
+    whole = {k: str(v) for k, v in rows.items()
+             if " " not in str(v) and cell_len(str(v)) > room}  # fmt: skip
+    shown = {k: ("(below)" if k in whole else v) for k, v in rows.items()}
+    con.print(key_values(title, shown, con.width))
+    for k, v in whole.items():
+        con.print(f"{k}: {v}", markup=False, highlight=False, soft_wrap=True)
+
+
 @dataclass
 class Col:
     """A column of `fit_table`: its header, alignment and how readily it goes.

@@ -70,5 +70,6 @@ def export(
     if json_out:
         return emit_json({"path": str(path), "format": fmt, "names": names}, "export")
     if not quiet:
-        report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False)
+        report.console(stderr=True).print(f"wrote {path}", markup=False, highlight=False,
+                                          soft_wrap=True)
     return None

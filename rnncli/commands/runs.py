@@ -194,12 +194,12 @@ def show(
         if isinstance(info.get(key), (int, float)):
             head[label] = cmp.duration_text(info[key])
     head["run folder"] = str(view.path)
-    con.print(report.key_values("run", head, w))
+    report.print_key_values(con, "run", head)
     changes = view.config_changes or {"-": "-"}
     con.print(report.key_values("config (not at the defaults)", changes, w))
     summary = info.get("summary")
     if isinstance(summary, dict):
-        con.print(report.key_values("summary", summary_rows(summary), w))
+        report.print_key_values(con, "summary", summary_rows(summary))
     files = {n: f"{size:,} bytes" for n, size in view.files.items()}
     con.print(report.key_values("files", files, w))
     metric = str(summary.get("metric") or "") if isinstance(summary, dict) else ""
@@ -246,7 +246,7 @@ def compare(
     \b
     Examples:
       rnncli compare outputs/2026-11-30/10-00-00-train-reber-lstm latest
-      rnncli compare outputs/sweeps/2026-11-30/10-00-00-reber-cells --metric outer_acc
+      rnncli compare 10-00-00-reber-cells --metric outer_acc
     """
     if x not in cmp.X_AXES:
         raise InputError(f"--x {x!r}: expected one of {', '.join(cmp.X_AXES)}")
@@ -256,14 +256,14 @@ def compare(
         return emit_json(result.to_json(), "compare")
     con = report.console()
     for lab, d in zip(result.labels, result.dirs, strict=True):
-        con.print(f"{lab} = {d}", markup=False, highlight=False)
+        con.print(f"{lab} = {d}", markup=False, highlight=False, soft_wrap=True)
     diff = result.differences
     con.print(cmp.diff_table(result.labels, diff, con.width) if diff else "same config",
               markup=False)  # fmt: skip
     con.print(cmp.finals_table(result.labels, result.finals, con.width))
     err = report.console(stderr=True)
     if result.figure and not quiet:
-        err.print(f"figure: {result.figure}", markup=False, highlight=False)
+        err.print(f"figure: {result.figure}", markup=False, highlight=False, soft_wrap=True)
     elif result.figure_wanted and not plot.have_matplotlib():
         err.print("matplotlib is not installed (pip install 'rnncli[plot]'): no compare.png",
                   markup=False)  # fmt: skip

@@ -70,7 +70,7 @@ def _print_outcome(outcome: Outcome, cfg: Config, json_out: bool) -> None:
         emit_json(doc, "train")
     elif summary:
         con = report.console()
-        con.print(report.key_values("train summary", summary_rows(summary), con.width))
+        report.print_key_values(con, "train summary", summary_rows(summary))
 
 
 @app.command()
