@@ -491,3 +491,37 @@ def test_resume_from_a_layout_1_checkpoint(tmp_path: Path) -> None:
     np.savez(run.path / ckpt.NAME, **old)
     with pytest.raises(InputError, match="checkpoint has no 'layout' entry"):
         ckpt.load(run.path / ckpt.NAME)
+
+
+def test_threads_follow_the_load_at_the_start(monkeypatch):
+    """At 128+ hidden units: every core on an idle machine, one on a busy one (more
+    threads than idle cores wait on each other); below 128, one; asked, as asked."""
+    from rnncli import engine
+
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (0.1, 0.5, 0.5))
+    assert engine.choose_threads(None, 128) == (2, "idle machine, load 0.1 on 2 cores")
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (5.3, 5.0, 4.0))
+    assert engine.choose_threads(None, 256) == (1, "busy machine, load 5.3 on 2 cores")
+    assert engine.choose_threads(None, 32)[0] == 1
+    assert engine.choose_threads(2, 256) == (2, "as asked")
+
+
+def test_run_json_records_the_threads_and_why(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from rnncli import engine
+    from rnncli.cli import app
+
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    root = tmp_path / "outputs"
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        app, ["train", "--task", "reber", "train.hidden=128", "train.steps=2", "--out",
+              str(root)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    run = next(root.glob("*/*-train-*"))
+    e = json.loads((run / "run.json").read_text())["summary"]["engine"]
+    assert e["threads"] == 1 and e["threads_why"].startswith("busy machine, load 64.0")
+    assert "1 BLAS thread (busy machine" in result.stdout

@@ -63,7 +63,7 @@ ThreadsOpt = Annotated[
         "--threads",
         min=1,
         help="BLAS threads (default: 1 below 128 hidden units, where more do not pay; "
-        "else every core).",
+        "else the cores left free by the load at the start, at least 1).",
         show_default=False,
     ),
 ]
@@ -207,6 +207,7 @@ def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
             + (f" from step {e['from_step']:,}" if e.get("from_step") else "")
             + f", {e['threads']} BLAS thread"
             + ("s" if e["threads"] != 1 else "")
+            + (f" ({e['threads_why']})" if e.get("threads_why") else "")
         )
     return rows
 

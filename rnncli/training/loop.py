@@ -70,6 +70,7 @@ class Result:
     backend: str = "numpy"  # the last step's
     threads: int = 1
     from_step: int | None = None  # where an auto run moved to the compiled kernels
+    threads_why: str = ""  # why that many threads (`engine.choose_threads`)
 
     @property
     def solved(self) -> bool:
@@ -95,6 +96,7 @@ class Result:
             "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
             "evaluation": self.problem.evaluation,
             "engine": {"backend": self.backend, "threads": self.threads}
+            | ({"threads_why": self.threads_why} if self.threads_why else {})
             | ({"from_step": self.from_step} if self.from_step else {}),
             "message": self.message,
         }
@@ -241,7 +243,7 @@ def train(
             current = "compiled"
         return current
 
-    threads = engine.threads_for(t.threads, p.n_a)
+    threads, threads_why = engine.choose_threads(t.threads, p.n_a)
     dropout = cfg.model.dropout if p.layers > 1 else 0.0
 
     def save_checkpoint() -> None:
@@ -349,7 +351,7 @@ def train(
     finally:
         reporter.stop()
     ran, start = plan.ran(state.step)
-    return Result(status, problem, p, state, history, message, ran, threads, start)
+    return Result(status, problem, p, state, history, message, ran, threads, start, threads_why)
 
 
 def backend_for(cfg: Any) -> engine.Backend:
