@@ -525,3 +525,23 @@ def test_run_json_records_the_threads_and_why(tmp_path, monkeypatch):
     e = json.loads((run / "run.json").read_text())["summary"]["engine"]
     assert e["threads"] == 1 and e["threads_why"].startswith("busy machine, load 64.0")
     assert "1 BLAS thread (busy machine" in result.stdout
+
+
+def test_the_bar_and_the_summary_give_one_rate_and_a_labelled_eta_at_80():
+    import io
+
+    from rich.console import Console
+
+    from rnncli.commands.common import summary_rows
+    from rnncli.config import load_config
+    from rnncli.training.loop import train
+    from rnncli.training.progress import RichReporter
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    cfg = load_config(None, {"train.task": "reber", "train.steps": 30}, training=True)
+    result = train(cfg, None, RichReporter(console))
+    text = buf.getvalue()
+    rate = summary_rows(result.summary())["sequences_per_s"]
+    assert f"{rate} seq/s" in text, (rate, text)
+    assert "ETA" in text

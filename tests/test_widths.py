@@ -167,7 +167,7 @@ def test_training_progress_bar(width: int) -> None:
     reporter.stop()
     text = buf.getvalue()
     assert not CUT.search(text), text
-    for token in ("1234/5000", "4.322", "12,346", "0.9983", "0.5"):
+    for token in ("1234/5000", "4.322", "12,345.6 seq/s", "0.9983", "0.5"):
         assert token in text, (token, text)
     longest = max(len(line) for line in re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text).splitlines())
     assert longest <= width

@@ -194,6 +194,8 @@ def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
     skip = ("final", "message", "best", "engine", "evaluation")
     rows = {k: f"{v:,}" if type(v) is int else v  # 16,000 as rnncli runs prints it
             for k, v in summary.items() if k not in skip and v is not None}  # fmt: skip
+    if isinstance(summary.get("sequences_per_s"), (int, float)):  # as the bar showed it
+        rows["sequences_per_s"] = f"{summary['sequences_per_s']:,.1f}"
     if summary.get("evaluation"):  # text: the held-out characters val_loss scores
         e = summary["evaluation"]
         rows["evaluated"] = f"{e['characters']:,} of {e['held_out']:,} held-out characters"

@@ -274,7 +274,7 @@ def train(
     status, message = "completed", ""
     t_start = time.perf_counter()
     wall0 = state.wall_s
-    last_tick, last_seq = t_start, state.sequences
+    last_tick, loss = t_start, math.nan
     reporter.start(t.steps, state.step)
     try:
         with np.errstate(over="ignore", invalid="ignore"), engine.limit_threads(threads):
@@ -311,10 +311,9 @@ def train(
                 state.wall_s = wall0 + time.perf_counter() - t_start
 
                 now = time.perf_counter()
-                if now - last_tick > 0.1:
-                    rate = (state.sequences - last_seq) / (now - last_tick)
-                    reporter.update(state.step, loss, rate)
-                    last_tick, last_seq = now, state.sequences
+                if now - last_tick > 0.1:  # the summary's rate: over all sessions so far
+                    reporter.update(state.step, loss, state.sequences / state.wall_s)
+                    last_tick = now
                 if state.step % t.eval_every == 0 or state.step == t.steps:
                     record = {
                         "step": state.step,
@@ -349,6 +348,8 @@ def train(
     except WriteError as err:  # a full disk, a read-only folder: the last checkpoint stands
         status, message = "failed", str(err)
     finally:
+        if state.wall_s > 0 and math.isfinite(loss):  # the last figures: the summary's
+            reporter.update(state.step, loss, round(state.sequences / state.wall_s, 1))
         reporter.stop()
     ran, start = plan.ran(state.step)
     return Result(status, problem, p, state, history, message, ran, threads, start, threads_why)
