@@ -160,3 +160,45 @@ def test_short_names_are_unique_and_resolve_back(tmp_path: Path):
             assert width is None or len(name) <= width
             assert store.resolve(name, tmp_path) == tmp_path / p, name
     assert store.short_names(paths)[paths[0]] == "10-00-00-reber-cells/cell=lstm,rep=1"
+
+
+def test_compare_on_a_sweep_compares_groups_over_seeds(busy: Path, tmp_path: Path):
+    """Mean ± sd over seeds per grid point, with the seeds and how many solved; a seed
+    that stopped early keeps its last value in its group (marked), so the curve's end is
+    the table's mean."""
+    import shutil
+
+    import numpy as np
+
+    from rnncli.runs import compare as cmp
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(next(busy.glob("sweeps/*/10-*")), sweep)
+    member = next(sweep.glob("cell=lstm,rep=1*"))
+    records = [json.loads(line) for line in (member / "metrics.jsonl").read_text().splitlines()]
+    (member / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:2]))
+    info = json.loads((member / "run.json").read_text())
+    info["summary"]["stopped_by"] = "patience"
+    info["summary"]["final"] = {k: v for k, v in records[1].items()
+                                if k not in ("step", "sequences", "lr", "wall_s")}  # fmt: skip
+    (member / "run.json").write_text(json.dumps(info))
+
+    doc = json.loads(_at(80, ["compare", str(sweep), "--json"]).stdout)
+    groups = {g["group"]: g for g in doc["groups"]}
+    assert set(groups) == {"cell=rnn", "cell=lstm"}
+    lstm = groups["cell=lstm"]
+    assert lstm["seeds"] == 2 and lstm["stopped_early"] == 1 and lstm["solved"] == 0
+    metric = doc["metric"]
+    finals = [json.loads((d / "run.json").read_text())["summary"]["final"][metric]
+              for d in sweep.glob("cell=lstm,*")]  # fmt: skip
+    assert lstm["final"][metric]["mean"] == pytest.approx(np.mean(finals))
+    series = {s.label: s for s in cmp.sweep_series(cmp.sweep_groups(sweep)[1], metric,
+                                                   "sequences")}  # fmt: skip
+    assert series["cell=lstm"].y[-1] == pytest.approx(np.mean(finals))  # the figure agrees
+    assert series["cell=lstm"].stops == [(records[1]["sequences"], records[1][metric])]
+    assert series["cell=lstm"].x[-1] == records[-1]["sequences"]  # not cut to the shortest
+
+    text = _at(80, ["compare", str(sweep)]).stdout
+    assert all(len(line) <= 80 for line in text.splitlines())
+    row = next(line for line in text.splitlines() if "cell=lstm" in line and "±" in line)
+    assert f"{lstm['final'][metric]['mean']:.4g} ± " in row

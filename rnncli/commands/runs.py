@@ -255,12 +255,17 @@ def compare(
     if json_out:
         return emit_json(result.to_json(), "compare")
     con = report.console()
-    for lab, d in zip(result.labels, result.dirs, strict=True):
+    if result.groups:  # a sweep: its grid points, each over its seeds
+        con.print(f"sweep: {folders[0]}", markup=False, highlight=False, soft_wrap=True)
+    for lab, d in [] if result.groups else zip(result.labels, result.dirs, strict=True):
         con.print(f"{lab} = {d}", markup=False, highlight=False, soft_wrap=True)
     diff = result.differences
     con.print(cmp.diff_table(result.labels, diff, con.width) if diff else "same config",
               markup=False)  # fmt: skip
-    con.print(cmp.finals_table(result.labels, result.finals, con.width))
+    if result.groups:  # a sweep: its grid points over their seeds
+        con.print(cmp.groups_table(result.metric, result.groups, con.width))
+    else:
+        con.print(cmp.finals_table(result.labels, result.finals, con.width))
     err = report.console(stderr=True)
     if result.figure and not quiet:
         err.print(f"figure: {result.figure}", markup=False, highlight=False, soft_wrap=True)

@@ -125,12 +125,14 @@ class Comparison:
     x: str
     figure: str | None = None
     figure_wanted: bool = False  # a figure was asked for (matplotlib may be missing)
+    groups: list[dict[str, Any]] = field(default_factory=list)  # a sweep's grid points
 
     def to_json(self) -> dict[str, Any]:
         runs = [{"label": lab, "path": str(d)} for lab, d in zip(self.labels, self.dirs,
                                                                 strict=True)]  # fmt: skip
-        return {"runs": runs, "differences": dict(self.differences), "final": self.finals,
-                "metric": self.metric, "x": self.x, "figure": self.figure}  # fmt: skip
+        doc = {"runs": runs, "differences": dict(self.differences), "final": self.finals,
+               "metric": self.metric, "x": self.x, "figure": self.figure}  # fmt: skip
+        return doc | ({"groups": self.groups} if self.groups else {})
 
 
 def task_metric(dirs: Sequence[Path]) -> str:
@@ -181,6 +183,9 @@ def compare(
         title = "rnncli compare"
     diff = cmp.config_diff([cmp.load_config_dict(d) for d in dirs])
     result = Comparison(labels, dirs, diff, _finals(dirs), metric, x, None, out is not None)
+    if sweep:  # a grid point's finals are its seeds' means, not its first seed's
+        result.groups = cmp.group_finals(groups)
+        result.finals = [{k: v["mean"] for k, v in g["final"].items()} for g in result.groups]
     if out is None:
         return result
     if sweep:
