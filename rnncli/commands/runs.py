@@ -358,7 +358,8 @@ def _clean_cache(rows: list[dict[str, Any]], yes: bool, remove: Callable[[Any], 
     for r in doomed:
         con.print(f"  {r['name']}  ({r['source'] or r['problem']})", markup=False,
                   highlight=False)  # fmt: skip
-    confirm_removal(f"{len(doomed)} cache entries ({total:,.1f} MiB)", yes)
+    entries = "cache entry" if len(doomed) == 1 else "cache entries"
+    confirm_removal(f"{len(doomed)} {entries} ({total:,.1f} MiB)", yes)
     for r in doomed:
         remove(r)
     kept = len(rows) - len(doomed)

@@ -272,12 +272,23 @@ def write_report(run_dir: Path, best: bool = False) -> Path:
             loss_png = plot.loss_png(history, metric, unit, text)
     path = run_dir / "samples.txt"
     samples = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-    config_yaml = (run_dir / "config.yaml").read_text(encoding="utf-8")
+    config_yaml = _train_sections(run_dir)
     page = html.report_page(
         str(run_dir), info, cfg, task, config_yaml, history, loss_png, ins, figs, samples,
         why_not,
     )  # fmt: skip
     return write_bytes_atomic(run_dir / "report.html", page.encode("utf-8"))
+
+
+def _train_sections(run_dir: Path) -> str:
+    """The run's config.yaml, the sections training reads only (no dims, gradcheck...)."""
+    import yaml
+
+    from rnncli.config import config_view
+    from rnncli.runs.compare import load_config_dict
+
+    view = config_view(load_config_dict(run_dir), "train")
+    return yaml.safe_dump(view, sort_keys=False, default_flow_style=False)
 
 
 @dataclass

@@ -99,7 +99,10 @@ class RunView:
 
 
 def describe(folder: Path) -> RunView:
-    """The run in `folder` as `RunView`."""
+    """The run in `folder` as `RunView` (a sweep folder: an error that says so)."""
+    if (folder / store.SWEEP_JSON).is_file() and not (folder / "run.json").is_file():
+        raise InputError(f"{folder} is a sweep folder, not a run: rnncli compare {folder.name} "
+                         f"compares its grid points, rnncli runs --out {folder} lists its runs")
     info = Run.load_json(folder)
     config = cmp.load_config_dict(folder)
     training = info.get("command") in ("train",)
