@@ -175,8 +175,13 @@ def fit_columns(cols: Sequence[Col], rows: Sequence[Sequence[Any]], width: int,
 
 
 def _need(col: Col, rows: Sequence[Sequence[Any]], i: int) -> int:
+    """A column's width: its widest cell; a `wrap` column's `min_width`, but never less
+    than its longest word (a path, a number), which must not be cut."""
     natural = max([cell_len(col.header), *(_cell_width(r[i]) for r in rows)])
-    return min(natural, col.min_width) if col.wrap else natural
+    if not col.wrap:
+        return natural
+    word = max((cell_len(w) for r in rows for w in str(r[i]).split()), default=0)
+    return max(min(natural, col.min_width), word)
 
 
 def column_width(cols: Sequence[Col], rows: Sequence[Sequence[Any]], keep: Sequence[int],
@@ -203,7 +208,7 @@ def fit_table(
         t.add_column(
             c.header, justify=c.justify, no_wrap=not c.wrap,  # type: ignore[arg-type]
             overflow="fold" if c.wrap else "ellipsis",
-            min_width=min(_need(c, rows, i), c.min_width),
+            min_width=_need(c, rows, i) if c.wrap else min(_need(c, rows, i), c.min_width),
         )  # fmt: skip
     for r in rows:
         t.add_row(*(Text(str(r[i])) for i in keep))

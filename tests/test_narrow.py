@@ -89,7 +89,7 @@ def deep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_messages_keep_paths_whole(deep: Path, width: int):
     show = at(width, ["show", "latest", "--out", str(deep)]).stdout
     assert_whole(show, at(4000, ["show", "latest", "--out", str(deep)]).stdout)
-    run = next(deep.glob("*/*-train-*"))
+    run = json.loads(at(80, ["show", "latest", "--out", str(deep), "--json"]).stdout)["run_dir"]
     assert f"run folder: {run}" in show.splitlines()
     narrow = at(width, ["train", "--task", "reber", "train.steps=10", "--out", str(deep),
                         "-q"]).stdout  # fmt: skip
