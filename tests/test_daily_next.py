@@ -1,6 +1,7 @@
 """Small things of the daily loop, at 80 columns: what inspect --find says of a feature
 the passage lacks, show on a sweep folder, the report's config, counts in words, the
-next steps after train, make demo's hint, export latest after another command."""
+next steps after train, make demo's hint, export latest after another command; the
+threads a run takes on a busy machine; one rate in the progress bar and the summary."""
 
 from __future__ import annotations
 
@@ -105,3 +106,57 @@ def test_export_latest_when_the_latest_run_is_not_a_training_run(root: Path):
     run(["forward", "--out", str(root), "-q"])  # the newest run: not a train run
     run(["export", "latest", "--format", "npz", "--runs", str(root), "-q"])
     assert (next(root.glob("*/*-train-text-*")) / "model.npz").is_file()
+
+
+def test_threads_follow_the_load_at_the_start(monkeypatch):
+    """At 128+ hidden units: every core on an idle machine, one on a busy one (more
+    threads than idle cores wait on each other); below 128, one; asked, as asked."""
+    from rnncli import engine
+
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (0.1, 0.5, 0.5))
+    assert engine.choose_threads(None, 128) == (2, "idle machine, load 0.1 on 2 cores")
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (5.3, 5.0, 4.0))
+    assert engine.choose_threads(None, 256) == (1, "busy machine, load 5.3 on 2 cores")
+    assert engine.choose_threads(None, 32)[0] == 1
+    assert engine.choose_threads(2, 256) == (2, "as asked")
+
+
+def test_run_json_records_the_threads_and_why(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from rnncli import engine
+    from rnncli.cli import app
+
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    root = tmp_path / "outputs"
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        app, ["train", "--task", "reber", "train.hidden=128", "train.steps=2", "--out",
+              str(root)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    run = next(root.glob("*/*-train-*"))
+    e = json.loads((run / "run.json").read_text())["summary"]["engine"]
+    assert e["threads"] == 1 and e["threads_why"].startswith("busy machine, load 64.0")
+    assert "1 BLAS thread (busy machine" in result.stdout
+
+
+def test_the_bar_and_the_summary_give_one_rate_and_a_labelled_eta_at_80():
+    import io
+
+    from rich.console import Console
+
+    from rnncli.commands.common import summary_rows
+    from rnncli.config import load_config
+    from rnncli.training.loop import train
+    from rnncli.training.progress import RichReporter
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    cfg = load_config(None, {"train.task": "reber", "train.steps": 30}, training=True)
+    result = train(cfg, None, RichReporter(console))
+    text = buf.getvalue()
+    rate = summary_rows(result.summary())["sequences_per_s"]
+    assert f"{rate} seq/s" in text, (rate, text)
+    assert "ETA" in text
