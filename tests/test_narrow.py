@@ -74,6 +74,10 @@ def test_placeholders_by_kind():
     assert "lag-noise" in text and "temporal-order-3" in text  # never lag-⏎noise
     usage = at(80, ["show", "--help"]).stdout.splitlines()[0]
     assert usage.endswith("show [OPTIONS] RUN_DIR")
+    usage = at(80, ["cells", "--help"]).stdout.splitlines()[0]
+    assert usage.endswith("cells [OPTIONS] [CELL]...")
+    usage = at(80, ["check", "--help"]).stdout.splitlines()[0]
+    assert usage.endswith("check [OPTIONS] FILE [KEY=VALUE]...")
 
 
 @pytest.fixture(scope="module")

@@ -231,6 +231,7 @@ METAVARS = {
     "--out": "DIR", "--runs": "DIR", "--resume": "RUN", "--init-from": "RUN",
     "--task": "TASK", "--cell": "CELL", "--cells": "CELLS", "--seeds": "SEEDS",
     "--since": "DATE", "--older-than": "AGE", "--dask": "URI", "--unit": "STATE:K",
+    "--sizes": "SIZES", "--dtypes": "DTYPES",
 }  # fmt: skip
 
 
@@ -254,7 +255,7 @@ def readable_help(command: Any) -> Any:
     for param in command.params:
         if isinstance(param, TyperArgument):
             if param.metavar is None:
-                name = "KEY=VALUE" if param.nargs != 1 else param.name.upper()
+                name = "KEY=VALUE" if param.name == "overrides" else param.name.upper()
                 param.metavar = "FILE" if name == "PATH" else name
             param.__class__ = _Argument
         elif not getattr(param, "is_flag", False) and param.metavar is None:
