@@ -23,6 +23,9 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.demo
 	$(BIN)/rnncli train
+	@echo
+	@echo "rnncli is installed in $(VENV); to have it on your PATH in this shell:"
+	@echo "  source $(VENV)/bin/activate"
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q

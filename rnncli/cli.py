@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from typing import Annotated, Any
 
 import typer
+from typer._click import Context, HelpFormatter
 from typer.core import TyperGroup
 
 from rnncli import __version__
@@ -62,10 +64,42 @@ COMMANDS: dict[str, tuple[str, str]] = {
 COMPLETE_VAR = "_RNNCLI_COMPLETE"
 
 
+_NB_HYPHEN = "\u2011"
+
+
+def _glue(text: str) -> str:
+    """Hyphens inside words as non-breaking ones (`_Formatter` puts them back)."""
+    return re.sub(r"(?<=\w)-(?=\w)", _NB_HYPHEN, text)
+
+
+class _Formatter(HelpFormatter):
+    """Click's help formatter, wrapping at spaces only: its TextWrapper also breaks after
+    hyphens (``lag-⏎noise``), so they go in as non-breaking hyphens and come out as they
+    were."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(_glue(prog), _glue(args), prefix)
+
+    def write_text(self, text: str) -> None:
+        super().write_text(_glue(text))
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        super().write_dl([(_glue(a), _glue(b)) for a, b in rows], col_max, col_spacing)
+
+    def getvalue(self) -> str:
+        return super().getvalue().replace(_NB_HYPHEN, "-")
+
+
+class _Context(Context):
+    formatter_class = _Formatter
+
+
 class _Commands(TyperGroup):
     """The app's group: commands loaded on first use, the list of them from `COMMANDS`,
     and usage errors (an unknown option, a bad value) as one line, like every other
-    error, instead of Click's usage block."""
+    error, instead of Click's usage block. Help wraps between words only (`_Context`)."""
+
+    context_class = _Context
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
@@ -73,8 +107,12 @@ class _Commands(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module = importlib.import_module(f"rnncli.commands.{COMMANDS[cmd_name][0]}")
+            from rnncli.commands.common import readable_help
+
             group = typer.main.get_group(module.app)
-            self.commands[cmd_name] = group.commands[cmd_name]
+            command = readable_help(group.commands[cmd_name])
+            command.context_class = _Context
+            self.commands[cmd_name] = command
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:

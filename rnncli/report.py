@@ -123,6 +123,19 @@ def key_values(title: str, rows: Mapping[str, Any], width: int = 200) -> Table:
     return t
 
 
+def print_key_values(con: Console, title: str, rows: Mapping[str, Any]) -> None:
+    """`key_values` on `con`, except that a value with no space in it (a path) that would
+    have to be cut to fit goes under the table on a line of its own, whole."""
+    keyw = max((cell_len(k) for k in rows), default=0)
+    room = con.width - keyw - 7  # the borders and padding of two columns
+    whole = {k: str(v) for k, v in rows.items()
+             if " " not in str(v) and cell_len(str(v)) > room}  # fmt: skip
+    shown = {k: ("(below)" if k in whole else v) for k, v in rows.items()}
+    con.print(key_values(title, shown, con.width))
+    for k, v in whole.items():
+        con.print(f"{k}: {v}", markup=False, highlight=False, soft_wrap=True)
+
+
 @dataclass
 class Col:
     """A column of `fit_table`: its header, alignment and how readily it goes.
@@ -143,33 +156,59 @@ def _cell_width(text: str) -> int:
     return max((cell_len(line) for line in str(text).splitlines()), default=0)
 
 
-def fit_table(
-    title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[Any]], width: int,
-    caption: str | None = None,
-) -> Table:  # fmt: skip
-    """A rich table of `rows` that fits `width` columns without cutting a number: the
-    lowest-priority columns are left out until it fits; text columns marked `wrap`
-    wrap. Cells are shown as given (str() of them), never as markup."""
+def _chrome(n: int, compact: bool) -> int:
+    """Columns that borders and padding take: ``│ a │ b │``, or ``a  b`` compact."""
+    return 2 * max(n - 1, 0) if compact else 3 * n + 1
+
+
+def fit_columns(cols: Sequence[Col], rows: Sequence[Sequence[Any]], width: int,
+                compact: bool = False) -> list[int]:  # fmt: skip
+    """The columns (indices) of a table that fits `width`: the lowest-priority ones are
+    left out until it fits (a `wrap` column counted at its `min_width`)."""
     keep = list(range(len(cols)))
-
-    def need(i: int) -> int:
-        natural = max([cell_len(cols[i].header), *(_cell_width(r[i]) for r in rows)])
-        return min(natural, cols[i].min_width) if cols[i].wrap else natural
-
-    def total(idx: list[int]) -> int:
-        return sum(need(i) for i in idx) + 3 * len(idx) + 1  # borders and padding
-
-    while total(keep) > width:
+    while column_width(cols, rows, keep, compact) > width:
         droppable = [i for i in keep if cols[i].priority > 0]
         if not droppable:
             break
         keep.remove(max(droppable, key=lambda i: (cols[i].priority, i)))
+    return keep
+
+
+def _need(col: Col, rows: Sequence[Sequence[Any]], i: int) -> int:
+    """A column's width: its widest cell; a `wrap` column's `min_width`, but never less
+    than its longest word (a path, a number), which must not be cut."""
+    natural = max([cell_len(col.header), *(_cell_width(r[i]) for r in rows)])
+    if not col.wrap:
+        return natural
+    word = max((cell_len(w) for r in rows for w in str(r[i]).split()), default=0)
+    return max(min(natural, col.min_width), word)
+
+
+def column_width(cols: Sequence[Col], rows: Sequence[Sequence[Any]], keep: Sequence[int],
+                 compact: bool = False) -> int:  # fmt: skip
+    """The width the columns `keep` need, borders and padding included."""
+    return sum(_need(cols[i], rows, i) for i in keep) + _chrome(len(keep), compact)
+
+
+def fit_table(
+    title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[Any]], width: int,
+    caption: str | None = None, compact: bool = False, keep: Sequence[int] | None = None,
+) -> Table:  # fmt: skip
+    """A rich table of `rows` that fits `width` columns without cutting a number: the
+    lowest-priority columns are left out until it fits (or only those of `keep`); text
+    columns marked `wrap` wrap between words. Cells are shown as given (str() of them),
+    never as markup. `compact`: no borders, two spaces between columns (a listing)."""
+    keep = list(keep) if keep is not None else fit_columns(cols, rows, width, compact)
     t = Table(title=title, title_justify="left", caption=caption)
+    if compact:
+        t = Table(title=title, title_justify="left", caption=caption, box=None,
+                  pad_edge=False, padding=(0, 1), header_style="bold")  # fmt: skip
     for i in keep:
         c = cols[i]
         t.add_column(
             c.header, justify=c.justify, no_wrap=not c.wrap,  # type: ignore[arg-type]
-            overflow="fold" if c.wrap else "ellipsis", min_width=min(need(i), c.min_width),
+            overflow="fold" if c.wrap else "ellipsis",
+            min_width=_need(c, rows, i) if c.wrap else min(_need(c, rows, i), c.min_width),
         )  # fmt: skip
     for r in rows:
         t.add_row(*(Text(str(r[i])) for i in keep))

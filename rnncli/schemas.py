@@ -169,6 +169,9 @@ class Compare(_Doc):
     metric: str
     x: str
     figure: str | None
+    #: one sweep folder: per grid point, its seeds, solved, stopped early and each final
+    #: metric's mean and sd over the seeds (``final`` then holds the means)
+    groups: list[dict[str, Json]] | None = None
 
 
 class Sweep(_Doc):
@@ -275,7 +278,7 @@ DOCUMENTS: dict[str, tuple[int, type[BaseModel]]] = {
     "runs": (1, Runs),
     "runs-mlflow": (1, RunsMlflow),
     "show": (1, Show),
-    "compare": (1, Compare),
+    "compare": (2, Compare),
     "sweep": (1, Sweep),
     "inspect": (1, Inspect),
     "report": (1, Report),

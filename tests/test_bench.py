@@ -163,3 +163,41 @@ def test_a_users_cell_is_timed_without_twins() -> None:
     console = Console(width=120, record=True)
     bench.render(out, console)
     assert "MGU" in console.export_text()
+
+
+def test_at_80_columns_dtype_stays_and_the_caption_tells_only_what_is_shown(results: dict):
+    import copy
+
+    both = copy.deepcopy(results)
+    for row in results["results"]:  # a float32 twin of every row
+        both["results"].append({**copy.deepcopy(row), "dtype": "float32"})
+    both["gemm_peak"]["float32"] = both["gemm_peak"]["float64"]
+    for width in (80, 100):
+        console = Console(record=True, width=width)
+        bench.render(both, console)
+        text = console.export_text()
+        head = next(line for line in text.splitlines() if "size" in line and "cell" in line)
+        assert "dtype" in head and "f32" in text and "f64" in text
+        lines = text.split("median ms ± IQR")[1].split("GEMM peak")[0]
+        caption = " ".join(lines.split("┘")[-1].split())
+        shown = [c for c in ("engine", "compiled", "auto", "x nb") if c in head]
+        assert caption == bench.tables.caption(shown)
+        assert ("auto:" in caption) == ("auto" in head)
+
+
+def test_one_bar_for_the_rounds(monkeypatch):
+    """On a terminal: one bar whose step is each stage, not a line per round."""
+    import io
+
+    from rnncli.commands.bench import StageBar
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    with StageBar(console, ["tiny", "small", "peak memory"]) as bar:
+        for size in ("tiny", "small"):
+            bar(f"{size}: warming up")
+            for r in range(7):
+                bar(f"{size}: round {r + 1}/7")
+        bar("peak memory small lstm")
+        assert bar.progress.tasks[0].completed == 2
+    assert buf.getvalue().count("round") <= 2  # redrawn in place, then gone

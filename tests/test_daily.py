@@ -103,3 +103,102 @@ def test_a_run_resumed_while_clean_asks_is_left_alone(tmp_path: Path, monkeypatc
     assert result.exit_code == 0, result.stderr
     assert "removed 0 runs (1 in use, left alone)" in result.stderr
     assert (run / "config.yaml").is_file() and (run / "run.json").is_file()
+
+
+# ------------------------------------------------------------------ at 80 columns
+
+
+def _at(width: int, args: list[str]):
+    result = CliRunner(env={"COLUMNS": str(width)}).invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root with a train run, a gradcheck and a sweep of 2 cells x 2 seeds whose folder
+    has a long name (two of them, so that its runs' names need the sweep's)."""
+    root = tmp_path_factory.mktemp("busy") / "outputs"
+    _ok(["train", "--task", "reber", "train.steps=20", "train.eval_every=10", "--out",
+         str(root), "-q"])  # fmt: skip
+    _ok(["gradcheck", "--cell", "rnn", "--level", "cell", "--out", str(root), "-q"])
+    for name in ("10-00-00-reber-cells-at-two-seeds", "11-00-00-reber-cells-at-two-seeds"):
+        _ok(["sweep", "--task", "reber", "cell=rnn,lstm", "--seeds", "0-1", "train.steps=20",
+             "train.eval_every=5", "--workers", "1", "-q",
+             "--out", str(root / "sweeps" / "2026-01-01" / name)])  # fmt: skip
+    return root
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_the_runs_table_has_one_line_per_run_and_names_that_work(busy: Path, width: int):
+    text = _at(width, ["runs", "--out", str(busy)]).stdout
+    lines = text.rstrip("\n").split("\n")
+    assert all(len(line) <= width for line in lines)
+    assert lines[0].split()[:6] == ["name", "task", "cell", "steps", "status", "metric"]
+    assert len(lines) == 1 + 2 + 8  # a header, then one line per run
+    for line in lines[1:]:
+        name = line.split()[0]
+        shown = json.loads(_ok(["show", name, "--out", str(busy), "--json"]).stdout)
+        assert shown["run"]["command"] in ("train", "gradcheck")
+    sweep_lines = [line for line in lines if "rep=" in line]
+    assert all("cell=" in line.split()[0] for line in sweep_lines)
+
+
+def test_short_names_are_unique_and_resolve_back(tmp_path: Path):
+    from rnncli.runs import store
+
+    paths = ["sweeps/2026-01-01/10-00-00-reber-cells/cell=lstm,rep=1",
+             "sweeps/2026-01-01/10-00-00-reber-cells/cell=lstm,rep=10",
+             "sweeps/2026-01-02/11-00-00-reber-cells/cell=lstm,rep=1",
+             "2026-01-01/10-00-00-train-temporal-order-3-lstm"]  # fmt: skip
+    for p in paths:
+        (tmp_path / p).mkdir(parents=True)
+    for width in (None, 28, 22):
+        names = store.short_names(paths, width)
+        assert len(set(names.values())) == len(paths)
+        for p, name in names.items():
+            assert width is None or len(name) <= width
+            assert store.resolve(name, tmp_path) == tmp_path / p, name
+    assert store.short_names(paths)[paths[0]] == "10-00-00-reber-cells/cell=lstm,rep=1"
+
+
+def test_compare_on_a_sweep_compares_groups_over_seeds(busy: Path, tmp_path: Path):
+    """Mean ± sd over seeds per grid point, with the seeds and how many solved; a seed
+    that stopped early keeps its last value in its group (marked), so the curve's end is
+    the table's mean."""
+    import shutil
+
+    import numpy as np
+
+    from rnncli.runs import compare as cmp
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(next(busy.glob("sweeps/*/10-*")), sweep)
+    member = next(sweep.glob("cell=lstm,rep=1*"))
+    records = [json.loads(line) for line in (member / "metrics.jsonl").read_text().splitlines()]
+    (member / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:2]))
+    info = json.loads((member / "run.json").read_text())
+    info["summary"]["stopped_by"] = "patience"
+    info["summary"]["final"] = {k: v for k, v in records[1].items()
+                                if k not in ("step", "sequences", "lr", "wall_s")}  # fmt: skip
+    (member / "run.json").write_text(json.dumps(info))
+
+    doc = json.loads(_at(80, ["compare", str(sweep), "--json"]).stdout)
+    groups = {g["group"]: g for g in doc["groups"]}
+    assert set(groups) == {"cell=rnn", "cell=lstm"}
+    lstm = groups["cell=lstm"]
+    assert lstm["seeds"] == 2 and lstm["stopped_early"] == 1 and lstm["solved"] == 0
+    metric = doc["metric"]
+    finals = [json.loads((d / "run.json").read_text())["summary"]["final"][metric]
+              for d in sweep.glob("cell=lstm,*")]  # fmt: skip
+    assert lstm["final"][metric]["mean"] == pytest.approx(np.mean(finals))
+    series = {s.label: s for s in cmp.sweep_series(cmp.sweep_groups(sweep)[1], metric,
+                                                   "sequences")}  # fmt: skip
+    assert series["cell=lstm"].y[-1] == pytest.approx(np.mean(finals))  # the figure agrees
+    assert series["cell=lstm"].stops == [(records[1]["sequences"], records[1][metric])]
+    assert series["cell=lstm"].x[-1] == records[-1]["sequences"]  # not cut to the shortest
+
+    text = _at(80, ["compare", str(sweep)]).stdout
+    assert all(len(line) <= 80 for line in text.splitlines())
+    row = next(line for line in text.splitlines() if "cell=lstm" in line and "±" in line)
+    assert f"{lstm['final'][metric]['mean']:.4g} ± " in row

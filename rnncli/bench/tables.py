@@ -31,12 +31,13 @@ def render(results: dict[str, Any], console: Any = None) -> None:
     """Print the results as a table that fits the console, plus summary lines."""
     from rich.console import Console
 
-    from rnncli.report import Col, fit_table
+    from rnncli.report import Col, fit_columns, fit_table
 
     console = console or Console()
+    dtypes = {row["dtype"] for row in results["results"]}
     cols = [
-        Col("size"), Col("cell"), Col("dtype", priority=3), Col("engine", "right"),
-        Col("compiled", "right", priority=2), Col("auto", priority=3),
+        Col("size"), Col("cell"), Col("dtype", priority=0 if len(dtypes) > 1 else 3),
+        Col("engine", "right"), Col("compiled", "right", priority=2), Col("auto", priority=3),
         Col("notebook", "right", priority=2), Col("x nb", "right"),
         Col("torch", "right", priority=2), Col("x torch", "right"),
         Col("GFLOP/s", "right", priority=4), Col("% peak", "right", priority=5),
@@ -58,15 +59,30 @@ def render(results: dict[str, Any], console: Any = None) -> None:
         ]  # fmt: skip
         for row in results["results"]
     ]
-    console.print(fit_table(
-        "forward + backward (loss_and_grads), median ms ± IQR", cols, rows, console.width,
-        caption="engine: NumPy; compiled: the numba kernels; auto: what engine.backend=auto "
-        "trains this size on; x other = median over rounds of other / engine (> 1: the engine "
-        "is faster)",
-    ))  # fmt: skip
+    keep = fit_columns(cols, rows, console.width)
+    table = fit_table("forward + backward (loss_and_grads), median ms ± IQR", cols, rows,
+                      console.width, caption=caption([cols[i].header for i in keep]),
+                      keep=keep)  # fmt: skip
+    table.caption_justify = "left"
+    console.print(table)
     tp = results["throughput"]
     for line in summary_lines(results) + (throughput_lines(tp) if tp else []):
         console.print(line, highlight=False, markup=False)
+
+
+#: What the caption says of each column it explains, when that column is shown.
+CAPTION = {
+    "engine": "engine: NumPy",
+    "compiled": "compiled: the numba kernels",
+    "auto": "auto: what engine.backend=auto trains this size on",
+    "x nb": "x nb, x torch: median over rounds of the other / engine (> 1: the engine is "
+    "faster)",
+}
+
+
+def caption(shown: list[str]) -> str:
+    """The table's caption: a line for each column shown that needs one, no other."""
+    return "; ".join(text for col, text in CAPTION.items() if col in shown)
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

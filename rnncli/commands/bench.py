@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +17,7 @@ from rnncli.commands.common import (
     command_app,
     emit_json,
     guard,
+    notice,
     split_list,
 )
 from rnncli.errors import InputError
@@ -91,11 +92,17 @@ def bench(
       rnncli bench --sizes small,medium --cells lstm --json
     """
     err = report.console(stderr=True)
-    loud = verbose or (sys.stderr.isatty() and not json_out)
-    progress = (lambda msg: err.print(msg, markup=False)) if loud and not quiet else None
-    hook = None if no_throughput else lambda: throughput.measure(100 if quick else 300)
+    names = split_list(sizes) or [s for s in bn.SIZES if not (quick and s == "large")]
+    bar = StageBar(err, [*names, "peak memory", *(["throughput"] * (not no_throughput))])
+    progress: Callable[[str], None] | None = None
+    if verbose and not quiet:
+        progress = notice(err)  # a line per round
+    elif err.is_terminal and not (quiet or json_out):
+        progress = bar  # one bar
+    hook = None if no_throughput else lambda: _measured(progress, 100 if quick else 300)
     try:
-        with contextlib.nullcontext() if threads is None else engine.limit_threads(threads):
+        with bar if progress is bar else contextlib.nullcontext(), (
+            contextlib.nullcontext() if threads is None else engine.limit_threads(threads)):
             results = bn.run_bench(
                 sizes=split_list(sizes), cells=split_list(cells) or bn.CELLS,
                 dtypes=split_list(dtypes) or bn.DTYPES, rounds=rounds, quick=quick,
@@ -107,3 +114,37 @@ def bench(
         emit_json(results, "bench")
     else:
         bn.render(results, report.console())
+
+
+def _measured(progress: Callable[[str], None] | None, steps: int) -> Any:
+    if progress is not None:
+        progress("throughput: training steps")
+    return throughput.measure(steps)
+
+
+class StageBar:
+    """One transient bar for the benchmark's stages (each size, peak memory, training
+    throughput), the current step written beside it, instead of a line per round."""
+
+    def __init__(self, console: Any, stages: list[str]) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.stages, self.at = stages, -1
+        self.progress = Progress(
+            TextColumn("[bold]bench"), BarColumn(bar_width=20),
+            TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+            TextColumn("{task.description}"), console=console, transient=True,
+        )  # fmt: skip
+        self.task = self.progress.add_task("", total=len(stages))
+
+    def __call__(self, message: str) -> None:
+        stage = next((i for i, s in enumerate(self.stages) if message.startswith(s)), self.at)
+        self.at = max(self.at, stage)
+        self.progress.update(self.task, completed=max(self.at, 0), description=message)
+
+    def __enter__(self) -> StageBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()

@@ -19,7 +19,9 @@ def cells(
     names: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Cells to show (default: built-in and registered).", show_default=False
+            metavar="[CELL]...",
+            help="Cells to show (default: built-in and registered).",
+            show_default=False,
         ),
     ] = None,
     n_x: Annotated[int, typer.Option("--n-x", min=1, help="Input size for the shapes.")] = 3,

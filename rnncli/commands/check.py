@@ -216,7 +216,8 @@ def check(
     else:
         ck.render(result, report.console())
         if run_dir and not quiet:
-            err_console.print(f"run folder: {run_dir}")
+            err_console.print(f"run folder: {run_dir}", soft_wrap=True,
+                              markup=False, highlight=False)
     if not result.ok:
         raise CheckFailed(result.failure_line())
 

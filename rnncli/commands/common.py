@@ -63,7 +63,7 @@ ThreadsOpt = Annotated[
         "--threads",
         min=1,
         help="BLAS threads (default: 1 below 128 hidden units, where more do not pay; "
-        "else every core).",
+        "else the cores left free by the load at the start, at least 1).",
         show_default=False,
     ),
 ]
@@ -194,6 +194,8 @@ def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
     skip = ("final", "message", "best", "engine", "evaluation")
     rows = {k: f"{v:,}" if type(v) is int else v  # 16,000 as rnncli runs prints it
             for k, v in summary.items() if k not in skip and v is not None}  # fmt: skip
+    if isinstance(summary.get("sequences_per_s"), (int, float)):  # as the bar showed it
+        rows["sequences_per_s"] = f"{summary['sequences_per_s']:,.1f}"
     if summary.get("evaluation"):  # text: the held-out characters val_loss scores
         e = summary["evaluation"]
         rows["evaluated"] = f"{e['characters']:,} of {e['held_out']:,} held-out characters"
@@ -207,6 +209,7 @@ def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
             + (f" from step {e['from_step']:,}" if e.get("from_step") else "")
             + f", {e['threads']} BLAS thread"
             + ("s" if e["threads"] != 1 else "")
+            + (f" ({e['threads_why']})" if e.get("threads_why") else "")
         )
     return rows
 
@@ -219,3 +222,70 @@ def command_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+
+# ----------------------------------------------------------------------------- help
+
+#: Placeholders for options without a metavar of their own, by name (else by type).
+METAVARS = {
+    "--out": "DIR", "--runs": "DIR", "--resume": "RUN", "--init-from": "RUN",
+    "--task": "TASK", "--cell": "CELL", "--cells": "CELLS", "--seeds": "SEEDS",
+    "--since": "DATE", "--older-than": "AGE", "--dask": "URI", "--unit": "STATE:K",
+    "--sizes": "SIZES", "--dtypes": "DTYPES",
+}  # fmt: skip
+
+
+def _placeholder(param: Any) -> str:
+    """A readable placeholder: N for numbers, FILE or DIR for paths, TEXT otherwise."""
+    named = next((METAVARS[o] for o in param.opts if o in METAVARS), None)
+    if named:
+        return named
+    desc = param.type_descriptor
+    if desc.is_path:
+        return "DIR" if "folder" in (param.help or "").lower() else "FILE"
+    return "N" if param.bare_type() in ("int", "float") else "TEXT"
+
+
+def readable_help(command: Any) -> Any:
+    """A command's help as people read it: options show a placeholder (``--seed N``,
+    ``--out DIR``) rather than a type (``<int>``, ``<path>``), each argument shows one
+    name (``RUN_DIR``, ``[KEY=VALUE]...``) in the list and in the usage line."""
+    from typer.core import TyperArgument
+
+    for param in command.params:
+        if isinstance(param, TyperArgument):
+            if param.metavar is None:
+                name = "KEY=VALUE" if param.name == "overrides" else param.name.upper()
+                param.metavar = "FILE" if name == "PATH" else name
+            param.__class__ = _Argument
+        elif not getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = _placeholder(param)
+    return command
+
+
+def _argument_class() -> type:
+    from typer.core import TyperArgument
+
+    class Argument(TyperArgument):
+        """An argument shown by its metavar alone: ``RUN_DIR``, ``[KEY=VALUE]...``."""
+
+        def display_type_rich(self, ctx: Any) -> str | None:
+            return None
+
+        def _rich_display_name(self) -> str:
+            return self._plain()
+
+        def get_usage_pieces(self, ctx: Any) -> list[str]:
+            return [self._plain()]
+
+        def _plain(self) -> str:
+            name = str(self.metavar)
+            if "[" in name or "..." in name or "|" in name:
+                return name  # written out already: [KEY=VALUE]..., RUN_DIR | KEY=VALUE
+            name = name if self.required else f"[{name}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+    return Argument
+
+
+_Argument = _argument_class()

@@ -81,5 +81,5 @@ def export(
     if not quiet:
         err = report.console(stderr=True)
         for line in (*done.notes, f"wrote {done.path}", f"wrote {done.card}"):
-            err.print(line, markup=False, highlight=False)
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
     return None

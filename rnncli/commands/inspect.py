@@ -45,7 +45,7 @@ def inspect_cmd(
     args: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="RUN_DIR | KEY=VALUE",
+            metavar="[RUN_DIR | KEY=VALUE]...",
             help="Train run folders (latest, or a unique start of a name); without one, an "
             "untrained model from --config and key=value overrides, initialised as train "
             "would initialise it.",
@@ -132,21 +132,16 @@ def inspect_cmd(
     Files go to RUN_DIR/inspect/ for one run, or to a new run folder
     under --out (outputs/<date>/<time>-inspect-...) for an untrained
     model or --compare: gradflow.png, gates.png and states.png (with
-    matplotlib: pip install 'rnncli\\[plot]'), cells.html (text models),
+    matplotlib: pip install 'rnncli[plot]'), cells.html (text models),
     inspect.json (every number, as --json prints it).
 
+    \b
     Examples:
-
       rnncli inspect latest
-
       rnncli inspect --compare RUN_RNN RUN_LSTM RUN_GRU
-
       rnncli inspect --task adding --compare --cell rnn,lstm,gru
-
       rnncli inspect --task reber --params model.safetensors
-
       rnncli inspect TEXT_RUN --find
-
       rnncli inspect TEXT_RUN --unit c:12 --text "He said \\"no\\"."
     """
     runs = [a for a in args or [] if "=" not in a]
@@ -199,5 +194,5 @@ def report_cmd(
     path = ic.write_report(store.resolve(run_dir, out, "train").resolve(), best)
     if json_out:
         return emit_json({"report": str(path)}, "report")
-    report.console().print(f"report: {path}", markup=False, highlight=False)
+    report.console().print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
     return None

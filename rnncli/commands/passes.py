@@ -75,7 +75,7 @@ def _print_pass(job: jobs.PassJob, quiet: bool) -> None:
         con.print(f"loss = {run.loss!r}")
     con.print(report.samples_table(job.values, con.width))
     if job.kept.run_dir and not quiet:
-        report.console(stderr=True).print(f"run folder: {job.kept.run_dir}")
+        report.console(stderr=True).print(f"run folder: {job.kept.run_dir}", soft_wrap=True)
 
 
 def _norms_row(norms: np.ndarray, width: int) -> str:
@@ -186,7 +186,8 @@ def gradcheck(
       rnncli gradcheck
       rnncli gradcheck --cell lstm --level sequence dims.T_x=12
       rnncli gradcheck gradcheck.mode=fast dims.n_a=64 --json
-      rnncli gradcheck --params RUN_DIR --level model dims.n_x=7 dims.n_a=16 dims.n_y=7
+      rnncli gradcheck --params RUN_DIR --level model \\
+          dims.n_x=7 dims.n_a=16 dims.n_y=7
 
     With --params, the config's cell (or the one --cell names) is checked at those
     parameters (a stacked model's at the model level).
@@ -203,7 +204,7 @@ def gradcheck(
     else:
         gc.render(job.result, report.console())
         if job.kept.run_dir and not quiet:
-            err.print(f"run folder: {job.kept.run_dir}")
+            err.print(f"run folder: {job.kept.run_dir}", soft_wrap=True)
     job.kept.raise_error()  # the check ran and is printed; only keeping it failed
     if not job.result.ok:
         raise CheckFailed(job.failure_line())

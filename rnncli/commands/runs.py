@@ -95,7 +95,8 @@ def runs_(
       rnncli runs --task reber --export-mlflow sqlite:///mlflow.db
     """
     wanted = split_list(status)
-    rows = query.select(out, command, task, cell, wanted, since, older_than)
+    entries = store.scan(out)
+    rows = query.select(out, command, task, cell, wanted, since, older_than, entries)
     if clean and export_mlflow is not None:
         raise InputError("--clean and --export-mlflow: one at a time")
     if clean:
@@ -109,10 +110,11 @@ def runs_(
         return emit_json({"root": str(out), "runs": [r for _, r in rows]}, "runs")
     con = report.console()
     if not rows:
-        any_runs = bool(store.scan(out))
+        any_runs = bool(entries)
         con.print(f"no runs under {out}" + (" match" if any_runs else ""), markup=False)
         return None
-    con.print(cmp.runs_table([r for _, r in rows], con.width))
+    taken = [cmp.row(e, out)["path"] for e in entries]
+    con.print(cmp.runs_table([r for _, r in rows], con.width, taken))
     return None
 
 
@@ -192,12 +194,12 @@ def show(
         if isinstance(info.get(key), (int, float)):
             head[label] = cmp.duration_text(info[key])
     head["run folder"] = str(view.path)
-    con.print(report.key_values("run", head, w))
+    report.print_key_values(con, "run", head)
     changes = view.config_changes or {"-": "-"}
     con.print(report.key_values("config (not at the defaults)", changes, w))
     summary = info.get("summary")
     if isinstance(summary, dict):
-        con.print(report.key_values("summary", summary_rows(summary), w))
+        report.print_key_values(con, "summary", summary_rows(summary))
     files = {n: f"{size:,} bytes" for n, size in view.files.items()}
     con.print(report.key_values("files", files, w))
     metric = str(summary.get("metric") or "") if isinstance(summary, dict) else ""
@@ -244,7 +246,7 @@ def compare(
     \b
     Examples:
       rnncli compare outputs/2026-11-30/10-00-00-train-reber-lstm latest
-      rnncli compare outputs/sweeps/2026-11-30/10-00-00-reber-cells --metric outer_acc
+      rnncli compare 10-00-00-reber-cells --metric outer_acc
     """
     if x not in cmp.X_AXES:
         raise InputError(f"--x {x!r}: expected one of {', '.join(cmp.X_AXES)}")
@@ -253,15 +255,20 @@ def compare(
     if json_out:
         return emit_json(result.to_json(), "compare")
     con = report.console()
-    for lab, d in zip(result.labels, result.dirs, strict=True):
-        con.print(f"{lab} = {d}", markup=False, highlight=False)
+    if result.groups:  # a sweep: its grid points, each over its seeds
+        con.print(f"sweep: {folders[0]}", markup=False, highlight=False, soft_wrap=True)
+    for lab, d in [] if result.groups else zip(result.labels, result.dirs, strict=True):
+        con.print(f"{lab} = {d}", markup=False, highlight=False, soft_wrap=True)
     diff = result.differences
     con.print(cmp.diff_table(result.labels, diff, con.width) if diff else "same config",
               markup=False)  # fmt: skip
-    con.print(cmp.finals_table(result.labels, result.finals, con.width))
+    if result.groups:  # a sweep: its grid points over their seeds
+        con.print(cmp.groups_table(result.metric, result.groups, con.width))
+    else:
+        con.print(cmp.finals_table(result.labels, result.finals, con.width))
     err = report.console(stderr=True)
     if result.figure and not quiet:
-        err.print(f"figure: {result.figure}", markup=False, highlight=False)
+        err.print(f"figure: {result.figure}", markup=False, highlight=False, soft_wrap=True)
     elif result.figure_wanted and not plot.have_matplotlib():
         err.print("matplotlib is not installed (pip install 'rnncli[plot]'): no compare.png",
                   markup=False)  # fmt: skip
@@ -373,7 +380,8 @@ def _clean_cache(rows: list[dict[str, Any]], yes: bool, remove: Callable[[Any], 
     for r in doomed:
         con.print(f"  {r['name']}  ({r['source'] or r['problem']})", markup=False,
                   highlight=False)  # fmt: skip
-    confirm_removal(f"{len(doomed)} cache entries ({total:,.1f} MiB)", yes)
+    entries = "cache entry" if len(doomed) == 1 else "cache entries"
+    confirm_removal(f"{len(doomed)} {entries} ({total:,.1f} MiB)", yes)
     for r in doomed:
         remove(r)
     kept = len(rows) - len(doomed)

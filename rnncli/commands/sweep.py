@@ -98,8 +98,10 @@ def sweep(
     \b
     Examples:
       rnncli sweep --task reber cell=rnn,lstm --seeds 0-1
-      rnncli sweep --config configs/sweeps/adding-lstm-vs-rnn.yaml --out outputs/sweeps/adding
-      rnncli sweep --config configs/sweeps/reber-cells.yaml --dask tcp://127.0.0.1:8786
+      rnncli sweep --config configs/sweeps/adding-lstm-vs-rnn.yaml \\
+          --out outputs/sweeps/adding
+      rnncli sweep --config configs/sweeps/reber-cells.yaml \\
+          --dask tcp://127.0.0.1:8786
     """
     given = flags(cell=cell, seed=seed,
                   **{"train.task": task, "train.data": str(data) if data else None})  # fmt: skip

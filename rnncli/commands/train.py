@@ -70,7 +70,26 @@ def _print_outcome(outcome: Outcome, cfg: Config, json_out: bool) -> None:
         emit_json(doc, "train")
     elif summary:
         con = report.console()
-        con.print(report.key_values("train summary", summary_rows(summary), con.width))
+        report.print_key_values(con, "train summary", summary_rows(summary))
+
+
+#: What to do with a trained run, and what it gives (sample: generative tasks only).
+NEXT = {"sample": "strings or text from the model", "show": "config, summary, the curve",
+        "report": "the run on one HTML page"}  # fmt: skip
+
+
+def next_steps(con: Any, task: str, out: Path) -> None:
+    """The commands that take the run just trained as ``latest``."""
+    from rnncli.tasks import registry
+
+    where = "" if out == Path("outputs") else f" --out {out}"
+    steps = [c for c in NEXT if c != "sample" or registry.get(task).sampler is not None]
+    lines = [f"  rnncli {c} latest{where}" for c in steps]
+    pad = max(map(len, lines))
+    con.print("next:", markup=False, highlight=False)
+    for c, line in zip(steps, lines, strict=True):
+        con.print(f"{line:<{pad}}  ({NEXT[c]})", markup=False, highlight=False,
+                  soft_wrap=True)  # fmt: skip
 
 
 @app.command()
@@ -199,6 +218,9 @@ def train(
     with catch_stops(until_exit=True) as stop:
         outcome = execute(plan, _reporter(json_out, quiet, verbose), stop.requested, say)
     _print_outcome(outcome, plan.cfg, json_out)
+    if outcome.status == "completed" and outcome.run_dir is not None and not (
+            quiet or json_out):  # fmt: skip
+        next_steps(err, plan.cfg.train.task, out)
     if report_html and outcome.status == "completed" and outcome.run_dir is not None:
         from rnncli.inspect.command import write_report
 

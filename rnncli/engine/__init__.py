@@ -21,6 +21,7 @@ A model's state is a tuple of arrays (n_a, m): each block's states (`CellSpec.st
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -261,11 +262,28 @@ THREADS_FROM = 128
 
 
 def threads_for(requested: int | None, n_a: int) -> int:
-    """The BLAS threads a run uses: `requested`, else one below `THREADS_FROM` hidden
-    units and every core from there."""
+    """The BLAS threads a run uses (`choose_threads`, without the reason)."""
+    return choose_threads(requested, n_a)[0]
+
+
+def choose_threads(requested: int | None, n_a: int) -> tuple[int, str]:
+    """The BLAS threads a run uses, and why: `requested`, else one below `THREADS_FROM`
+    hidden units, else the cores the machine has free at the start (cores minus the
+    1-minute load average, rounded; at least one): on a busy machine more threads than
+    idle cores wait on each other, and a 2-core run that takes 2 s on one thread took
+    9-17 s on two beside other work."""
     if requested is not None:
-        return requested
-    return 1 if n_a < THREADS_FROM else max(1, os.cpu_count() or 1)
+        return requested, "as asked"
+    if n_a < THREADS_FROM:
+        return 1, f"below {THREADS_FROM} hidden units"
+    cores = max(1, os.cpu_count() or 1)
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # no load average here: assume an idle machine
+        return cores, f"every core ({cores}; load unknown)"
+    n = max(1, min(cores, math.floor(cores - load + 0.5)))
+    where = f"load {load:.1f} on {cores} cores"
+    return n, (f"idle machine, {where}" if n == cores else f"busy machine, {where}")
 
 
 @contextlib.contextmanager

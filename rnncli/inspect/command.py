@@ -26,7 +26,7 @@ from rnncli.inspect.analysis import Inspection, inspect
 from rnncli.inspect.run import Subject
 from rnncli.runs import Lock, jsonable, to_json, write_bytes_atomic
 from rnncli.runs.files import write_error
-from rnncli.runs.names import CONFIG_YAML, INSPECT_JSON, METRICS_JSONL, REPORT_HTML, SAMPLES_TXT
+from rnncli.runs.names import INSPECT_JSON, METRICS_JSONL, REPORT_HTML, SAMPLES_TXT
 from rnncli.tasks import registry
 
 PLOT_HINT = "pip install 'rnncli[plot]'"
@@ -273,12 +273,23 @@ def write_report(run_dir: Path, best: bool = False) -> Path:
             loss_png = plot.loss_png(history, metric, unit, text)
     path = run_dir / SAMPLES_TXT
     samples = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-    config_yaml = (run_dir / CONFIG_YAML).read_text(encoding="utf-8")
+    config_yaml = _train_sections(run_dir)
     page = html.report_page(
         str(run_dir), info, cfg, task, config_yaml, history, loss_png, ins, figs, samples,
         why_not,
     )  # fmt: skip
     return write_bytes_atomic(run_dir / REPORT_HTML, page.encode("utf-8"))
+
+
+def _train_sections(run_dir: Path) -> str:
+    """The run's config.yaml, the sections training reads only (no dims, gradcheck...)."""
+    import yaml
+
+    from rnncli.config import config_view
+    from rnncli.runs.compare import load_config_dict
+
+    view = config_view(load_config_dict(run_dir), "train")
+    return yaml.safe_dump(view, sort_keys=False, default_flow_style=False)
 
 
 @dataclass

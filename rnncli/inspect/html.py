@@ -117,14 +117,16 @@ def units_section(
         parts.append(unit_block(ins, *unit, f"{unit[0]}[{unit[1]}] (chosen)"))
     if ins.units:
         rows = [[f, found[0].name, f"{found[0].r:+.2f}",
-                 "  ".join(f"{u.name} {u.r:+.2f}" for u in found[1:])]
+                 "  ".join(f"{u.name} {u.r:+.2f}" for u in found[1:])] if found
+                else [f, "-", "-", "not in the passage"]
                 for f, found in ins.units.items()]  # fmt: skip
         parts.append(table(["feature", "best unit", "r", "next best"], rows,
                            "Pearson r of each unit's activation with the feature, every "
                            "character"))  # fmt: skip
         assert ins.sample.text is not None
         feats = units_mod.features(ins.sample.text, ins.sample.context)
-        for feature, found in sorted(ins.units.items(), key=lambda kv: -abs(kv[1][0].r)):
+        tracked = [(k, v) for k, v in ins.units.items() if v]
+        for feature, found in sorted(tracked, key=lambda kv: -abs(kv[1][0].r)):
             best = found[0]
             what = units_mod.DESCRIPTIONS[feature]
             span = excerpt(ins.sample.text, feats[feature]) if excerpts else None

@@ -219,6 +219,10 @@ def units_table(ins: Inspection) -> Table:
     t.add_column("r", justify="right", no_wrap=True)
     t.add_column("next best", no_wrap=True)
     for feature, found in ins.units.items():
+        if not found:
+            t.add_row(feature, "-", "-", f"({units_mod.DESCRIPTIONS[feature]}: not in the "
+                      "passage)")  # fmt: skip
+            continue
         best = found[0]
         rest = "  ".join(f"{u.name} {u.r:+.2f}" for u in found[1:3])
         t.add_row(feature, best.name, f"{best.r:+.2f}", rest)
@@ -246,7 +250,12 @@ def units_view(ins: Inspection, con: Console, find: bool, unit: tuple[str, int] 
         con.print(units_table(ins))
         assert ins.sample.text is not None
         feats = units_mod.features(ins.sample.text, ins.sample.context)
-        order = sorted(ins.units.items(), key=lambda kv: -abs(kv[1][0].r))
+        order = sorted(((k, v) for k, v in ins.units.items() if v),
+                       key=lambda kv: -abs(kv[1][0].r))  # fmt: skip
+        lacking = [k for k, v in ins.units.items() if not v]
+        if lacking:
+            con.print(Text(f"not in this passage, so no unit can track it: {', '.join(lacking)}"
+                           " (--text or --data with quotes, brackets, several lines)"))
         for feature, found in order[:FOUND_SHOWN]:
             best = found[0]
             lo, hi = excerpt(ins.sample.text, feats[feature])

@@ -85,6 +85,14 @@ def features(text: str, context: str = "") -> dict[str, np.ndarray]:
     return out
 
 
+def absent(feature: np.ndarray) -> str | None:
+    """Why a feature cannot be tracked in a passage (it is the same at every character:
+    no quotes, no brackets, one line), or None."""
+    if feature.size == 0 or np.ptp(feature) == 0:
+        return "not in the passage" if not feature.any() else "the same at every character"
+    return None
+
+
 def correlations(acts: np.ndarray, feats: np.ndarray) -> np.ndarray:
     """Pearson correlation of each unit with each feature: acts (T, k), feats (T, F)
     -> (k, F); 0 where either is constant."""
@@ -117,16 +125,19 @@ class Unit:
 def rank(
     states: Mapping[str, np.ndarray], feats: Mapping[str, np.ndarray], top: int = 3
 ) -> dict[str, list[Unit]]:
-    """For every feature, the `top` units (over all states) by |correlation|.
+    """For every feature, the `top` units (over all states) by |correlation|; none for a
+    feature that does not vary over the passage (`absent`).
 
     states: name -> (T, n_a) activations at each character; feats: `features`."""
     names = list(feats)
     F = np.stack([feats[k] for k in names], axis=1)
     found: dict[str, list[Unit]] = {k: [] for k in names}
+    there = [k for k in names if absent(feats[k]) is None]
     for s, acts in states.items():
         r = correlations(np.asarray(acts, float), F)
         for j, k in enumerate(names):
-            found[k] += [Unit(k, s, int(u), float(r[u, j])) for u in range(r.shape[0])]
+            if k in there:  # a feature the passage lacks ranks no unit (every r is 0)
+                found[k] += [Unit(k, s, int(u), float(r[u, j])) for u in range(r.shape[0])]
     for k in names:
         found[k].sort(key=lambda u: (-abs(u.r), u.state, u.unit))
         found[k] = found[k][:top]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,7 @@ class Series:
     y: np.ndarray
     low: np.ndarray | None = None
     high: np.ndarray | None = None
+    stops: list[tuple[float, float]] = field(default_factory=list)  # members ended early
 
 
 def _xy(records: list[dict[str, Any]], metric: str, x: str) -> tuple[np.ndarray, np.ndarray]:
@@ -124,18 +125,50 @@ def run_series(dirs: Sequence[Path], labels: Sequence[str], metric: str, x: str)
 
 
 def sweep_series(groups: Mapping[str, Sequence[Path]], metric: str, x: str) -> list[Series]:
-    """Per grid point: the mean over seeds on a common x grid, with the min and max."""
+    """Per grid point: the mean over seeds and the band of one standard deviation, as
+    the table gives them (`group_finals`). A seed that stopped early (solved, patience)
+    keeps its last value to the group's end, and its last point is in `stops`."""
     out = []
     for label, dirs in groups.items():
         runs = [_xy(curves(d), metric, x) for d in dirs]
         runs = [(a, b) for a, b in runs if a.size]
         if not runs:
             continue
-        end = min(a[-1] for a, _ in runs)  # where every seed still has a value
-        grid = np.unique(np.concatenate([a[a <= end] for a, _ in runs]))
-        Y = np.array([np.interp(grid, a, b) for a, b in runs])
-        out.append(Series(label, grid, Y.mean(axis=0), Y.min(axis=0), Y.max(axis=0)))
+        end = max(a[-1] for a, _ in runs)
+        grid = np.unique(np.concatenate([a for a, _ in runs]))
+        Y = np.array([np.interp(grid, a, b) for a, b in runs])  # held after the last point
+        mean, sd = Y.mean(axis=0), Y.std(axis=0)
+        stops = [(float(a[-1]), float(b[-1])) for a, b in runs if a[-1] < end]
+        out.append(Series(label, grid, mean, mean - sd, mean + sd, stops))
     return out
+
+
+def group_finals(groups: Mapping[str, Sequence[Path]]) -> list[dict[str, Any]]:
+    """Per grid point: its seeds, how many solved, how many stopped early, and each
+    final metric's mean and standard deviation over the seeds."""
+    out = []
+    for label, dirs in groups.items():
+        summaries = [_summary(d) for d in dirs]
+        values: dict[str, list[float]] = {}
+        for s in summaries:
+            for k, v in (s.get("final") or {}).items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    values.setdefault(k, []).append(float(v))
+        solved = [s.get("solved") for s in summaries if s.get("solved") is not None]
+        early = sum(s.get("stopped_by") not in (None, "steps") for s in summaries)
+        out.append({
+            "group": label, "seeds": len(dirs), "solved": sum(map(bool, solved)) if solved
+            else None, "stopped_early": early,
+            "final": {k: {"mean": float(np.mean(v)), "sd": float(np.std(v)), "n": len(v)}
+                      for k, v in values.items()},
+        })  # fmt: skip
+    return out
+
+
+def _summary(run_dir: Path) -> dict[str, Any]:
+    info = read_json(run_dir / "run.json", "run.json")
+    s = info.get("summary") if isinstance(info, dict) else None
+    return s if isinstance(s, dict) else {}
 
 
 def sweep_groups(sweep_dir: Path) -> tuple[dict[str, Any], dict[str, list[Path]]]:
@@ -160,10 +193,16 @@ def plot(series: Sequence[Series], metric: str, x: str, path: Path, title: str) 
 
     fig = plots.figure(8, 4.5)
     ax = fig.add_subplot()
+    marked = False
     for s in series:
         (line,) = ax.plot(s.x, s.y, label=s.label)
         if s.low is not None and s.high is not None:
             ax.fill_between(s.x, s.low, s.high, color=line.get_color(), alpha=0.2)
+        if s.stops:
+            xs, ys = zip(*s.stops, strict=True)
+            ax.plot(xs, ys, "x", color=line.get_color(), markersize=7,
+                    label=None if marked else "a seed's last point (it stopped early)")
+            marked = True
     positive = all((s.y > 0).all() for s in series if s.y.size)
     if positive and ("loss" in metric or "mse" in metric):
         ax.set_yscale("log")
@@ -200,25 +239,47 @@ def duration_text(seconds: Any) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def runs_table(rows: Sequence[Mapping[str, Any]], width: int) -> Any:
-    """`rnncli runs`: newest first; narrow consoles drop the least useful columns."""
-    from rnncli.report import Col, fit_table
+def runs_table(rows: Sequence[Mapping[str, Any]], width: int,
+               taken: Sequence[str] | None = None) -> Any:  # fmt: skip
+    """`rnncli runs`: newest first, one line per run. First the run's name (the shortest
+    one every command takes back: unique among `taken`, the root-relative paths of all
+    runs, shortened in the middle where the console is narrow), then task, cell, steps,
+    status and metric; wider consoles add solved, duration, start time and command."""
+    from rnncli.report import Col, column_width, fit_columns, fit_table
+    from rnncli.runs.store import short_names
 
     cols = [
-        Col("time"), Col("status"), Col("task", priority=3), Col("cell", priority=2),
-        Col("metric", priority=1), Col("steps", "right", priority=4),
+        Col("name", min_width=NAME_MIN), Col("task", priority=3), Col("cell", priority=2),
+        Col("steps", "right", priority=4), Col("status"), Col("metric", priority=1),
         Col("solved", priority=6), Col("time s", "right", priority=5),
-        Col("name", priority=4), Col("command", priority=7), Col("path", wrap=True, min_width=20),
+        Col("started", priority=7), Col("command", priority=8),
     ]  # fmt: skip
+    paths = [str(r["path"]) for r in rows]
+    names = short_names(list(taken or paths))
     body = []
     for r in rows:
         metric = f"{r['metric']} {_num(r['value'])}" if r.get("metric") else "-"
         body.append([
-            r["time"], r["status"], r["task"] or "-", r["cell"], metric, _num(r["steps"]),
-            _num(r["solved"]), duration_text(r["duration_s"]), r["name"] or "-", r["command"],
-            r["path"],
+            names.get(r["path"], r["path"]), r["task"] or "-", r["cell"], _num(r["steps"]),
+            r["status"], metric, _num(r["solved"]), duration_text(r["duration_s"]),
+            r["time"][5:16], r["command"],
         ])  # fmt: skip
-    return fit_table(None, cols, body, width)
+    keep = fit_columns(cols, body, width, True)  # extras go before names are shortened
+    if any(i not in keep for i, c in enumerate(cols) if c.priority <= CORE):
+        cut = [[b[0][:NAME_MIN], *b[1:]] for b in body]
+        keep = [i for i in fit_columns(cols, cut, width, True) if cols[i].priority <= CORE]
+    room = width - column_width(cols, [["name", *b[1:]] for b in body], keep, True) + 4
+    if any(len(b[0]) > room for b in body):
+        short = short_names(list(taken or paths), max(room, NAME_MIN))
+        for b, p in zip(body, paths, strict=True):
+            b[0] = short.get(p, b[0])
+    return fit_table(None, cols, body, width, compact=True, keep=keep)
+
+
+#: The runs table's name column is never narrower than this (other columns go first);
+#: the columns up to this priority stay while names can be shortened to make room.
+NAME_MIN = 22
+CORE = 4
 
 
 def diff_table(labels: Sequence[str], diff: Sequence[tuple[str, list[Any]]], width: int) -> Any:
@@ -233,6 +294,30 @@ def _short(v: Any) -> str:
     if isinstance(v, str) and "/" in v:
         return v.rsplit("/", 1)[-1]
     return _num(v) if not isinstance(v, str) else v
+
+
+def groups_table(metric: str, groups: Sequence[Mapping[str, Any]], width: int) -> Any:
+    """A sweep's grid points: seeds, solved, and each final metric as mean ± standard
+    deviation over the seeds (the line and band of compare.png at its end)."""
+    from rnncli.report import Col, fit_table
+
+    keys: list[str] = [metric]
+    for g in groups:
+        keys += [k for k in g["final"] if k not in keys]
+    cols = [Col("group", wrap=True, min_width=12), Col("seeds", "right"),
+            Col("solved", "right", priority=2), Col("early", "right", priority=3),
+            *(Col(k, "right", priority=i + (1 if i else 0)) for i, k in enumerate(keys))]
+    body = []
+    for g in groups:
+        f = g["final"]
+        body.append([g["group"], str(g["seeds"]), _num(g["solved"]), str(g["stopped_early"]),
+                     *(f"{f[k]['mean']:.4g} ± {f[k]['sd']:.2g}" if k in f else "-"
+                       for k in keys)])  # fmt: skip
+    table = fit_table("final metrics over seeds: mean ± sd", cols, body, width,
+                      caption="early: seeds that stopped before train.steps (x in "
+                      "compare.png)")  # fmt: skip
+    table.caption_justify = "left"
+    return table
 
 
 def finals_table(labels: Sequence[str], finals: Sequence[Mapping[str, Any]], width: int) -> Any:

@@ -56,10 +56,12 @@ def select(
     status: Sequence[str] | None = None,
     since: str | None = None,
     older_than: str | None = None,
+    entries: list[store.Entry] | None = None,
 ) -> list[tuple[store.Entry, dict[str, Any]]]:
     """The runs under `root` (sweeps' runs too), newest first, that match every filter
-    given: each as its store entry and its row (`compare.row`)."""
-    entries = store.scan(root)
+    given: each as its store entry and its row (`compare.row`). `entries`: `store.scan`
+    of `root`, when the caller has it already."""
+    entries = store.scan(root) if entries is None else entries
     if since is not None:
         start = _since(since)
         entries = [e for e in entries if e.start and e.start.replace(tzinfo=None) >= start]
@@ -98,7 +100,10 @@ class RunView:
 
 
 def describe(folder: Path) -> RunView:
-    """The run in `folder` as `RunView`."""
+    """The run in `folder` as `RunView` (a sweep folder: an error that says so)."""
+    if (folder / store.SWEEP_JSON).is_file() and not (folder / "run.json").is_file():
+        raise InputError(f"{folder} is a sweep folder, not a run: rnncli compare {folder.name} "
+                         f"compares its grid points, rnncli runs --out {folder} lists its runs")
     info = Run.load_json(folder)
     config = cmp.load_config_dict(folder)
     training = info.get("command") in ("train",)
@@ -124,12 +129,14 @@ class Comparison:
     x: str
     figure: str | None = None
     figure_wanted: bool = False  # a figure was asked for (matplotlib may be missing)
+    groups: list[dict[str, Any]] = field(default_factory=list)  # a sweep's grid points
 
     def to_json(self) -> dict[str, Any]:
         runs = [{"label": lab, "path": str(d)} for lab, d in zip(self.labels, self.dirs,
                                                                 strict=True)]  # fmt: skip
-        return {"runs": runs, "differences": dict(self.differences), "final": self.finals,
-                "metric": self.metric, "x": self.x, "figure": self.figure}  # fmt: skip
+        doc = {"runs": runs, "differences": dict(self.differences), "final": self.finals,
+               "metric": self.metric, "x": self.x, "figure": self.figure}  # fmt: skip
+        return doc | ({"groups": self.groups} if self.groups else {})
 
     def __repr__(self) -> str:
         from rnncli.displays import number
@@ -200,6 +207,9 @@ def compare(
         title = "rnncli compare"
     diff = cmp.config_diff([cmp.load_config_dict(d) for d in dirs])
     result = Comparison(labels, dirs, diff, _finals(dirs), metric, x, None, out is not None)
+    if sweep:  # a grid point's finals are its seeds' means, not its first seed's
+        result.groups = cmp.group_finals(groups)
+        result.finals = [{k: v["mean"] for k, v in g["final"].items()} for g in result.groups]
     if out is None:
         return result
     if sweep:

@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from rnncli.errors import InputError
 from rnncli.runs.folder import LATEST, Lock, is_locked, read_latest
 from rnncli.runs.names import RUN_JSON, SWEEP_JSON
 
+ELLIPSIS = "…"  # in a name: any characters (see `short_names`)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -34,7 +36,8 @@ def resolve(arg: str | Path, root: str | Path = "outputs", kind: str | None = No
     """A RUN_DIR argument as a folder: a path that exists (or one under `root`, as
     ``rnncli runs`` prints it), ``latest`` (the newest run under `root`; with `kind`, the
     newest run of that command, e.g. ``train``), or a unique prefix of a run's or sweep's
-    folder name (``15-15-59``) or path."""
+    folder name (``15-15-59``), or the end of its path (``reber-cells/cell=rnn,rep=1``;
+    ``…`` stands for any characters, as `short_names` writes them)."""
     text = str(arg)
     root = Path(root)
     if text == LATEST and not Path(text).exists():
@@ -46,21 +49,68 @@ def resolve(arg: str | Path, root: str | Path = "outputs", kind: str | None = No
         return root / path
     if path.exists():
         raise InputError(f"{text}: not a run folder (a file)")
-    if "/" in text or os.sep in text:
-        found = sorted(p for p in path.parent.glob(path.name + "*") if p.is_dir())
-    else:
-        found = sorted(
+    pattern = pattern_of(text)
+    found = sorted(p for p in path.parent.glob(path.name + "*") if p.is_dir()) if (
+        "/" in text and ELLIPSIS not in text) else []
+    if not found and not path.is_absolute():  # a run's name, a sweep's, its path's end
+        found = sorted({
             p
-            for pattern in (f"*/{text}*", f"sweeps/*/{text}*", f"sweeps/*/*/{text}*")
-            for p in root.glob(pattern)
+            for where in ("*/", "sweeps/*/", "sweeps/*/*/")
+            for p in root.glob(where + pattern_of(text + ELLIPSIS))
             if p.is_dir() and not p.is_symlink()
-        )
+        })  # fmt: skip
+    exact = [p for p in found if fnmatchcase(p.as_posix(), "*/" + pattern)]
+    if len(exact) == 1:  # a whole name beats the names it starts (rep=1, rep=10)
+        return exact[0]
     if len(found) == 1:
         return found[0]
     if not found:
         raise InputError(f"{text}: no such run folder, nor a unique start of one under {root}")
     names = ", ".join(p.name for p in found[:3]) + (", ..." if len(found) > 3 else "")
     raise InputError(f"{text}: {len(found)} run folders start so ({names}); give more of it")
+
+
+def pattern_of(name: str) -> str:
+    """A name as `resolve` matches it: ``…`` (as `short_names` shortens) stands for any
+    characters within one folder name."""
+    return re.sub(r"\*+", "*", name.replace(ELLIPSIS, "*"))
+
+
+def short_names(paths: list[str], width: int | None = None) -> dict[str, str]:
+    """For each root-relative run path, the shortest name `resolve` takes back to it (and
+    to no other of `paths`): the run folder's name, a sweep's run as ``sweep/run``; more
+    of the path where that is ambiguous. With `width`, a name longer than that is
+    shortened in the middle (``…``), at a word boundary, while it stays unique."""
+    parts = {p: p.split("/") for p in paths}
+
+    def unique(name: str) -> bool:
+        hits = [p for p in paths if fnmatchcase(p, pattern_of(name))
+                or fnmatchcase(p, "*/" + pattern_of(name))]  # fmt: skip
+        return len(hits) == 1
+
+    out = {}
+    for p, comps in parts.items():
+        keep = 2 if len(comps) > 2 and comps[0] == "sweeps" else 1
+        names = ["/".join(comps[-k:]) for k in range(keep, len(comps) + 1)]
+        name = next((n for n in names if unique(n)), p)
+        if width is not None and len(name) > width:
+            name = next((c for c in _middle_cuts(name, width) if unique(c)), name)
+        out[p] = name
+    return out
+
+
+def _middle_cuts(name: str, width: int) -> list[str]:
+    """Shorter forms of `name`, longest first: words from its start, ``…``, words from
+    its end (cut at ``-``, ``_`` or ``/`` only), a sweep's run name kept whole."""
+    head, slash, leaf = name.rpartition("/")
+    head, tail = (head, slash + leaf) if head else (name, "")
+    room = width - len(tail) - 1
+    cuts = [i for i, ch in enumerate(head) if ch in "-_/"]
+    starts = ["", *(head[:i] for i in cuts)]
+    ends = ["", *(head[j + 1 :] for j in cuts)]
+    found = {f"{a}{ELLIPSIS}{b}{tail}" for a in starts for b in ends
+             if len(a) + len(b) <= min(room, len(head) - 1)}  # at least a character left out
+    return sorted(found, key=lambda c: (-len(c), c))
 
 
 def _latest(root: Path, kind: str | None) -> Path:

@@ -242,4 +242,5 @@ def render(result: SweepResult, console: Console) -> None:
         why = "interrupted" if result.interrupted else "stopped"
         again = f"sweep {why}; run it again with --out {result.sweep_dir} to resume"
         console.print(again, markup=False, highlight=False)
-    console.print(f"sweep folder: {result.sweep_dir}", markup=False, highlight=False)
+    console.print(f"sweep folder: {result.sweep_dir}", soft_wrap=True,
+                  markup=False, highlight=False)

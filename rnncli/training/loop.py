@@ -73,6 +73,7 @@ class Result:
     backend: str = "numpy"  # the last step's
     threads: int = 1
     from_step: int | None = None  # where an auto run moved to the compiled kernels
+    threads_why: str = ""  # why that many threads (`engine.choose_threads`)
 
     @property
     def solved(self) -> bool:
@@ -98,6 +99,7 @@ class Result:
             "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
             "evaluation": self.problem.evaluation,
             "engine": {"backend": self.backend, "threads": self.threads}
+            | ({"threads_why": self.threads_why} if self.threads_why else {})
             | ({"from_step": self.from_step} if self.from_step else {}),
             "message": self.message,
         }
@@ -230,6 +232,7 @@ def train(
     except WriteError as err:  # a full disk, a read-only folder: the last checkpoint stands
         status, message = "failed", str(err)
     finally:
+        s.last_figures()
         s.reporter.stop()
     return s.result(status, message)
 
@@ -254,10 +257,11 @@ class _Session:
     current: str = "numpy"  # the backend of the next step
     t_start: float = 0.0  # set when the loop starts
     last_tick: float = 0.0
-    last_seq: int = 0
+    loss: float = math.nan  # the last update's
     wall0: float = 0.0
     grads: Packed = field(init=False)
     threads: int = field(init=False)
+    threads_why: str = field(init=False)
     dropout: float = field(init=False)
 
     @classmethod
@@ -290,13 +294,16 @@ class _Session:
 
     def __post_init__(self) -> None:
         self.grads = self.p.zeros_like()
-        self.threads = engine.threads_for(self.cfg.train.threads, self.p.n_a)
+        asked, n_a = self.cfg.train.threads, self.p.n_a
+        self.threads, why = engine.choose_threads(asked, n_a)
+        by_load = asked is None and n_a >= engine.THREADS_FROM  # recorded when the machine chose
+        self.threads_why = why if by_load else ""
         self.dropout = self.cfg.model.dropout if self.p.layers > 1 else 0.0
 
     def begin(self) -> None:
         self.t_start = time.perf_counter()
         self.wall0 = self.state.wall_s
-        self.last_tick, self.last_seq = self.t_start, self.state.sequences
+        self.last_tick = self.t_start
         self.reporter.start(self.cfg.train.steps, self.state.step)
 
     def done(self) -> str:
@@ -353,12 +360,19 @@ class _Session:
         return ""
 
     def tick(self, loss: float) -> None:
-        """Progress, at most ten times a second."""
+        """Progress, at most ten times a second, at the summary's rate: over all sessions
+        so far."""
+        self.loss = loss
         now = time.perf_counter()
         if now - self.last_tick > 0.1:
-            rate = (self.state.sequences - self.last_seq) / (now - self.last_tick)
-            self.reporter.update(self.state.step, loss, rate)
-            self.last_tick, self.last_seq = now, self.state.sequences
+            self.reporter.update(self.state.step, loss, self.state.sequences / self.state.wall_s)
+            self.last_tick = now
+
+    def last_figures(self) -> None:
+        """The bar's last figures: the summary's."""
+        state = self.state
+        if state.wall_s > 0 and math.isfinite(self.loss):
+            self.reporter.update(state.step, self.loss, round(state.sequences / state.wall_s, 1))
 
     def evaluate(self, lr: float) -> None:
         """An evaluation: the metrics record, the solved and best marks, best.npz."""
@@ -407,7 +421,7 @@ class _Session:
     def result(self, status: str, message: str) -> Result:
         ran, start = self.plan.ran(self.state.step)
         return Result(status, self.problem, self.p, self.state, self.history, message, ran,
-                      self.threads, start)  # fmt: skip
+                      self.threads, start, self.threads_why)  # fmt: skip
 
 
 def backend_for(cfg: Config) -> engine.Backend:

@@ -46,25 +46,33 @@ class _Bar(Progress):
 
 
 def bar_columns(width: int) -> list[ProgressColumn]:
-    """The bar's columns for a terminal `width` wide: the numbers always, the bar as
-    wide as fits, the times when there is room."""
-    cols: list[ProgressColumn] = [
+    """The bar's columns for a terminal `width` wide: the numbers always, the ETA from 80
+    columns, the elapsed time from 100 (each labelled), the bar as wide as is left."""
+    times: list[ProgressColumn] = []
+    if width >= 80:
+        times += [TextColumn("ETA"), TimeRemainingColumn()]
+    if width >= 100:
+        times += [TextColumn("elapsed"), TimeElapsedColumn()]
+    fixed = 5 + 11 + 12 + 14 + (12 if width >= 80 else 0) + (16 if width >= 100 else 0) + 5
+    return [
         TextColumn("[bold]train"),
-        BarColumn(bar_width=max(8, min(30, width - 62))),
+        BarColumn(bar_width=max(8, min(30, width - fixed - 1))),
         TextColumn("{task.completed}/{task.total}"),
         TextColumn("loss {task.fields[loss]}"),
-        TextColumn("{task.fields[rate]}/s"),
+        TextColumn("{task.fields[rate]} seq/s"),
+        *times,
     ]
-    if width >= 80:
-        cols.append(TimeElapsedColumn())
-    if width >= 96:
-        cols += [TextColumn("ETA"), TimeRemainingColumn()]
-    return cols
+
+
+def rate_text(seq_per_s: float) -> str:
+    """Sequences per second as the bar and the summary both show it."""
+    return f"{seq_per_s:,.1f}"
 
 
 class RichReporter:
     """A live bar on stderr: step, loss (per sequence or per character, as the task
-    reports it), sequences per second, elapsed time, ETA; the last evaluation below."""
+    reports it), sequences per second (over the run so far: at the end, the summary's
+    sequences_per_s), ETA, elapsed time; the last evaluation below."""
 
     def __init__(self, console: Console) -> None:
         self.progress = _Bar(*bar_columns(console.width), console=console, transient=False)
@@ -76,7 +84,7 @@ class RichReporter:
 
     def update(self, step: int, loss: float, seq_per_s: float) -> None:
         self.progress.update(
-            self.task, completed=step, loss=f"{loss:.4g}", rate=f"{seq_per_s:,.0f} seq"
+            self.task, completed=step, loss=f"{loss:.4g}", rate=rate_text(seq_per_s)
         )
 
     def evaluation(self, record: dict[str, Any]) -> None:
