@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import bug_corpus
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -183,6 +184,7 @@ def test_each_planted_bug_fails_one_function_with_its_id(fixture: str) -> None:
 def test_every_diagnosis_id_has_a_planted_bug_or_a_fixture() -> None:
     covered = {bug_id for _, bug_id in PLANTED.values()}
     covered |= {"follows-forward", "test-cell-global", "notebook-shapes-only", "no-known-pattern"}
+    covered |= {b.expected for b in bug_corpus().BUGS}  # tests/test_check_bugs.py
     assert covered == set(IDS)
 
 

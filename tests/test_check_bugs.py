@@ -8,22 +8,17 @@ honest "don't know"), never another id; the share that gets its exact id is prin
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import bug_corpus
 
 from rnncli.check import IDS, run_check
 from rnncli.check.results import FunctionResult
 from rnncli.check.spec import SPECS
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("bug_corpus", HERE / "fixtures/bugs/corpus.py")
-assert _spec is not None and _spec.loader is not None
-corpus = importlib.util.module_from_spec(_spec)
-sys.modules["bug_corpus"] = corpus
-_spec.loader.exec_module(corpus)
+corpus = bug_corpus()
 BUGS = {b.name: b for b in corpus.BUGS}
 LEARNER_OK = (HERE / "fixtures/check/learner_ok.py").read_text()
 

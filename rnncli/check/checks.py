@@ -221,6 +221,7 @@ def _check_forward(
         if i == 0:
             ev.m, ev.failure, ev.touched = case.m, out.failure, out.touched
             ev.main = None if out.failure else diffs
+            ev.observe(case, None, out.value, expected)
             rows += [_contract_row(spec, out, expected), _untouched_row(out)]
         elif row.status != "pass":
             ev.fresh_failed.append(case.label)
@@ -292,6 +293,7 @@ def _check_backward(
             ev.m, ev.failure, ev.touched = case.m, out.failure, out.touched
             ev.main = None if out.failure else diffs
             ev.profile = row.profile
+            ev.observe(case, ref_cache, out.value, expected)
             rows += [_contract_row(spec, out, expected), _untouched_row(out)]
         elif row.status != "pass":
             ev.fresh_failed.append(case.label)
