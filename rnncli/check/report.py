@@ -139,11 +139,19 @@ def verdict_line(f: FunctionResult) -> str:
     return text + (f"; {f.message}" if f.verdict == "error" else "")
 
 
-def gradescope(report: CheckReport) -> dict[str, Any]:
-    """Gradescope's results.json: one test per present (or required) function, out of 1.
+def points(report: CheckReport, f: FunctionResult) -> tuple[float, float]:
+    """(score, max score) of a function on Gradescope, by `settings["scoring"]`:
+    ``all-or-nothing`` (the default) its weight when it passes, else 0; ``share`` its
+    weight times the share of its checks that pass. Weights (`settings["weights"]`)
+    default to 1; a missing required function scores 0."""
+    weight = float(report.settings.get("weights", {}).get(f.name, 1.0))
+    if report.settings.get("scoring", "all-or-nothing") == "share":
+        return round(weight * f.score, 4), weight
+    return (weight if f.verdict == "pass" else 0.0), weight
 
-    A function scores the share of its checks that pass; a missing required one scores 0.
-    """
+
+def gradescope(report: CheckReport) -> dict[str, Any]:
+    """Gradescope's results.json: one test per present (or required) function (`points`)."""
     tests: list[dict[str, Any]] = []
     for number, f in enumerate(report.functions, 1):
         if f.verdict == "missing" and f.name not in report.required:
@@ -151,12 +159,13 @@ def gradescope(report: CheckReport) -> dict[str, Any]:
         lines = [verdict_line(f)]
         lines += [f"{d.id}: {d.hint}\n  evidence: {d.evidence}" for d in f.diagnosis]
         lines += [_row_line(r) for r in f.checks]
+        score, max_score = points(report, f)
         tests.append(
             {
                 "name": f.name,
                 "number": str(number),
-                "score": round(f.score, 4),
-                "max_score": 1.0,
+                "score": score,
+                "max_score": max_score,
                 "status": "passed" if f.verdict == "pass" else "failed",
                 "output": "\n".join(lines),
                 "visibility": "visible",
@@ -215,24 +224,42 @@ def _table(f: FunctionResult, wide: bool) -> Table:
     return table
 
 
-def render(report: CheckReport, console: Console) -> None:
-    """Per present function a table, its verdict and diagnosis; then notes and the summary."""
+def _diagnosis(f: FunctionResult, console: Console) -> None:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(ratio=1)
+    for d in f.diagnosis:
+        grid.add_row(f"  {d.id}", escape(d.hint))
+        grid.add_row("  evidence", escape(d.evidence), style="dim")
+    console.print(grid)
+
+
+def _line(f: FunctionResult, console: Console) -> None:
+    text = verdict_line(f) + (f" [{f.diagnosis[0].id}]" if f.diagnosis else "")
+    console.print(escape(text), style=_STYLE[f.verdict], highlight=False)
+
+
+def render(report: CheckReport, console: Console, quiet: bool = False) -> None:
+    """Failing functions first, each with its table, verdict and diagnosis; then a line per
+    passing function, the missing ones, notes and the summary. `quiet`: one line per
+    function and the summary."""
     wide = console.width >= WIDE
-    for f in report.functions:
-        if f.verdict == "missing":
-            continue
-        if f.checks:
-            console.print(_table(f, wide))
-        console.print(escape(verdict_line(f)), style=_STYLE[f.verdict], highlight=False)
-        if f.diagnosis:
-            grid = Table.grid(padding=(0, 1))
-            grid.add_column(no_wrap=True, style="bold")
-            grid.add_column(ratio=1)
-            for d in f.diagnosis:
-                grid.add_row(f"  {d.id}", escape(d.hint))
-                grid.add_row("  evidence", escape(d.evidence), style="dim")
-            console.print(grid)
-        console.print()
+    present = [f for f in report.functions if f.verdict != "missing"]
+    failing = [f for f in present if f.verdict != "pass"]
+    if quiet:
+        for f in failing + [f for f in present if f.verdict == "pass"]:
+            _line(f, console)
+    else:
+        for f in failing:
+            if f.checks:
+                console.print(_table(f, wide))
+            console.print(escape(verdict_line(f)), style=_STYLE[f.verdict], highlight=False)
+            if f.diagnosis:
+                _diagnosis(f, console)
+            console.print()
+        for f in present:
+            if f.verdict == "pass":
+                _line(f, console)
     missing = [f.name for f in report.functions if f.verdict == "missing"]
     if missing:
         required = [n for n in missing if n in report.required]
@@ -240,7 +267,7 @@ def render(report: CheckReport, console: Console) -> None:
         if required:
             text += f" (required: {', '.join(required)})"
         console.print(escape(text), style="bold red" if required else "yellow", highlight=False)
-    for note in report.notes:
+    for note in [] if quiet else report.notes:
         console.print(f"note: {escape(note)}", style="dim", highlight=False)
     console.print(
         escape(report.summary()), style="bold green" if report.ok else "bold red", highlight=False

@@ -29,11 +29,15 @@ def run_check(
     memory_mib: int = 2048,
     seed: int = 1,
     progress: Callable[[str], None] | None = None,
+    scoring: str = "all-or-nothing",
+    weights: Mapping[str, float] | None = None,
 ) -> CheckReport:
     """Check the notebook's functions found in `path` (a .py file or a .ipynb notebook).
 
     `only` and `require` are comma lists of function names (``notebook`` = the eight);
-    a missing function is reported, and fails only when required. Raises InputError for
+    a missing function is reported, and fails only when required; the GRU functions only
+    when the file has one or they are named. `scoring` and `weights` are Gradescope's
+    (`report.gradescope`). Raises InputError for
     bad input: unknown names, an unreadable file, a syntax error, a file that loads none
     of the selected functions, or one whose definitions do not load.
     """
@@ -58,6 +62,12 @@ def run_check(
         if not any(n in loaded.present for n in selected):
             names = "the notebook's functions" if only is None else "the selected functions"
             raise InputError(f"{path}: defines none of {names} ({', '.join(selected)})")
+        if only is None:  # the notebook's eight: the GRU is rnncli's, not missing
+            selected = tuple(
+                n
+                for n in selected
+                if not n.startswith("gru_") or n in loaded.present or n in required
+            )
         for name in selected:
             if name not in loaded.present:
                 results.append(FunctionResult(name, "missing"))
@@ -73,6 +83,8 @@ def run_check(
         "atol": compare.ATOL,
         "fd_eps": DEFAULT_EPS,
         "fd_tol": DEFAULT_TOL,
+        "scoring": scoring,
+        "weights": dict(weights or {}),
     }
     return CheckReport(
         path=str(path),
