@@ -44,7 +44,7 @@ import numpy as np
 
 from rnncli.check import wire
 from rnncli.check.checks import Learner
-from rnncli.check.load import definitions, from_text
+from rnncli.check.load import definitions, from_text, restore_numpy_aliases
 from rnncli.check.spec import FUNCTIONS
 
 STAND_INS = Path(__file__).resolve().parent / "stand_in"  # holds rnn_utils.py
@@ -96,7 +96,7 @@ def load(msg: dict[str, Any], memory_mib: int) -> tuple[Learner, dict[str, Any]]
     sys.modules["__learner__"] = module  # dataclasses and pickling look modules up here
     ns = module.__dict__
     learner = Learner(ns, source, skipped, memory_mib)
-    notes = list(source.notes)
+    notes = list(source.notes) + restore_numpy_aliases(source)
     for unit, stmt in kept:
         code = compile(ast.Module(body=[stmt], type_ignores=[]), unit.filename, "exec")
         try:

@@ -13,6 +13,9 @@ precondition of its signature, and a failure no rule fully fits is `no-known-pat
 
     id                   evidence (function)
     test-cell-global     a NameError for a name only the (skipped) test code assigns
+    signature            a TypeError calling it: its arguments are not the notebook's
+    missing-import       a NameError for np, numpy, math, sigmoid or softmax
+    numpy-removed        an AttributeError for a name NumPy 2 removed
     modifies-input       it writes into an argument (its values right or not)
     not-linear           backward: twice the upstream does not give twice the gradients
     no-upstream          backward: every gradient is exactly zero
@@ -90,6 +93,9 @@ class Evidence:
 
 IDS = (
     "test-cell-global",
+    "signature",
+    "missing-import",
+    "numpy-removed",
     "modifies-input",
     "not-linear",
     "no-upstream",
@@ -174,6 +180,39 @@ def _test_cell_global(ev: Evidence) -> Diagnosis | None:
         f'function, take it from the arguments (e.g. {f.name} = parameters["{f.name}"]).',
         f"{f.line()}; {f.name} is assigned at {where}, by a statement check skips",
     )
+
+
+_IMPORTS = {"np": "import numpy as np", "numpy": "import numpy", "math": "import math",
+            "sigmoid": "from rnn_utils import *", "softmax": "from rnn_utils import *"}  # fmt: skip
+
+
+def _loading(ev: Evidence) -> Diagnosis | None:
+    """The call itself fails: a changed signature, a missing import, a removed NumPy name."""
+    f = ev.failure
+    if f is None:
+        return None
+    if f.type == "TypeError" and f.message.startswith(f"{ev.spec.name}()"):
+        s = ev.spec
+        args = (*s.upstream, "caches" if s.is_sequence else "cache") if s.is_backward else (
+            *s.state_inputs, "parameters")  # fmt: skip
+        return Diagnosis(
+            "signature",
+            f"Keep the notebook's signature: {s.name}({', '.join(args)}).",
+            f.line(),
+        )
+    if f.type == "NameError" and f.name in _IMPORTS and f.name not in ev.skipped:
+        return Diagnosis(
+            "missing-import", f"{f.name} is never imported: add `{_IMPORTS[f.name]}` at the top.",
+            f.line(),
+        )  # fmt: skip
+    if f.type == "AttributeError" and f.message.startswith("module 'numpy' has no attribute"):
+        return Diagnosis(
+            "numpy-removed",
+            "A NumPy name removed in NumPy 2 (np.float_, np.NaN, ...): use the current one "
+            "(np.float64, np.nan); the error says which.",
+            f.line(),
+        )
+    return None
 
 
 def _not_linear(ev: Evidence) -> Diagnosis | None:
@@ -406,6 +445,7 @@ def _shapes_only(ev: Evidence) -> Diagnosis | None:
 
 RULES: tuple[Rule, ...] = (
     _test_cell_global,
+    _loading,
     _modifies_input,
     _not_linear,
     _no_upstream,

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rnncli.check.results import CheckResult, FunctionResult
+from rnncli.check.results import NOT_THERE, CheckResult, FunctionResult
 
 WIDE = 100  # from this width on, "where" has its own column
 
@@ -26,6 +26,7 @@ _STYLE = {
     "crashed": "bold red",
     "skip": "dim",
     "missing": "yellow",
+    "not-implemented": "yellow",
 }
 
 
@@ -45,16 +46,17 @@ class CheckReport:
 
     @property
     def present(self) -> list[FunctionResult]:
-        return [f for f in self.functions if f.verdict != "missing"]
+        """The functions checked (not missing, not left unfinished)."""
+        return [f for f in self.functions if f.verdict not in NOT_THERE]
 
     @property
     def failing(self) -> list[FunctionResult]:
-        """Present functions that do not pass, and required ones that are missing."""
+        """Present functions that do not pass; required ones missing or not implemented."""
         return [
             f
             for f in self.functions
-            if f.verdict not in ("pass", "missing")
-            or (f.verdict == "missing" and f.name in self.required)
+            if f.verdict not in ("pass", *NOT_THERE)
+            or (f.verdict in NOT_THERE and f.name in self.required)
         ]
 
     @property
@@ -72,6 +74,9 @@ class CheckReport:
         missing = [f for f in self.functions if f.verdict == "missing"]
         if missing:
             parts.append(f"{len(missing)} missing")
+        left = [f for f in self.functions if f.verdict == "not-implemented"]
+        if left:
+            parts.append(f"{len(left)} not implemented")
         checks = sum(f.total for f in present)
         passed_checks = sum(f.passed for f in present)
         parts.append(f"{passed_checks}/{checks} checks in {self.seconds:.1f} s")
@@ -108,6 +113,9 @@ class CheckReport:
                 "passed": sum(f.verdict == "pass" for f in present),
                 "failed": [f.name for f in self.failing],
                 "missing": [f.name for f in self.functions if f.verdict == "missing"],
+                "not_implemented": [
+                    f.name for f in self.functions if f.verdict == "not-implemented"
+                ],
                 "checks": sum(f.total for f in present),
                 "checks_passed": sum(f.passed for f in present),
             },
@@ -133,8 +141,12 @@ def verdict_line(f: FunctionResult) -> str:
     """``rnn_cell_backward: FAIL, 5/9 checks pass`` (or the error, timeout, crash)."""
     if f.verdict == "missing":
         return f"{f.name}: missing"
+    if f.verdict == "not-implemented":
+        return f"{f.name}: not implemented: {f.message}"
     if f.verdict in ("timeout", "crashed"):
         return f"{f.name}: {f.verdict.upper()} ({f.message})"
+    if not f.checks:  # it could not be checked at all (it does not parse)
+        return f"{f.name}: {f.verdict.upper()}; {f.message}"
     text = f"{f.name}: {f.verdict.upper()}, {f.passed}/{f.total} checks pass"
     return text + (f"; {f.message}" if f.verdict == "error" else "")
 
@@ -154,7 +166,7 @@ def gradescope(report: CheckReport) -> dict[str, Any]:
     """Gradescope's results.json: one test per present (or required) function (`points`)."""
     tests: list[dict[str, Any]] = []
     for number, f in enumerate(report.functions, 1):
-        if f.verdict == "missing" and f.name not in report.required:
+        if f.verdict in NOT_THERE and f.name not in report.required:
             continue
         lines = [verdict_line(f)]
         lines += [f"{d.id}: {d.hint}\n  evidence: {d.evidence}" for d in f.diagnosis]
@@ -244,13 +256,17 @@ def render(report: CheckReport, console: Console, quiet: bool = False) -> None:
     passing function, the missing ones, notes and the summary. `quiet`: one line per
     function and the summary."""
     wide = console.width >= WIDE
-    present = [f for f in report.functions if f.verdict != "missing"]
+    present = report.present
     failing = [f for f in present if f.verdict != "pass"]
+    failing += [f for f in report.functions if f.verdict == "not-implemented"]
     if quiet:
         for f in failing + [f for f in present if f.verdict == "pass"]:
             _line(f, console)
     else:
         for f in failing:
+            if f.verdict == "not-implemented":
+                _line(f, console)
+                continue
             if f.checks:
                 console.print(_table(f, wide))
             console.print(escape(verdict_line(f)), style=_STYLE[f.verdict], highlight=False)

@@ -59,18 +59,25 @@ def run_check(
         except ChildGone as gone:
             what = "did not finish" if gone.verdict == "timeout" else "crashed"
             raise InputError(f"{path}: loading its definitions {what} ({gone.message})") from None
-        if not any(n in loaded.present for n in selected):
+        todo = {*source.broken, *loaded.present}
+        if not any(n in todo for n in selected):
             names = "the notebook's functions" if only is None else "the selected functions"
             raise InputError(f"{path}: defines none of {names} ({', '.join(selected)})")
         if only is None:  # the notebook's eight: the GRU is rnncli's, not missing
             selected = tuple(
                 n
                 for n in selected
-                if not n.startswith("gru_") or n in loaded.present or n in required
+                if not n.startswith("gru_") or n in todo or n in required
             )
+        left = load.unfinished(source)
         for name in selected:
             if name not in loaded.present:
-                results.append(FunctionResult(name, "missing"))
+                broken = source.broken.get(name)
+                verdict = "missing" if broken is None else "error"
+                results.append(FunctionResult(name, verdict, broken or ""))
+                continue
+            if name in left:
+                results.append(FunctionResult(name, "not-implemented", left[name]))
                 continue
             if progress is not None:
                 progress(name)
