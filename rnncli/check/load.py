@@ -189,7 +189,7 @@ def blank_magics(text: str, skipped: list[int] | None = None) -> str:
     for i, line in enumerate(lines):
         if _MAGIC.match(line) or _automagic(line):
             lines[i] = line[: len(line) - len(line.lstrip())] + "pass"
-            if skipped is not None and (line.lstrip()[:1] in "!%" or _automagic(line)):
+            if skipped is not None:
                 skipped.append(i + 1)
     return "\n".join(lines)
 

@@ -62,7 +62,9 @@ def run_check(
         todo = {*source.broken, *loaded.present}
         if not any(n in todo for n in selected):
             names = "the notebook's functions" if only is None else "the selected functions"
-            raise InputError(f"{path}: defines none of {names} ({', '.join(selected)})")
+            unparsed = [n for n in source.notes if "does not parse" in n or "do not parse" in n]
+            why = f"; {unparsed[0]}" if unparsed else ""
+            raise InputError(f"{path}: defines none of {names} ({', '.join(selected)}){why}")
         if only is None:  # the notebook's eight: the GRU is rnncli's, not missing
             selected = tuple(
                 n
