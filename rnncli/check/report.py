@@ -154,11 +154,13 @@ def verdict_line(f: FunctionResult) -> str:
 def points(report: CheckReport, f: FunctionResult) -> tuple[float, float]:
     """(score, max score) of a function on Gradescope, by `settings["scoring"]`:
     ``all-or-nothing`` (the default) its weight when it passes, else 0; ``share`` its
-    weight times the share of its checks that pass. Weights (`settings["weights"]`)
-    default to 1; a missing required function scores 0."""
+    weight times the share of its checks that pass (short of the whole weight unless it
+    passes). Weights (`settings["weights"]`) default to 1; a missing required function
+    scores 0."""
     weight = float(report.settings.get("weights", {}).get(f.name, 1.0))
     if report.settings.get("scoring", "all-or-nothing") == "share":
-        return round(weight * f.score, 4), weight
+        share = f.score if f.verdict == "pass" else min(f.score, 1 - 1 / max(f.total, 1))
+        return round(weight * share, 4), weight
     return (weight if f.verdict == "pass" else 0.0), weight
 
 
