@@ -205,10 +205,11 @@ def _loading(ev: Evidence) -> Diagnosis | None:
             "missing-import", f"{f.name} is never imported: add `{_IMPORTS[f.name]}` at the top.",
             f.line(),
         )  # fmt: skip
-    if f.type == "AttributeError" and f.message.startswith("module 'numpy' has no attribute"):
+    removed = "removed in the NumPy 2.0 release" in f.message
+    if f.type == "AttributeError" and (removed or "module 'numpy' has no" in f.message):
         return Diagnosis(
             "numpy-removed",
-            "A NumPy name removed in NumPy 2 (np.float_, np.NaN, ...): use the current one "
+            "A name NumPy 2 removed (np.float_, np.NaN, ...): use the current one "
             "(np.float64, np.nan); the error says which.",
             f.line(),
         )
