@@ -38,6 +38,7 @@ from rnncli.check.compare import (
     colsum,
     contract,
     diff_outputs,
+    same,
     time_profile,
     zero_diff,
 )
@@ -109,7 +110,7 @@ class Learner:
         except BaseException as exc:  # their code: any exception, sys.exit included
             # (KeyboardInterrupt too: the child has its own session, Ctrl-C goes to rnncli)
             return Outcome(failure=self.failure(exc, fn))
-        touched = [n for n, a, b in zip(names, args, before, strict=True) if not _same(a, b)]
+        touched = [n for n, a, b in zip(names, args, before, strict=True) if not same(a, b)]
         return Outcome(value, touched=touched)
 
     @contextmanager
@@ -130,17 +131,6 @@ class Learner:
                     self.ns[n] = own[n]
                 else:
                     self.ns.pop(n, None)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Exactly equal, recursively (arrays, dicts, tuples, lists)."""
-    if isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, True)
-    if isinstance(b, Mapping):
-        return isinstance(a, Mapping) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b)
-    if isinstance(b, (tuple, list)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
-    return True
 
 
 def _forward_args(spec: Spec, case: Case) -> tuple[list[Any], tuple[str, ...]]:
@@ -409,6 +399,25 @@ def _finite_differences(
     if grads.failure is not None:
         return CheckResult(label, "error", note=grads.failure.line())
 
+    problem = _fd_problem(spec, case, forward, grads)
+    settings = Settings(DEFAULT_EPS, DEFAULT_TOL, "full", 4, 10**9, seed, np.dtype(np.float64))
+    try:
+        found = check_problem(problem, settings, Tally())
+    except BaseException as exc:
+        return CheckResult(
+            label,
+            "skip",
+            note=f"your {spec.forward} raised: {learner.failure(exc, forward).line()}",
+        )
+    on = f"; of rnncli's {spec.forward}: yours {broken[0]}" if broken else ""
+    return _fd_row(spec, found, ev, on)
+
+
+def _fd_problem(spec: Spec, case: Case, forward: Callable[..., Any], grads: Outcome) -> Problem:
+    """gradcheck's problem: f = Σ da⊙a (+ Σ dc_next⊙c_next) of `forward`, per batch column,
+    against the backward's `grads`."""
+    fwd = SPECS[spec.forward]
+
     def per_column(
         p: dict[str, np.ndarray], c: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -419,7 +428,7 @@ def _finite_differences(
         s = sum(colsum(np.abs(t)) for t in terms)
         return np.asarray(f), np.asarray(s)
 
-    problem = Problem(
+    return Problem(
         spec.family,
         spec.level,
         None,
@@ -430,21 +439,16 @@ def _finite_differences(
         lambda: grads.value,
         case.m,
     )
-    settings = Settings(DEFAULT_EPS, DEFAULT_TOL, "full", 4, 10**9, seed, np.dtype(np.float64))
-    try:
-        found = check_problem(problem, settings, Tally())
-    except BaseException as exc:
-        return CheckResult(
-            label,
-            "skip",
-            note=f"your {spec.forward} raised: {learner.failure(exc, forward).line()}",
-        )
+
+
+def _fd_row(spec: Spec, found: list[Any], ev: Evidence, on: str) -> CheckResult:
+    """The "vs your forward" row from gradcheck's results (`on`: whose forward, if not theirs)."""
+    label = "vs your forward"
     bad = [r for r in found if not r.passed]
     rel = max((r.rel_error for r in found if np.isfinite(r.rel_error)), default=np.inf)
     worst_abs = max((r.abs_error for r in found if np.isfinite(r.abs_error)), default=np.inf)
-    on = f"; of rnncli's {spec.forward}: yours {broken[0]}" if broken else ""
     if not bad:
-        ev.fd_ok = not broken
+        ev.fd_ok = not on
         return CheckResult(
             label, "pass", worst_abs, rel, note=f"central differences, eps {DEFAULT_EPS:g}{on}"
         )

@@ -204,3 +204,14 @@ def colsum(a: np.ndarray) -> np.ndarray:
     return np.asarray(
         np.sum(a, axis=tuple(ax for ax in range(a.ndim) if ax != 1), dtype=np.float64)
     )
+
+
+def same(a: Any, b: Any) -> bool:
+    """Exactly equal, recursively (arrays, dicts, tuples, lists)."""
+    if isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, True)
+    if isinstance(b, Mapping):
+        return isinstance(a, Mapping) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in b)
+    if isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+    return True
