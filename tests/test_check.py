@@ -424,24 +424,6 @@ def test_bad_input_in_a_real_process_prints_one_line(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.py"]
 
 
-def test_a_function_that_does_not_parse_gets_that_as_its_verdict(tmp_path: Path) -> None:
-    """And the rest of the file is checked: a scratch cell that does not parse is skipped."""
-    path = tmp_path / "syntax.py"
-    path.write_text("import numpy as np\n\ndef rnn_forward(x, a0, parameters)\n    pass\n")
-    result = invoke(["check", str(path), "--no-save"])
-    assert result.exit_code == 1
-    assert "rnn_forward: ERROR; does not parse (line 3: expected ':')" in result.stdout
-    nb = json.loads((FIXTURES / "notebook_fixed.ipynb").read_text())
-    nb["cells"].append({"cell_type": "code", "source": "def scratch(:\n", "metadata": {}})
-    path = tmp_path / "hw.ipynb"
-    path.write_text(json.dumps(nb))
-    report = run_check(path)
-    assert report.ok and sum(f.verdict == "pass" for f in report.functions) == 7
-    cell = len(nb["cells"])
-    assert report.notes[-1] == f"cell {cell}: skipped, it does not parse (cell {cell}, line 1: " \
-        "invalid syntax)"  # fmt: skip
-
-
 def test_bad_options_exit_2(tmp_path: Path) -> None:
     ok = str(FIXTURES / "learner_ok.py")
     cases = [

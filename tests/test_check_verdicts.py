@@ -152,3 +152,21 @@ def test_json_and_gradescope_print_one_document_whatever_happens(tmp_path: Path)
         result = invoke(["check", str(tmp_path / "empty.py"), "--format", fmt, "--no-save"])
         assert result.exit_code == 2
         json.loads(result.stdout)
+
+
+def test_a_function_that_does_not_parse_gets_that_as_its_verdict(tmp_path: Path) -> None:
+    """And the rest of the file is checked: a scratch cell that does not parse is skipped."""
+    path = tmp_path / "syntax.py"
+    path.write_text("import numpy as np\n\ndef rnn_forward(x, a0, parameters)\n    pass\n")
+    result = invoke(["check", str(path), "--no-save"])
+    assert result.exit_code == 1
+    assert "rnn_forward: ERROR; does not parse (line 3: expected ':')" in result.stdout
+    nb = json.loads((FIXTURES / "notebook_fixed.ipynb").read_text())
+    nb["cells"].append({"cell_type": "code", "source": "def scratch(:\n", "metadata": {}})
+    path = tmp_path / "hw.ipynb"
+    path.write_text(json.dumps(nb))
+    report = run_check(path)
+    assert report.ok and sum(f.verdict == "pass" for f in report.functions) == 7
+    cell = len(nb["cells"])
+    assert report.notes[-1] == f"cell {cell}: skipped, it does not parse (cell {cell}, line 1: " \
+        "invalid syntax)"  # fmt: skip
