@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -18,3 +20,20 @@ def layout_v1(cell: str, params: dict[str, np.ndarray]) -> np.ndarray:
         b = np.concatenate([params["b" + w[1:]] for w in order[cell]])
     Wy = params["Wya" if cell == "rnn" else "Wy"]
     return np.concatenate([a.ravel() for a in (Wa, Wx, b, Wy, params["by"])])
+
+
+def bug_corpus() -> Any:  # noqa: ANN401 - a module loaded from a path
+    """tests/fixtures/bugs/corpus.py, the frozen corpus of learner bugs, as a module."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if "bug_corpus" in sys.modules:
+        return sys.modules["bug_corpus"]
+    path = Path(__file__).resolve().parent / "fixtures" / "bugs" / "corpus.py"
+    spec = importlib.util.spec_from_file_location("bug_corpus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bug_corpus"] = module
+    spec.loader.exec_module(module)
+    return module

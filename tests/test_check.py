@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import bug_corpus
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -34,7 +35,6 @@ from rnncli.check.load import blank_magics, definitions, from_text, read_source
 from rnncli.check.report import render
 from rnncli.check.spec import FUNCTIONS, NOTEBOOK_FUNCTIONS, SPECS
 from rnncli.cli import app
-from rnncli.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "check"
 RNNCLI = Path(sys.executable).parent / "rnncli"
@@ -104,8 +104,7 @@ def test_the_notebooks_own_code_cells_pass() -> None:
     assert verdicts == {
         **{n: "pass" for n in NOTEBOOK_FUNCTIONS if n != "lstm_backward"},
         "lstm_backward": "missing",  # the notebook has no lstm_backward
-        **{n: "missing" for n in FUNCTIONS if n.startswith("gru")},
-    }
+    }  # the GRU is rnncli's: not reported missing unless asked for
     assert report.ok
 
 
@@ -126,7 +125,10 @@ def test_the_seed_notebook_as_the_learner_left_it() -> None:
     # lstm_cell_backward uses the test cell's global Wf instead of parameters["Wf"]
     lb = f["lstm_cell_backward"]
     assert lb.verdict == "error"
-    assert lb.message == "NameError: name 'Wf' is not defined (cell 16, line 29)"
+    assert lb.message == (
+        "NameError: name 'Wf' is not defined (cell 16, line 29); with Wf, Wc, Wi, Wo from "
+        "parameters: PASS, 11/11 checks pass"  # checked again: nothing else is wrong
+    )
     assert [d.id for d in lb.diagnosis] == ["test-cell-global"]
     assert "cell 8, line 39" in lb.diagnosis[0].hint and 'parameters["Wf"]' in lb.diagnosis[0].hint
     result = invoke(["check", str(FIXTURES / "notebook_seed.ipynb"), "--no-save"])
@@ -183,6 +185,7 @@ def test_each_planted_bug_fails_one_function_with_its_id(fixture: str) -> None:
 def test_every_diagnosis_id_has_a_planted_bug_or_a_fixture() -> None:
     covered = {bug_id for _, bug_id in PLANTED.values()}
     covered |= {"follows-forward", "test-cell-global", "notebook-shapes-only", "no-known-pattern"}
+    covered |= {b.expected for b in bug_corpus().BUGS}  # tests/test_check_bugs.py
     assert covered == set(IDS)
 
 
@@ -371,8 +374,6 @@ def test_ctrl_c_exits_130_and_kills_the_child(tmp_path: Path) -> None:
 
 
 BAD_FILES: list[tuple[str, bytes, str]] = [
-    ("syntax.py", b"import numpy as np\n\ndef rnn_forward(x, a0, parameters)\n    pass\n",
-     "syntax.py:3: expected ':'"),
     ("nothing.py", b"import numpy as np\n\ndef helper():\n    return 1\n",
      "nothing.py: defines none of the notebook's functions"),
     ("latin1.py", "# café\ndef rnn_forward(x, a0, p):\n    pass\n".encode("latin-1"),
@@ -384,7 +385,7 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
      json.dumps({"nbformat": 4, "cells": [
          {"cell_type": "markdown", "source": "# hi"},
          {"cell_type": "code", "source": ["x = 1\n", "def f(:\n"]}]}).encode(),
-     "cells.ipynb: cell 2, line 2: invalid syntax"),
+     "cells.ipynb: defines none of the notebook's functions"),
 ]  # fmt: skip
 
 
@@ -414,10 +415,13 @@ def test_missing_file_and_directory_exit_2(tmp_path: Path) -> None:
 
 
 def test_bad_input_in_a_real_process_prints_one_line(tmp_path: Path) -> None:
-    (tmp_path / "bad.py").write_text("def rnn_forward(:\n")
+    (tmp_path / "bad.py").write_text("def helper(:\n")
     out = _run(["check", "bad.py"], cwd=tmp_path)
     assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr == "rnncli: error: bad.py:1: invalid syntax\n"
+    assert out.stderr.startswith("rnncli: error: bad.py: defines none of the notebook's")
+    assert out.stderr.endswith(
+        "; lines 1-2: skipped, they do not parse (line 1: invalid syntax)\n"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.py"]
 
 
@@ -502,13 +506,13 @@ def test_gradescope_results(tmp_path: Path) -> None:
 
 
 def test_a_submission_that_cannot_be_checked_still_gets_its_results_json(tmp_path: Path) -> None:
-    (tmp_path / "hw.py").write_text("def rnn_forward(x, a0, parameters)\n    pass\n")
+    (tmp_path / "hw.py").write_text("def helper(x, a0, parameters)\n    pass\n")
     target = tmp_path / "results.json"
     result = invoke(["check", str(tmp_path / "hw.py"), "--gradescope-out", str(target)])
     assert result.exit_code == 2
     doc = json.loads(target.read_text())
     assert doc["score"] == 0.0 and doc["tests"] == []
-    assert doc["output"].endswith("hw.py:1: expected ':'")
+    assert doc["output"].endswith("(line 1: expected ':')")
 
 
 def test_the_run_folder_has_check_json_and_the_hash_not_the_code(tmp_path: Path) -> None:
@@ -608,7 +612,11 @@ def test_notebook_magics_and_cell_magics_are_skipped() -> None:
         "pass",
         "import numpy as np",
     ]
-    assert source.notes == ["cell 3: skipped (a %%bash cell magic)"]
+    assert source.notes == [
+        "cell 2: skipped shell or magic lines 1, 2, 3, 4",
+        "cell 3: skipped (a %%bash cell magic)",
+        "cell 4: skipped shell or magic line 2",
+    ]
     kept, _ = definitions(source)
     assert [type(s).__name__ for _, s in kept] == ["Import", "FunctionDef"]
     assert source.where("hw.ipynb#cell4", 2) == "cell 4, line 2"
@@ -638,8 +646,10 @@ def test_read_source_refuses_before_running_anything(tmp_path: Path) -> None:
     marker = tmp_path / "RAN"
     path = tmp_path / "evil.py"
     path.write_text(f"open({str(marker)!r}, 'w').close()\ndef rnn_forward(:\n")
-    with pytest.raises(InputError, match="evil.py:2: invalid syntax"):
-        read_source(path)
+    source, _ = read_source(path)
+    assert source.broken == {"rnn_forward": "does not parse (line 2: invalid syntax)"}
+    report = run_check(path)
+    assert by_name(report)["rnn_forward"].verdict == "error"
     assert not marker.exists()
 
 

@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 
 from rnncli import notebook
-from rnncli.check.compare import ATOL, array_diff, contract, diff_outputs, time_profile
+from rnncli.check.compare import (
+    array_diff,
+    colsum,
+    contract,
+    diff_outputs,
+    same,
+    time_profile,
+    zero_diff,
+)
 from rnncli.check.diagnose import Evidence, diagnose
 from rnncli.check.load import Source
 from rnncli.check.problems import Case, fd_case, fresh_cases, notebook_case
@@ -102,7 +110,7 @@ class Learner:
         except BaseException as exc:  # their code: any exception, sys.exit included
             # (KeyboardInterrupt too: the child has its own session, Ctrl-C goes to rnncli)
             return Outcome(failure=self.failure(exc, fn))
-        touched = [n for n, a, b in zip(names, args, before, strict=True) if not _same(a, b)]
+        touched = [n for n, a, b in zip(names, args, before, strict=True) if not same(a, b)]
         return Outcome(value, touched=touched)
 
     @contextmanager
@@ -123,17 +131,6 @@ class Learner:
                     self.ns[n] = own[n]
                 else:
                     self.ns.pop(n, None)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Exactly equal, recursively (arrays, dicts, tuples, lists)."""
-    if isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, True)
-    if isinstance(b, Mapping):
-        return isinstance(a, Mapping) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b)
-    if isinstance(b, (tuple, list)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
-    return True
 
 
 def _forward_args(spec: Spec, case: Case) -> tuple[list[Any], tuple[str, ...]]:
@@ -221,6 +218,7 @@ def _check_forward(
         if i == 0:
             ev.m, ev.failure, ev.touched = case.m, out.failure, out.touched
             ev.main = None if out.failure else diffs
+            ev.observe(case, None, out.value, expected)
             rows += [_contract_row(spec, out, expected), _untouched_row(out)]
         elif row.status != "pass":
             ev.fresh_failed.append(case.label)
@@ -246,7 +244,8 @@ def _cache(
     out = learner.call(forward, args, names)
     if out.failure is None:
         fwd = SPECS[spec.forward]
-        if all(d.ok for d in diff_outputs(fwd.outputs, out.value, reference, False)):
+        same = all(d.ok for d in diff_outputs(fwd.outputs, out.value, reference, False))
+        if same and not contract(fwd.outputs, out.value, reference, False):
             return out.value[-1], reference[-1], ""
     return reference[-1], reference[-1], f"on rnncli's cache: your {spec.forward} differs here"
 
@@ -292,6 +291,7 @@ def _check_backward(
             ev.m, ev.failure, ev.touched = case.m, out.failure, out.touched
             ev.main = None if out.failure else diffs
             ev.profile = row.profile
+            ev.observe(case, ref_cache, out.value, expected)
             rows += [_contract_row(spec, out, expected), _untouched_row(out)]
         elif row.status != "pass":
             ev.fresh_failed.append(case.label)
@@ -320,7 +320,7 @@ def _properties(
     if failed is not None:
         rows.append(CheckResult("zero upstream", "error", note=failed.line()))
     else:
-        diffs = [_zero_diff(n, _grads(zero).get(n), g[n]) for n in spec.outputs if n in g]
+        diffs = [zero_diff(n, _grads(zero).get(n), g[n]) for n in spec.outputs if n in g]
         rows.append(_value_row("zero upstream", zero, diffs))
         ev.zero_ok = rows[-1].status == "pass"
     twice = learner.call(fn, *_backward_args(spec, _scaled(case.upstream, 2.0), cache))
@@ -362,20 +362,6 @@ def _grads(out: Outcome) -> dict[str, np.ndarray]:
     return {k: v for k, v in out.value.items() if isinstance(v, np.ndarray)}
 
 
-def _zero_diff(name: str, got: np.ndarray | None, base: np.ndarray) -> ArrayDiff:
-    """Zero upstream: every entry must vanish; errors relative to the real gradient's size."""
-    if got is None or got.shape != base.shape:
-        return array_diff(name, got, np.zeros_like(base))
-    err = np.abs(got.astype(np.float64))
-    bad = ~(err <= ATOL)
-    if not bad.any():
-        return ArrayDiff(name, True, float(err.max(initial=0.0)), 0.0)
-    scale = float(np.max(np.abs(base))) or 1.0
-    max_abs = float(np.max(np.where(np.isnan(err), np.inf, err)))
-    first = ",".join(map(str, np.argwhere(bad)[0]))
-    return ArrayDiff(name, False, max_abs, max_abs / scale, f"{name}[{first}]")
-
-
 def _finite_differences(
     spec: Spec,
     fn: Callable[..., Any],
@@ -401,6 +387,10 @@ def _finite_differences(
         return CheckResult(label, "skip", note=f"your {spec.forward} raised: {out.failure.line()}")
     reference = _reference_forward(spec, case)
     ev.forward_ok = all(d.ok for d in diff_outputs(fwd.outputs, out.value, reference, False))
+    broken = contract(fwd.outputs, out.value, reference, False)
+    if broken:  # not the notebook's structure or dtype: differentiate rnncli's forward
+        forward, out = REFERENCE[spec.forward], Outcome(reference)
+        ev.forward_ok = None
     try:
         cache = out.value[-1]
     except Exception:  # whatever it returned, it has no last item
@@ -409,17 +399,36 @@ def _finite_differences(
     if grads.failure is not None:
         return CheckResult(label, "error", note=grads.failure.line())
 
+    problem = _fd_problem(spec, case, forward, grads)
+    settings = Settings(DEFAULT_EPS, DEFAULT_TOL, "full", 4, 10**9, seed, np.dtype(np.float64))
+    try:
+        found = check_problem(problem, settings, Tally())
+    except BaseException as exc:
+        return CheckResult(
+            label,
+            "skip",
+            note=f"your {spec.forward} raised: {learner.failure(exc, forward).line()}",
+        )
+    on = f"; of rnncli's {spec.forward}: yours {broken[0]}" if broken else ""
+    return _fd_row(spec, found, ev, on)
+
+
+def _fd_problem(spec: Spec, case: Case, forward: Callable[..., Any], grads: Outcome) -> Problem:
+    """gradcheck's problem: f = Σ da⊙a (+ Σ dc_next⊙c_next) of `forward`, per batch column,
+    against the backward's `grads`."""
+    fwd = SPECS[spec.forward]
+
     def per_column(
         p: dict[str, np.ndarray], c: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
         result = forward(*[c[k] for k in fwd.state_inputs], p)
         # f = Σ da⊙a (+ Σ dc_next⊙c_next: a cell step's every state)
         terms = [c[k] * np.asarray(r) for k, r in zip(spec.upstream, result, strict=False)]
-        f = sum(_colsum(t) for t in terms)
-        s = sum(_colsum(np.abs(t)) for t in terms)
+        f = sum(colsum(t) for t in terms)
+        s = sum(colsum(np.abs(t)) for t in terms)
         return np.asarray(f), np.asarray(s)
 
-    problem = Problem(
+    return Problem(
         spec.family,
         spec.level,
         None,
@@ -430,38 +439,27 @@ def _finite_differences(
         lambda: grads.value,
         case.m,
     )
-    settings = Settings(DEFAULT_EPS, DEFAULT_TOL, "full", 4, 10**9, seed, np.dtype(np.float64))
-    try:
-        found = check_problem(problem, settings, Tally())
-    except BaseException as exc:
-        return CheckResult(
-            label,
-            "skip",
-            note=f"your {spec.forward} raised: {learner.failure(exc, forward).line()}",
-        )
+
+
+def _fd_row(spec: Spec, found: list[Any], ev: Evidence, on: str) -> CheckResult:
+    """The "vs your forward" row from gradcheck's results (`on`: whose forward, if not theirs)."""
+    label = "vs your forward"
     bad = [r for r in found if not r.passed]
     rel = max((r.rel_error for r in found if np.isfinite(r.rel_error)), default=np.inf)
     worst_abs = max((r.abs_error for r in found if np.isfinite(r.abs_error)), default=np.inf)
     if not bad:
-        ev.fd_ok = True
+        ev.fd_ok = not on
         return CheckResult(
-            label, "pass", worst_abs, rel, note=f"central differences, eps {DEFAULT_EPS:g}"
+            label, "pass", worst_abs, rel, note=f"central differences, eps {DEFAULT_EPS:g}{on}"
         )
     ev.fd_ok = False
     worst = max(bad, key=lambda r: r.rel_error if np.isfinite(r.rel_error) else np.inf)
-    text = "differs: " + ", ".join(r.name + (f" ({r.note})" if r.note else "") for r in bad)
-    if not ev.forward_ok:
+    text = "differs: " + ", ".join(r.name + (f" ({r.note})" if r.note else "") for r in bad) + on
+    if ev.forward_ok is False:
         # their forward is wrong here: its derivative says nothing about this backward
         text += f"; your {spec.forward} is wrong, so this says little"
         return CheckResult(label, "skip", worst.abs_error, worst.rel_error, worst.name, text)
     return CheckResult(label, "fail", worst.abs_error, worst.rel_error, worst.name, text)
-
-
-def _colsum(a: np.ndarray) -> np.ndarray:
-    """Sum over every axis but the batch axis 1, in float64: (M,)."""
-    return np.asarray(
-        np.sum(a, axis=tuple(ax for ax in range(a.ndim) if ax != 1), dtype=np.float64)
-    )
 
 
 # ------------------------------------------------------------------------------ one function

@@ -44,7 +44,7 @@ import numpy as np
 
 from rnncli.check import wire
 from rnncli.check.checks import Learner
-from rnncli.check.load import definitions, from_text
+from rnncli.check.load import definitions, from_text, restore_numpy_aliases
 from rnncli.check.spec import FUNCTIONS
 
 STAND_INS = Path(__file__).resolve().parent / "stand_in"  # holds rnn_utils.py
@@ -96,7 +96,7 @@ def load(msg: dict[str, Any], memory_mib: int) -> tuple[Learner, dict[str, Any]]
     sys.modules["__learner__"] = module  # dataclasses and pickling look modules up here
     ns = module.__dict__
     learner = Learner(ns, source, skipped, memory_mib)
-    notes = list(source.notes)
+    notes = list(source.notes) + restore_numpy_aliases(source)
     for unit, stmt in kept:
         code = compile(ast.Module(body=[stmt], type_ignores=[]), unit.filename, "exec")
         try:
@@ -116,6 +116,30 @@ def load(msg: dict[str, Any], memory_mib: int) -> tuple[Learner, dict[str, Any]]
     }
 
 
+def _parameters(obj: Any, names: list[str], depth: int = 4) -> dict[str, Any] | None:
+    """The parameters dict among a call's arguments (a cache's last item, caches[0]'s)."""
+    if isinstance(obj, dict) and all(n in obj for n in names):
+        return obj
+    if depth and isinstance(obj, (tuple, list)):
+        for item in (obj[-1], obj[0]) if obj else ():
+            found = _parameters(item, names, depth - 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _from_parameters(learner: Learner, args: list[Any], names: list[str]) -> list[str]:
+    """Set the learner's globals `names` (read from test code check skips) from this call's
+    parameters, so the rest of the function can be checked; the names set."""
+    params = _parameters(args, names) if names else None
+    if params is None:
+        return []
+    given = [n for n in names if n not in learner.ns]
+    for n in given:
+        learner.ns[n] = params[n]
+    return given
+
+
 def call(learner: Learner, msg: dict[str, Any], stored: dict[int, Any]) -> dict[str, Any]:
     """One call of a learner's function, in the isolation of the function being checked."""
     checking, name = str(msg["checking"]), str(msg["fn"])
@@ -127,7 +151,12 @@ def call(learner: Learner, msg: dict[str, Any], stored: dict[int, Any]) -> dict[
             fail = learner.failure(exc)
             return {"value": None, "failure": vars(fail), "touched": []}
         names = tuple(str(n) for n in msg["names"])
-        out = learner.call(fn, args, names) if fn is not None else None
+        given = _from_parameters(learner, args, [str(n) for n in msg.get("from_parameters", [])])
+        try:
+            out = learner.call(fn, args, names) if fn is not None else None
+        finally:
+            for n in given:
+                learner.ns.pop(n, None)
     if out is None:
         return {"value": None, "failure": {"type": "NameError", "where": None, "name": name,
                 "message": f"name {name!r} is not defined"}, "touched": []}  # fmt: skip

@@ -183,3 +183,35 @@ def time_profile(got: Any, expected: np.ndarray) -> list[float] | None:
     scale = float(np.max(np.abs(expected))) or 1.0
     err = np.abs(got.astype(np.float64) - expected)
     return [float(np.max(err[:, :, t])) / scale for t in range(expected.shape[2])]
+
+
+def zero_diff(name: str, got: np.ndarray | None, base: np.ndarray) -> ArrayDiff:
+    """Zero upstream: every entry must vanish; errors relative to the real gradient's size."""
+    if got is None or got.shape != base.shape:
+        return array_diff(name, got, np.zeros_like(base))
+    err = np.abs(got.astype(np.float64))
+    bad = ~(err <= ATOL)
+    if not bad.any():
+        return ArrayDiff(name, True, float(err.max(initial=0.0)), 0.0)
+    scale = float(np.max(np.abs(base))) or 1.0
+    max_abs = float(np.max(np.where(np.isnan(err), np.inf, err)))
+    first = ",".join(map(str, np.argwhere(bad)[0]))
+    return ArrayDiff(name, False, max_abs, max_abs / scale, f"{name}[{first}]")
+
+
+def colsum(a: np.ndarray) -> np.ndarray:
+    """Sum over every axis but the batch axis 1, in float64: (M,)."""
+    return np.asarray(
+        np.sum(a, axis=tuple(ax for ax in range(a.ndim) if ax != 1), dtype=np.float64)
+    )
+
+
+def same(a: Any, b: Any) -> bool:
+    """Exactly equal, recursively (arrays, dicts, tuples, lists)."""
+    if isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, True)
+    if isinstance(b, Mapping):
+        return isinstance(a, Mapping) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in b)
+    if isinstance(b, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+    return True

@@ -7,20 +7,39 @@ finite differences of the learner's own forward. The first rule that fits gives 
 diagnosis: a stable id, a hint in plain words and the evidence it rests on. A pattern
 read off the evidence is worded "looks like"; a mismatch that fits no rule says so.
 
-    id                   evidence
+Most ids rest on a variant (`variants`): the learner's result equals, on every array,
+rnncli's function with that one mistake made; a rule scoped to its functions checks every
+precondition of its signature, and a failure no rule fully fits is `no-known-pattern`.
+
+    id                   evidence (function)
     test-cell-global     a NameError for a name only the (skipped) test code assigns
-    not-linear           twice the upstream does not give twice the gradients
-    no-upstream          every gradient is exactly zero
+    signature            a TypeError calling it: its arguments are not the notebook's
+    missing-import       a NameError for np, numpy, math, sigmoid or softmax
+    numpy-removed        an AttributeError for a name NumPy 2 removed
+    modifies-input       it writes into an argument (its values right or not)
+    not-linear           backward: twice the upstream does not give twice the gradients
+    no-upstream          backward: every gradient is exactly zero
     follows-forward      right by finite differences of the learner's forward, which is wrong
-    slice-swap           dxt and da_prev have each other's shapes
-    dropped-carry        sequence: dx right at the last step only
+    slice-swap           lstm/gru cell backward: dxt and da_prev have each other's shapes
+    missing-keepdims     the wrong arrays are right but for a dropped size-1 axis
+    divided-by-m         every weight and bias gradient exactly 1/m of the expected
     bias-mean            only biases wrong, each exactly 1/m of the expected
-    wrong-state          rnn: only dWaa wrong
-    missing-transpose    da_prev wrong, every weight and bias gradient right
-    dc-path              lstm: only dc_prev wrong, and right when da_next = 0
-    gate-<name>          lstm: one gate's dW/db wrong (dxt, da_prev may follow), the others right
-    dtanh                rnn: every gradient wrong, all linear in the upstream
-    modifies-input       right values, but it writes into an argument
+    softmax-axis         cell forward: = softmax over axis 1
+    a0-every-step        sequence forward: = a0 given to the cell at every step
+    concat-order         lstm cell forward/backward: = [xt; a_prev]
+    missing-transpose    cell backward: = da_prev without the transpose of W
+    wrong-state          rnn_cell_backward: = dWaa from a_next
+    dc-prev-ft           lstm_cell_backward: = dc_prev without * ft
+    dc-path              lstm_cell_backward: = dc without its path through a_next
+    tanh-of-c            lstm_cell_backward: = (1 - c_next**2) for (1 - tanh(c_next)**2)
+    w-slice              lstm_cell_backward: = dxt or da_prev from the wrong columns of W
+    loop-range           sequence backward: = the loop forward in time or missing a step
+    carry-init           sequence backward: = da_prevt started from da[:, :, 0]
+    dropped-carry        sequence backward: = da_prevt (or dc_prevt) not carried
+    da0-not-set          sequence backward: = da0 zero, or the carry of another step
+    not-stored           sequence forward: some steps of a, y or c never written, the rest right
+    gate-<name>          lstm_cell_backward: one gate's dW/db wrong (dxt, da_prev may follow)
+    dtanh                rnn_cell_backward: every gradient follows from one wrong dz
     notebook-shapes-only right on the notebook test, wrong on fresh shapes
     no-known-pattern     anything else that fails
 """
@@ -29,9 +48,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from rnncli.check import variants
 from rnncli.check.compare import RTOL
+from rnncli.check.hints import KNOWN
+from rnncli.check.problems import Case
 from rnncli.check.results import ArrayDiff, CheckResult, Diagnosis
 from rnncli.check.spec import LSTM_GATES, Spec
 
@@ -57,22 +79,47 @@ class Evidence:
     fd_ok: bool | None = None
     forward_ok: bool | None = None  # the learner's forward on the finite-difference case
     skipped: dict[str, str] = field(default_factory=dict)
+    got: Any = None  # the learner's result on the notebook test
+    expected: Any = None  # rnncli's
+    cache: Any = None  # rnncli's cache there (a backward)
+    matches: dict[str, str] = field(default_factory=dict)  # variant id -> the mistake
+
+    def observe(self, case: Case, cache: Any, got: Any, expected: Any) -> None:
+        """The notebook test's result, and the known mistakes it equals."""
+        self.got, self.expected, self.cache = got, expected, cache
+        if self.main is not None and _wrong(self.main):
+            self.matches = variants.matches(self.spec, case, cache, got)
 
 
 IDS = (
     "test-cell-global",
+    "signature",
+    "missing-import",
+    "numpy-removed",
+    "modifies-input",
     "not-linear",
     "no-upstream",
     "follows-forward",
     "slice-swap",
-    "dropped-carry",
+    "missing-keepdims",
+    "divided-by-m",
     "bias-mean",
-    "wrong-state",
+    "softmax-axis",
+    "a0-every-step",
+    "concat-order",
     "missing-transpose",
+    "wrong-state",
+    "dc-prev-ft",
     "dc-path",
+    "tanh-of-c",
+    "w-slice",
+    "loop-range",
+    "carry-init",
+    "dropped-carry",
+    "da0-not-set",
+    "not-stored",
     *(f"gate-{g}" for g in LSTM_GATES.values()),
     "dtanh",
-    "modifies-input",
     "notebook-shapes-only",
     "no-known-pattern",
 )
@@ -133,6 +180,40 @@ def _test_cell_global(ev: Evidence) -> Diagnosis | None:
         f'function, take it from the arguments (e.g. {f.name} = parameters["{f.name}"]).',
         f"{f.line()}; {f.name} is assigned at {where}, by a statement check skips",
     )
+
+
+_IMPORTS = {"np": "import numpy as np", "numpy": "import numpy", "math": "import math",
+            "sigmoid": "from rnn_utils import *", "softmax": "from rnn_utils import *"}  # fmt: skip
+
+
+def _loading(ev: Evidence) -> Diagnosis | None:
+    """The call itself fails: a changed signature, a missing import, a removed NumPy name."""
+    f = ev.failure
+    if f is None:
+        return None
+    if f.type == "TypeError" and f.message.startswith(f"{ev.spec.name}()"):
+        s = ev.spec
+        args = (*s.upstream, "caches" if s.is_sequence else "cache") if s.is_backward else (
+            *s.state_inputs, "parameters")  # fmt: skip
+        return Diagnosis(
+            "signature",
+            f"Keep the notebook's signature: {s.name}({', '.join(args)}).",
+            f.line(),
+        )
+    if f.type == "NameError" and f.name in _IMPORTS and f.name not in ev.skipped:
+        return Diagnosis(
+            "missing-import", f"{f.name} is never imported: add `{_IMPORTS[f.name]}` at the top.",
+            f.line(),
+        )  # fmt: skip
+    removed = "removed in the NumPy 2.0 release" in f.message
+    if f.type == "AttributeError" and (removed or "module 'numpy' has no" in f.message):
+        return Diagnosis(
+            "numpy-removed",
+            "A name NumPy 2 removed (np.float_, np.NaN, ...): use the current one "
+            "(np.float64, np.nan); the error says which.",
+            f.line(),
+        )
+    return None
 
 
 def _not_linear(ev: Evidence) -> Diagnosis | None:
@@ -197,33 +278,6 @@ def _slice_swap(ev: Evidence) -> Diagnosis | None:
     )
 
 
-def _dropped_carry(ev: Evidence) -> Diagnosis | None:
-    p = ev.profile
-    if not ev.spec.is_sequence or p is None or len(p) < 2:
-        return None
-    if not (p[-1] <= RTOL and max(p[:-1]) > RTOL):
-        return None
-    wrong_t = [str(t) for t, e in enumerate(p[:-1]) if e > RTOL]
-    carried = " and ".join(f"d{s}_prevt" for s in ev.spec.cell.states)
-    evidence = (
-        f"dx is right at the last step (t = {len(p) - 1}) only; wrong at t = {', '.join(wrong_t)}"
-    )
-    if ev.carry_zero:
-        evidence += "; with an upstream at the last step only, dx before it is all zero"
-    opening = (
-        "The gradient from step t+1 is not carried back"
-        if ev.carry_zero
-        else "It looks like the gradient from step t+1 is not carried back (or not all of it)"
-    )
-    course = " (The course's first lstm_backward expected output had this bug.)"
-    return Diagnosis(
-        "dropped-carry",
-        f"{opening}: in the loop, give the cell da[:, :, t] + da_prevt and update {carried} "
-        "from its result at every step." + (course if ev.spec.cell.has_c else ""),
-        evidence,
-    )
-
-
 def _bias_mean(ev: Evidence) -> Diagnosis | None:
     if not ev.main or ev.m < 2:
         return None
@@ -241,53 +295,86 @@ def _bias_mean(ev: Evidence) -> Diagnosis | None:
     )
 
 
-def _wrong_state(ev: Evidence) -> Diagnosis | None:
-    if ev.spec.cell.gates or not ev.main or _wrong(ev.main) != ["dWaa"]:
+def _modifies_input(ev: Evidence) -> Diagnosis | None:
+    if not ev.touched:
         return None
+    names = ", ".join(ev.touched)
+    wrong = _wrong(ev.main) if ev.main else []
+    also = (
+        "; its results differ too (" + ", ".join(wrong) + "), which writing into "
+        f"{names} can cause: fix this first"
+        if wrong
+        else "; its results are right"
+    )
     return Diagnosis(
-        "wrong-state",
-        "Only dWaa is wrong: it looks like it uses a_next where a_prev belongs: "
-        "dWaa = dz @ a_prev.T (a_prev is the state Waa multiplies).",
-        _evidence_of(ev.main),
+        "modifies-input",
+        f"It writes into its argument {names}, which changes the caller's data: work on a "
+        "copy (x = x.copy()) or build new arrays (dz = da_next * ..., not da_next *= ...).",
+        f"after the call, {names} differs from what was passed in{also}",
     )
 
 
-def _missing_transpose(ev: Evidence) -> Diagnosis | None:
-    if not ev.main:
+def _missing_keepdims(ev: Evidence) -> Diagnosis | None:
+    if not ev.main or not isinstance(ev.got, dict) or not isinstance(ev.expected, dict):
         return None
-    x_name, a_name = ev.spec.outputs[:2]
     wrong = _wrong(ev.main)
-    if a_name not in wrong or not set(wrong) <= {x_name, a_name}:
+    if not wrong or not all(
+        variants.keepdims_lost(ev.got.get(n), ev.expected[n]) for n in wrong
+    ):
         return None
-    if any(d.note for d in ev.main if not d.ok):  # a shape problem is another story
-        return None
-    w = "W[:, :n_a].T @ d(gate) for every gate" if ev.spec.cell.gates else "Waa.T @ dz"
+    names = ", ".join(wrong)
     return Diagnosis(
-        "missing-transpose",
-        f"{a_name} is wrong while every weight and bias gradient is right: it looks like a "
-        f"missing transpose: {a_name} = {w}.",
-        _evidence_of(ev.main),
+        "missing-keepdims",
+        f"{names} lost its size-1 axis: sum with keepdims, np.sum(d, axis=1, keepdims=True).",
+        f"{names}: the right values in shape {tuple(ev.got[wrong[0]].shape)}, expected "
+        f"{tuple(ev.expected[wrong[0]].shape)}; every other gradient matches",
     )
 
 
-def _dc_path(ev: Evidence) -> Diagnosis | None:
-    if ev.spec.name != "lstm_cell_backward" or not ev.main or _wrong(ev.main) != ["dc_prev"]:
+def _divided_by_m(ev: Evidence) -> Diagnosis | None:
+    if not ev.spec.is_backward or not ev.main or ev.m < 2:
         return None
-    only_dc, only_da = ev.probes.get("dc_next only"), ev.probes.get("da_next only")
-    if not only_dc or not only_da:
+    params = {"d" + k for k in ev.spec.cell.params}
+    bad = [d for d in ev.main if not d.ok]
+    if {d.name for d in bad} != params:
         return None
-    if not _by_name(only_dc)["dc_prev"].ok or _by_name(only_da)["dc_prev"].ok:
+    if not all(d.multiple is not None and abs(d.multiple * ev.m - 1) < 1e-6 for d in bad):
         return None
     return Diagnosis(
-        "dc-path",
-        "dc_prev looks like it misses the path through a_next: dc_prev = (da_next * ot * "
-        "(1 - tanh(c_next)**2) + dc_next) * ft.",
-        _evidence_of(ev.main) + "; with da_next = 0 dc_prev is right, with dc_next = 0 it is not",
+        "divided-by-m",
+        "The weight and bias gradients look divided by m: the notebook's are sums over the "
+        "batch; drop the / m (or the mean).",
+        f"every weight and bias gradient = exactly 1/{ev.m} of the expected (m = {ev.m}); "
+        "the other gradients match",
+    )
+
+
+def _not_stored(ev: Evidence) -> Diagnosis | None:
+    spec = ev.spec
+    if spec.is_backward or not spec.is_sequence or not ev.main or ev.expected is None:
+        return None
+    wrong = _wrong(ev.main)
+    if not wrong or "caches" in wrong or not isinstance(ev.got, (tuple, list)):
+        return None
+    got = dict(zip(spec.outputs, ev.got, strict=False))
+    want = dict(zip(spec.outputs, ev.expected, strict=False))
+    steps = {n: variants.steps_not_stored(got.get(n), want[n]) for n in wrong}
+    if any(v is None for v in steps.values()):
+        return None
+    where = "; ".join(f"{n} at t = {', '.join(map(str, v or []))}" for n, v in steps.items())
+    names = " and ".join(f"{n}[:, :, t]" for n in wrong)
+    return Diagnosis(
+        "not-stored",
+        f"{names} looks not stored at every step: inside the loop, store the cell's "
+        "output at step t.",
+        f"all zero (never written) {where}; every other step and output matches",
     )
 
 
 def _gate(ev: Evidence) -> Diagnosis | None:
     if ev.spec.name != "lstm_cell_backward" or not ev.main:
+        return None
+    if any(d.note for d in ev.main if not d.ok):  # a shape or type problem is another story
         return None
     wrong = _wrong(ev.main)
     gates = {n[2] for n in wrong if n[:2] in ("dW", "db")}
@@ -307,28 +394,44 @@ def _gate(ev: Evidence) -> Diagnosis | None:
 
 
 def _dtanh(ev: Evidence) -> Diagnosis | None:
-    if ev.spec.cell.gates or not ev.main or any(d.ok or d.note for d in ev.main):
+    if ev.spec.name != "rnn_cell_backward" or not ev.main or any(d.ok or d.note for d in ev.main):
         return None
-    if not (ev.linear_ok and ev.zero_ok):
+    if not (ev.linear_ok and ev.zero_ok) or variants.one_dz(ev.got, ev.cache) is None:
         return None
     return Diagnosis(
         "dtanh",
         "Every gradient is wrong, yet they scale with the upstream: it looks like the "
         "derivative of tanh: dz = da_next * (1 - a_next**2) (a_next is already tanh(...)).",
-        "every gradient differs on the notebook test and scales linearly with the upstream",
+        "every gradient differs on the notebook test, scales linearly with the upstream and "
+        "follows from one dz (dxt = Wax.T @ dz, da_prev = Waa.T @ dz, dWax, dWaa, dba) that "
+        "is not da_next * (1 - a_next**2)",
     )
 
 
-def _modifies_input(ev: Evidence) -> Diagnosis | None:
-    if not ev.touched or not ev.main or _wrong(ev.main):
+def _known(ev: Evidence) -> Diagnosis | None:
+    """A mistake rnncli recomputes (`variants`) that the learner's result equals exactly."""
+    if not ev.main or not _wrong(ev.main):
         return None
-    names = ", ".join(ev.touched)
-    return Diagnosis(
-        "modifies-input",
-        f"It writes into its argument {names}, which changes the caller's data: work on a "
-        "copy (x = x.copy()) or build new arrays.",
-        f"after the call, {names} differs from what was passed in",
-    )
+    for bug_id, hint in KNOWN.items():
+        if bug_id in ev.matches:
+            return Diagnosis(
+                bug_id,
+                hint(ev),
+                f"equals rnncli's {ev.spec.name} with {ev.matches[bug_id]}, on every array"
+                + (_carry_evidence(ev) if bug_id == "dropped-carry" else "")
+                + "; "
+                + _evidence_of(ev.main),
+            )
+    return None
+
+
+def _carry_evidence(ev: Evidence) -> str:
+    p = ev.profile or []
+    wrong_t = [str(t) for t, e in enumerate(p) if e > RTOL]
+    text = f"; dx wrong at t = {', '.join(wrong_t)}" if wrong_t else ""
+    if ev.carry_zero:
+        text += "; with an upstream at the last step only, dx before it is all zero"
+    return text
 
 
 def _shapes_only(ev: Evidence) -> Diagnosis | None:
@@ -345,18 +448,19 @@ def _shapes_only(ev: Evidence) -> Diagnosis | None:
 
 RULES: tuple[Rule, ...] = (
     _test_cell_global,
+    _loading,
+    _modifies_input,
     _not_linear,
     _no_upstream,
     _follows_forward,
     _slice_swap,
-    _dropped_carry,
+    _missing_keepdims,
+    _divided_by_m,
     _bias_mean,
-    _wrong_state,
-    _missing_transpose,
-    _dc_path,
+    _known,
+    _not_stored,
     _gate,
     _dtanh,
-    _modifies_input,
     _shapes_only,
 )
 

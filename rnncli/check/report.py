@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rnncli.check.results import CheckResult, FunctionResult
+from rnncli.check.results import NOT_THERE, CheckResult, FunctionResult
 
 WIDE = 100  # from this width on, "where" has its own column
 
@@ -26,6 +26,7 @@ _STYLE = {
     "crashed": "bold red",
     "skip": "dim",
     "missing": "yellow",
+    "not-implemented": "yellow",
 }
 
 
@@ -45,16 +46,17 @@ class CheckReport:
 
     @property
     def present(self) -> list[FunctionResult]:
-        return [f for f in self.functions if f.verdict != "missing"]
+        """The functions checked (not missing, not left unfinished)."""
+        return [f for f in self.functions if f.verdict not in NOT_THERE]
 
     @property
     def failing(self) -> list[FunctionResult]:
-        """Present functions that do not pass, and required ones that are missing."""
+        """Present functions that do not pass; required ones missing or not implemented."""
         return [
             f
             for f in self.functions
-            if f.verdict not in ("pass", "missing")
-            or (f.verdict == "missing" and f.name in self.required)
+            if f.verdict not in ("pass", *NOT_THERE)
+            or (f.verdict in NOT_THERE and f.name in self.required)
         ]
 
     @property
@@ -72,6 +74,9 @@ class CheckReport:
         missing = [f for f in self.functions if f.verdict == "missing"]
         if missing:
             parts.append(f"{len(missing)} missing")
+        left = [f for f in self.functions if f.verdict == "not-implemented"]
+        if left:
+            parts.append(f"{len(left)} not implemented")
         checks = sum(f.total for f in present)
         passed_checks = sum(f.passed for f in present)
         parts.append(f"{passed_checks}/{checks} checks in {self.seconds:.1f} s")
@@ -108,6 +113,9 @@ class CheckReport:
                 "passed": sum(f.verdict == "pass" for f in present),
                 "failed": [f.name for f in self.failing],
                 "missing": [f.name for f in self.functions if f.verdict == "missing"],
+                "not_implemented": [
+                    f.name for f in self.functions if f.verdict == "not-implemented"
+                ],
                 "checks": sum(f.total for f in present),
                 "checks_passed": sum(f.passed for f in present),
             },
@@ -133,30 +141,45 @@ def verdict_line(f: FunctionResult) -> str:
     """``rnn_cell_backward: FAIL, 5/9 checks pass`` (or the error, timeout, crash)."""
     if f.verdict == "missing":
         return f"{f.name}: missing"
+    if f.verdict == "not-implemented":
+        return f"{f.name}: not implemented: {f.message}"
     if f.verdict in ("timeout", "crashed"):
         return f"{f.name}: {f.verdict.upper()} ({f.message})"
+    if not f.checks:  # it could not be checked at all (it does not parse)
+        return f"{f.name}: {f.verdict.upper()}; {f.message}"
     text = f"{f.name}: {f.verdict.upper()}, {f.passed}/{f.total} checks pass"
     return text + (f"; {f.message}" if f.verdict == "error" else "")
 
 
-def gradescope(report: CheckReport) -> dict[str, Any]:
-    """Gradescope's results.json: one test per present (or required) function, out of 1.
+def points(report: CheckReport, f: FunctionResult) -> tuple[float, float]:
+    """(score, max score) of a function on Gradescope, by `settings["scoring"]`:
+    ``all-or-nothing`` (the default) its weight when it passes, else 0; ``share`` its
+    weight times the share of its checks that pass (short of the whole weight unless it
+    passes). Weights (`settings["weights"]`) default to 1; a missing required function
+    scores 0."""
+    weight = float(report.settings.get("weights", {}).get(f.name, 1.0))
+    if report.settings.get("scoring", "all-or-nothing") == "share":
+        share = f.score if f.verdict == "pass" else min(f.score, 1 - 1 / max(f.total, 1))
+        return round(weight * share, 4), weight
+    return (weight if f.verdict == "pass" else 0.0), weight
 
-    A function scores the share of its checks that pass; a missing required one scores 0.
-    """
+
+def gradescope(report: CheckReport) -> dict[str, Any]:
+    """Gradescope's results.json: one test per present (or required) function (`points`)."""
     tests: list[dict[str, Any]] = []
     for number, f in enumerate(report.functions, 1):
-        if f.verdict == "missing" and f.name not in report.required:
+        if f.verdict in NOT_THERE and f.name not in report.required:
             continue
         lines = [verdict_line(f)]
         lines += [f"{d.id}: {d.hint}\n  evidence: {d.evidence}" for d in f.diagnosis]
         lines += [_row_line(r) for r in f.checks]
+        score, max_score = points(report, f)
         tests.append(
             {
                 "name": f.name,
                 "number": str(number),
-                "score": round(f.score, 4),
-                "max_score": 1.0,
+                "score": score,
+                "max_score": max_score,
                 "status": "passed" if f.verdict == "pass" else "failed",
                 "output": "\n".join(lines),
                 "visibility": "visible",
@@ -215,24 +238,46 @@ def _table(f: FunctionResult, wide: bool) -> Table:
     return table
 
 
-def render(report: CheckReport, console: Console) -> None:
-    """Per present function a table, its verdict and diagnosis; then notes and the summary."""
+def _diagnosis(f: FunctionResult, console: Console) -> None:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(ratio=1)
+    for d in f.diagnosis:
+        grid.add_row(f"  {d.id}", escape(d.hint))
+        grid.add_row("  evidence", escape(d.evidence), style="dim")
+    console.print(grid)
+
+
+def _line(f: FunctionResult, console: Console) -> None:
+    text = verdict_line(f) + (f" [{f.diagnosis[0].id}]" if f.diagnosis else "")
+    console.print(escape(text), style=_STYLE[f.verdict], highlight=False)
+
+
+def render(report: CheckReport, console: Console, quiet: bool = False) -> None:
+    """Failing functions first, each with its table, verdict and diagnosis; then a line per
+    passing function, the missing ones, notes and the summary. `quiet`: one line per
+    function and the summary."""
     wide = console.width >= WIDE
-    for f in report.functions:
-        if f.verdict == "missing":
-            continue
-        if f.checks:
-            console.print(_table(f, wide))
-        console.print(escape(verdict_line(f)), style=_STYLE[f.verdict], highlight=False)
-        if f.diagnosis:
-            grid = Table.grid(padding=(0, 1))
-            grid.add_column(no_wrap=True, style="bold")
-            grid.add_column(ratio=1)
-            for d in f.diagnosis:
-                grid.add_row(f"  {d.id}", escape(d.hint))
-                grid.add_row("  evidence", escape(d.evidence), style="dim")
-            console.print(grid)
-        console.print()
+    present = report.present
+    failing = [f for f in present if f.verdict != "pass"]
+    failing += [f for f in report.functions if f.verdict == "not-implemented"]
+    if quiet:
+        for f in failing + [f for f in present if f.verdict == "pass"]:
+            _line(f, console)
+    else:
+        for f in failing:
+            if f.verdict == "not-implemented":
+                _line(f, console)
+                continue
+            if f.checks:
+                console.print(_table(f, wide))
+            console.print(escape(verdict_line(f)), style=_STYLE[f.verdict], highlight=False)
+            if f.diagnosis:
+                _diagnosis(f, console)
+            console.print()
+        for f in present:
+            if f.verdict == "pass":
+                _line(f, console)
     missing = [f.name for f in report.functions if f.verdict == "missing"]
     if missing:
         required = [n for n in missing if n in report.required]
@@ -240,7 +285,7 @@ def render(report: CheckReport, console: Console) -> None:
         if required:
             text += f" (required: {', '.join(required)})"
         console.print(escape(text), style="bold red" if required else "yellow", highlight=False)
-    for note in report.notes:
+    for note in [] if quiet else report.notes:
         console.print(f"note: {escape(note)}", style="dim", highlight=False)
     console.print(
         escape(report.summary()), style="bold green" if report.ok else "bold red", highlight=False

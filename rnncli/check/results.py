@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATUSES = ("pass", "fail", "error", "skip")
-VERDICTS = ("pass", "fail", "error", "missing", "timeout", "crashed")
+VERDICTS = ("pass", "fail", "error", "missing", "not-implemented", "timeout", "crashed")
+NOT_THERE = ("missing", "not-implemented")  # not checked; a failure only where required
 
 
 @dataclass
@@ -63,7 +64,7 @@ class FunctionResult:
     """Everything found about one function."""
 
     name: str
-    verdict: str  # "pass" | "fail" | "error" | "missing" | "timeout" | "crashed"
+    verdict: str  # one of VERDICTS
     message: str = ""  # one line: the error, or why it timed out or crashed
     checks: list[CheckResult] = field(default_factory=list)
     diagnosis: list[Diagnosis] = field(default_factory=list)

@@ -30,20 +30,17 @@ def run_check(
     memory_mib: int = 2048,
     seed: int = 1,
     progress: Callable[[str], None] | None = None,
+    scoring: str = "all-or-nothing",
+    weights: Mapping[str, float] | None = None,
 ) -> CheckReport:
     """Check the notebook's functions found in `path` (a .py file or a .ipynb notebook).
 
-    `only` and `require` are comma lists of function names (``notebook`` = the eight);
-    a missing function is reported, and fails only when required. Raises InputError for
-    bad input: unknown names, an unreadable file, a syntax error, a file that loads none
-    of the selected functions, or one whose definitions do not load.
+    `only` and `require` are comma lists of function names (``notebook`` = the eight); a
+    missing or unfinished function fails only when required (`_present` for the GRU).
+    `scoring`, `weights`: Gradescope's (`report.points`). InputError for bad input: unknown
+    names, an unreadable file, none of the functions, definitions that do not load.
     """
-    try:
-        selected = select(only, "--only")
-        required = select(require, "--require") if require is not None else ()
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    selected = tuple(n for n in select(None, "") if n in selected or n in required)
+    selected, required = _selection(only, require)
     if not (timeout > 0 and memory_mib > 0):
         raise InputError(f"check.timeout={timeout!r} and check.memory={memory_mib!r} must be > 0")
     source, data = load.read_source(path)
@@ -56,25 +53,24 @@ def run_check(
         except ChildGone as gone:
             what = "did not finish" if gone.verdict == "timeout" else "crashed"
             raise InputError(f"{path}: loading its definitions {what} ({gone.message})") from None
-        if not any(n in loaded.present for n in selected):
-            names = "the notebook's functions" if only is None else "the selected functions"
-            raise InputError(f"{path}: defines none of {names} ({', '.join(selected)})")
+        selected = _present(path, source, loaded.present, selected, required, only is None)
+        left = load.unfinished(source)
         for name in selected:
-            if name not in loaded.present:
-                results.append(FunctionResult(name, "missing"))
-                continue
-            if progress is not None:
-                progress(name)
-            results.append(box.check(name, seed))
+            if name in loaded.present and name not in left:
+                if progress is not None:
+                    progress(name)
+                results.append(box.check(name, seed))
+            elif name in left:
+                results.append(FunctionResult(name, "not-implemented", left[name]))
+            else:
+                broken = source.broken.get(name)
+                verdict = "missing" if broken is None else "error"
+                results.append(FunctionResult(name, verdict, broken or ""))
     settings = {
-        "timeout_s": timeout,
-        "memory_mib": memory_mib,
-        "seed": seed,
-        "rtol": compare.RTOL,
-        "atol": compare.ATOL,
-        "fd_eps": DEFAULT_EPS,
-        "fd_tol": DEFAULT_TOL,
-    }
+        "timeout_s": timeout, "memory_mib": memory_mib, "seed": seed,
+        "rtol": compare.RTOL, "atol": compare.ATOL, "fd_eps": DEFAULT_EPS, "fd_tol": DEFAULT_TOL,
+        "scoring": scoring, "weights": dict(weights or {}),
+    }  # fmt: skip
     return CheckReport(
         path=str(path),
         kind=source.kind,
@@ -86,6 +82,37 @@ def run_check(
         settings=settings,
         seconds=time.monotonic() - start,
     )
+
+
+def _selection(only: str | None, require: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The functions to check (required ones included) and the required ones, in order."""
+    try:
+        selected = select(only, "--only")
+        required = select(require, "--require") if require is not None else ()
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return tuple(n for n in select(None, "") if n in selected or n in required), required
+
+
+def _present(
+    path: str | Path,
+    source: load.Source,
+    present: Sequence[str],
+    selected: tuple[str, ...],
+    required: tuple[str, ...],
+    notebook: bool,
+) -> tuple[str, ...]:
+    """The functions to report: InputError if the file has none of `selected`; for the
+    notebook's eight (`notebook`), the GRU only when the file has one or it is required."""
+    todo = {*source.broken, *present}
+    if not any(n in todo for n in selected):
+        names = "the notebook's functions" if notebook else "the selected functions"
+        unparsed = [n for n in source.notes if "does not parse" in n or "do not parse" in n]
+        why = f"; {unparsed[0]}" if unparsed else ""
+        raise InputError(f"{path}: defines none of {names} ({', '.join(selected)}){why}")
+    if not notebook:
+        return selected
+    return tuple(n for n in selected if not n.startswith("gru_") or n in todo or n in required)
 
 
 def save_run(

@@ -50,7 +50,7 @@ from rnncli.check.checks import Failure, Outcome, check_function
 from rnncli.check.contain import containment, subreaper
 from rnncli.check.load import Source
 from rnncli.check.results import FunctionResult
-from rnncli.check.spec import FUNCTIONS
+from rnncli.check.spec import FUNCTIONS, SPECS
 
 MAX_MESSAGE = 64 * 2**20  # bytes; a longer "line" is not rnncli's child talking
 LOAD_TIMEOUT = 30.0  # s, at least: starting Python and NumPy on a busy machine is not a hang
@@ -338,6 +338,7 @@ class Sandbox:
             learner = RemoteLearner(self, name, self.loaded)
             # RemoteLearner has Learner's interface (ns, skipped, call, failure, isolated)
             result = check_function(name, learner, seed, self.unusable)  # type: ignore[arg-type]
+            result = self._again_with_parameters(name, learner, seed, result)
             if result.verdict == "pass" and result.total == 0:
                 result.verdict, result.message = "error", "no check ran"
         except ChildGone as gone:
@@ -351,6 +352,33 @@ class Sandbox:
             why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             result = FunctionResult(name, "error", f"could not be checked ({why})")
         result.seconds = round(time.monotonic() - start, 3)
+        return result
+
+
+    def _again_with_parameters(
+        self, name: str, learner: RemoteLearner, seed: int, first: FunctionResult
+    ) -> FunctionResult:
+        """After `test-cell-global` for a weight (Wf), check again with it (and any other
+        weight read from test code) taken from `parameters`, so its other bugs show too."""
+        params = SPECS[name].cell.params
+        result, names = first, []
+        for _ in range(len(params)):
+            d = result.diagnosis[0] if result.diagnosis else None
+            missing = d.evidence.split("'")[1] if d and d.id == "test-cell-global" else ""
+            if missing not in params or missing in names:
+                break
+            names.append(missing)
+            learner.from_parameters = list(names)
+            result = check_function(name, learner, seed, self.unusable)  # type: ignore[arg-type]
+        if result is first:
+            return first
+        taken = ", ".join(names)
+        result.diagnosis = first.diagnosis + result.diagnosis
+        result.message = (
+            f"{first.message}; with {taken} from parameters: {result.verdict.upper()}, "
+            f"{result.passed}/{result.total} checks pass"
+        )
+        result.verdict = "error"
         return result
 
 
@@ -410,6 +438,7 @@ class RemoteLearner:
         }
         self._budget_start = box.waited
         self._keep = 0
+        self.from_parameters: list[str] = []  # globals the child takes from `parameters`
 
     def call(self, fn: Any, args: list[Any], names: tuple[str, ...] | None) -> Outcome:
         if not isinstance(fn, RemoteFunction):
@@ -423,6 +452,7 @@ class RemoteLearner:
             "args": [wire.encode_arg(a) for a in args],
             "names": list(names) if names is not None else [f"#{i}" for i in range(len(args))],
             "keep": keep,
+            "from_parameters": list(self.from_parameters),
         }
         sent_names: list[str] = msg["names"]  # type: ignore[assignment]
         reply = self.box.call(msg, self._budget_start)

@@ -122,7 +122,8 @@ LSTM_GATES = gate_titles(SPECS["lstm_cell_backward"].cell)
 def select(given: str | None, what: str) -> tuple[str, ...]:
     """Names from a comma list (``--only``/``--require``), or all of them for None.
 
-    ``notebook`` stands for the notebook's eight functions. Unknown names raise ValueError.
+    ``notebook`` stands for the notebook's eight functions, ``rnn``, ``lstm``, ``gru`` for a
+    family's four. Unknown names raise ValueError.
     """
     if given is None:
         return FUNCTIONS
@@ -133,6 +134,8 @@ def select(given: str | None, what: str) -> tuple[str, ...]:
             continue
         if name == "notebook":
             names += NOTEBOOK_FUNCTIONS
+        elif name in FAMILIES:  # rnn, lstm, gru: a family's four
+            names += [n for n in FUNCTIONS if n.startswith(name + "_")]
         elif name in SPECS:
             names.append(name)
         else:

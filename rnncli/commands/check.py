@@ -192,6 +192,7 @@ def check(
             result = ck.run_check(
                 path, only=only, require=require, timeout=cfg.check.timeout,
                 memory_mib=cfg.check.memory, seed=cfg.seed, progress=progress,
+                scoring=cfg.check.scoring, weights=cfg.check.weights,
             )  # fmt: skip
     except InputError as err:  # a submission that cannot be checked still gets its results.json
         if gradescope_out is not None:
@@ -214,7 +215,7 @@ def check(
     elif fmt == "gradescope":
         emit_json(ck.gradescope(result), "gradescope")
     else:
-        ck.render(result, report.console())
+        ck.render(result, report.console(), quiet=quiet)
         if run_dir and not quiet:
             err_console.print(f"run folder: {run_dir}", soft_wrap=True,
                               markup=False, highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -131,6 +132,18 @@ class Check(BaseModel):
     model_config = _STRICT
     timeout: float = Field(default=10.0, gt=0)  # seconds per function
     memory: int = Field(default=2048, gt=0)  # MiB of address space
+    # Gradescope: a function scores its weight when it passes (all-or-nothing), or its
+    # weight times the share of its checks that pass (share); weights default to 1
+    scoring: Literal["all-or-nothing", "share"] = "all-or-nothing"
+    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+
+    @field_validator("weights")
+    @classmethod
+    def _known_functions(cls, v: dict[str, float]) -> dict[str, float]:
+        for name in v:
+            if not re.fullmatch(r"(rnn|lstm|gru)_(cell_)?(forward|backward)", name):
+                raise ValueError(f"unknown function {name!r} (e.g. rnn_forward: 2)")
+        return v
 
 
 class Train(BaseModel):
