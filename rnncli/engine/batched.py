@@ -1,0 +1,292 @@
+"""Many small models of one shape at once: K members' parameters stacked on a leading
+axis, one time loop for all of them.
+
+A `Stack` holds K one-layer, one-direction rnn or lstm models with the same sizes as
+one array ``theta: (K, P)``, whose row k is member k's flat vector in the engine's
+layout (`rnncli.engine.layout`), so ``members[k]`` is an ordinary `Packed` view and
+everything that reads a model (evaluation, checkpoints, sampling) works on it as it is.
+
+Per step the kernels do what the fused ones do (`rnncli.engine.lstm`, `rnncli.engine.rnn`)
+on stacks: ``np.matmul`` of ``(K, G n_a, k)`` by ``(K, k, m)``, and the same
+element-wise calls on ``(K, ., m)`` arrays; the time loop pays NumPy's call overhead
+once for K members.
+
+Members' batches may differ in length (reber strings, temporal-order): each member's
+inputs are padded with zeros to the longest, T. A member's states up to its own length
+are those of its own sequence (the loop is causal); its loss reads only them, so the
+gradients on later states are exactly zero, the backward pass carries exact zeros
+through the padded steps, and the weight gradients are summed over the member's own
+steps only (one GEMM per member). Each member's numbers therefore depend on its own
+batch only, never on the others in the stack: a member computes what it computes alone
+or in any other group, bit for bit. Against a solo run (`engine.train_step`) the
+difference is the matrix products' path (``np.matmul`` per stack item against
+``np.dot``): BLAS may sum in another order, a last-bit difference that training then
+carries along (see docs in `rnncli.training.batched`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnncli import loss as losses
+from rnncli import workspace
+from rnncli.cells import CellSpec
+from rnncli.engine.layout import Packed, spec_of
+from rnncli.workspace import Workspace
+
+#: The cells the stacked kernels run (fused kernel modules by name).
+KERNELS = ("rnn", "lstm")
+
+
+def supports(cell: str | CellSpec) -> bool:
+    """Whether `cell` has stacked kernels (a built-in rnn or lstm)."""
+    spec = spec_of(cell)
+    return bool(spec.fused) and spec.kernel in KERNELS
+
+
+class Stack:
+    """K members' parameters (or gradients) of one model shape: ``theta (K, P)``.
+
+    ``W (K, G n_a, n_a + n_x)``, ``b (K, G n_a, 1)``, ``Wy (K, n_y, n_a)``,
+    ``by (K, n_y, 1)``: views of theta; ``members[k]``: member k's `Packed`."""
+
+    def __init__(self, cell: str | CellSpec, n_x: int, n_a: int, n_y: int, theta: np.ndarray):
+        spec = spec_of(cell)
+        if not supports(spec):
+            raise ValueError(f"no stacked kernels for cell {spec.name!r}")
+        if theta.ndim != 2 or not theta.flags.c_contiguous:
+            raise ValueError("theta must be a C-contiguous (K, P) array")
+        self.spec, self.n_x, self.n_a, self.n_y, self.theta = spec, n_x, n_a, n_y, theta
+        K = self.K = theta.shape[0]
+        self.members = [Packed(spec, n_x, n_a, n_y, theta[k]) for k in range(K)]
+        rows = spec.n_gates * n_a
+        cut = rows * (n_a + n_x)
+        wy = cut + rows
+        self.W = theta[:, :cut].reshape(K, rows, n_a + n_x)
+        self.b = theta[:, cut:wy].reshape(K, rows, 1)
+        self.Wy = theta[:, wy : wy + n_y * n_a].reshape(K, n_y, n_a)
+        self.by = theta[:, wy + n_y * n_a :].reshape(K, n_y, 1)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.theta.dtype
+
+    def like(self, theta: np.ndarray) -> Stack:
+        return Stack(self.spec, self.n_x, self.n_a, self.n_y, theta)
+
+
+@dataclass
+class Cache:
+    X: np.ndarray  # (T, K, n_x, m)
+    A: np.ndarray  # (T+1, K, n_a, m)
+    Z: np.ndarray  # lstm: (T, K, 4 n_a, m) gates; rnn: unused (A holds everything)
+    Y: np.ndarray  # lstm: (T+1, K, 3 n_a, m): [tanh(c_t), g_t, c_{t-1}]
+
+
+def stacked_dense(batches: Sequence[np.ndarray], n_x: int, dtype: np.dtype) -> np.ndarray:
+    """Members' inputs, each (T_k, n_x, m) or (T_k, m) symbol indices (< 0: none), as one
+    zero-padded (T, K, n_x, m) array, T = max T_k."""
+    T = max(x.shape[0] for x in batches)
+    m = batches[0].shape[-1]
+    out = np.zeros((T, len(batches), n_x, m), dtype=dtype)
+    for k, x in enumerate(batches):
+        if x.ndim == 3:
+            out[: x.shape[0], k] = x
+        else:
+            t, i = np.nonzero(x >= 0)
+            out[t, k, x[t, i], i] = 1
+    return out
+
+
+def _lstm_forward(s: Stack, X: np.ndarray, ws: Workspace) -> Cache:
+    T, K, n_x, m = X.shape
+    n, dt = s.n_a, X.dtype
+    k = n + n_x
+    B = ws.get("B", (T + 1, K, k + 1, m), dt)  # step t's [a_{t-1}; x_t; 1]
+    A = B[:, :, :n]
+    np.copyto(B[:T, :, n:k], X)
+    B[:T, :, k] = 1
+    A[0] = 0
+    Wb = ws.get("Wb", (K, 4 * n, k + 1), dt)
+    np.copyto(Wb[:, :, :k], s.W)
+    np.copyto(Wb[:, :, k:], s.b)
+    Z = ws.get("Z", (T, K, 4 * n, m), dt)
+    Y = ws.get("Y", (T + 1, K, 3 * n, m), dt)
+    C = Y[:, :, 2 * n :]
+    C[0] = 0
+    prod = ws.get("prod", (K, 2 * n, m), dt)
+    ig, fc = prod[:, :n], prod[:, n:]
+    one = ws.one(dt)
+    matmul, add, multiply, tanh = np.matmul, np.add, np.multiply, np.tanh
+    with np.errstate(over="ignore"):
+        for t in range(T):
+            z, y = Z[t], Y[t]
+            s3 = z[:, : 3 * n]
+            matmul(Wb, B[t], z)
+            np.negative(s3, s3)
+            np.exp(s3, s3)
+            add(s3, one, s3)
+            np.reciprocal(s3, s3)
+            tanh(z[:, 3 * n :], y[:, n : 2 * n])
+            multiply(z[:, n : 3 * n], y[:, n:], prod)
+            add(ig, fc, C[t + 1])
+            tanh(C[t + 1], y[:, :n])
+            multiply(z[:, :n], y[:, :n], A[t + 1])
+    return Cache(X, A, Z, Y)
+
+
+def _lstm_backward(s: Stack, c: Cache, dA: np.ndarray, ws: Workspace) -> np.ndarray:
+    """The pre-activation gradients, feature-major per member: (K, 4 n_a, T, m)."""
+    T, K, n, m = dA.shape
+    dt = dA.dtype
+    one = ws.one(dt)
+    Z4 = c.Z.reshape(T, K, 4, n, m)
+    Y4 = c.Y[:T].reshape(T, K, 3, n, m)
+    Kb = ws.get("K", (T + 1, K, 5, n, m), dt)  # [Ko, Ki, Kf, Kg, f], then the gradients
+    S = Z4[:, :, :3]
+    np.subtract(one, S, Kb[:T, :, :3])
+    Kb[:T, :, :3] *= S
+    Kb[:T, :, :3] *= Y4
+    TG = Y4[:, :, :2]
+    KcKg = ws.get("KcKg", (T, K, 2, n, m), dt)
+    np.multiply(TG, TG, KcKg)
+    np.subtract(one, KcKg, KcKg)
+    KcKg *= Z4[:, :, :2]
+    np.copyto(Kb[:T, :, 3], KcKg[:, :, 1])
+    np.copyto(Kb[:T, :, 4], Z4[:, :, 2])
+    Kb[T, :, 4] = 0
+    Kc = KcKg[:, :, 0]
+    da = ws.get("da", (K, n, m), dt)
+    dct = ws.get("dct", (K, 1, n, m), dt)
+    dc = dct[:, 0]
+    da.fill(0)
+    WaT = ws.get("WaT", (K, n, 4 * n), dt)
+    np.copyto(WaT, s.W[:, :, :n].transpose(0, 2, 1))
+    matmul, add, multiply = np.matmul, np.add, np.multiply
+    for t in range(T - 1, -1, -1):
+        kt = Kb[t]
+        add(da, dA[t], da)
+        multiply(da, Kc[t], dc)
+        add(dc, Kb[t + 1, :, 4], dc)
+        multiply(da, kt[:, 0], kt[:, 0])
+        multiply(kt[:, 1:], dct, kt[:, 1:])
+        matmul(WaT, kt[:, :4].reshape(K, 4 * n, m), da)
+    dZt = ws.get("dZt", (K, 4 * n, T, m), dt)
+    np.copyto(dZt.reshape(K, 4, n, T, m), Kb[:T, :, :4].transpose(1, 2, 3, 0, 4))
+    return dZt
+
+
+def _rnn_forward(s: Stack, X: np.ndarray, ws: Workspace) -> Cache:
+    T, K, _, m = X.shape
+    n, dt = s.n_a, X.dtype
+    A = ws.get("A", (T + 1, K, n, m), dt)
+    A[0] = 0
+    Z = A[1:]
+    np.matmul(s.W[:, :, n:], X, out=Z)  # Wx x_t for every step and member
+    Z += s.b
+    rec = ws.get("rec", (K, n, m), dt)
+    Wa = ws.get("Wa", (K, n, n), dt)
+    np.copyto(Wa, s.W[:, :, :n])
+    matmul, add, tanh = np.matmul, np.add, np.tanh
+    for t in range(T):
+        matmul(Wa, A[t], rec)
+        add(A[t + 1], rec, A[t + 1])
+        tanh(A[t + 1], A[t + 1])
+    return Cache(X, A, A, A)
+
+
+def _rnn_backward(s: Stack, c: Cache, dA: np.ndarray, ws: Workspace) -> np.ndarray:
+    T, K, n, m = dA.shape
+    dt = dA.dtype
+    dZ = ws.get("dZ", (T, K, n, m), dt)
+    np.multiply(c.A[1:], c.A[1:], out=dZ)
+    np.subtract(ws.one(dt), dZ, out=dZ)
+    da = ws.get("da", (K, n, m), dt)
+    da.fill(0)
+    WaT = ws.get("WaT", (K, n, n), dt)
+    np.copyto(WaT, s.W[:, :, :n].transpose(0, 2, 1))
+    matmul, add, multiply = np.matmul, np.add, np.multiply
+    for t in range(T - 1, -1, -1):
+        add(da, dA[t], da)
+        multiply(dZ[t], da, dZ[t])
+        matmul(WaT, dZ[t], da)
+    dZt = ws.get("dZt", (K, n, T, m), dt)
+    np.copyto(dZt, dZ.transpose(1, 2, 0, 3))
+    return dZt
+
+
+def forward(s: Stack, X: np.ndarray, ws: Workspace | None = None) -> Cache:
+    """Run every member on its inputs X: (T, K, n_x, m) (dense, zero-padded), from zero
+    states."""
+    ws = Workspace() if ws is None else ws
+    return (_lstm_forward if s.spec.has_c else _rnn_forward)(s, X, ws)
+
+
+def logits(s: Stack, X: np.ndarray) -> np.ndarray:
+    """Every member's output pre-activations at every step: (T, K, n_y, m)."""
+    A = forward(s, X).A[1:]
+    out: np.ndarray = np.matmul(s.Wy, A)
+    out += s.by
+    return out
+
+
+def _member_loss(
+    p: Packed, g: Packed, loss: str, Hf: np.ndarray, a_last: np.ndarray, targets: np.ndarray,
+    dH: np.ndarray,
+) -> float:  # fmt: skip
+    """One member's output layer and loss on its own steps (Hf: (n_a, T_k, m)); writes
+    its dWy, dby and dH: (T_k, n_a, m) as the solo engine does."""
+    if loss == "xent":
+        n, T, m = Hf.shape
+        ws = workspace.cached(("batched-loss", n, p.n_y, T, m, Hf.dtype.str))
+        return losses.xent_into(p.Wy, p.by, Hf, targets, g.Wy, g.by, dH, ws)
+    d_last = np.empty_like(a_last)
+    if loss == "mse_last":
+        value = losses.mse_last_into(p.Wy, p.by, a_last, targets, g.Wy, g.by, d_last)
+    else:
+        value = losses.xent_last_into(p.Wy, p.by, a_last, targets, g.Wy, g.by, d_last)
+    dH[...] = 0
+    dH[-1] = d_last
+    return value
+
+
+def _weight_grads(s: Stack, g: Stack, dZt: np.ndarray, AX: np.ndarray, lengths: Sequence[int],
+                  ws: Workspace) -> None:  # fmt: skip
+    """dW and db of every member, summed over its own steps only (one GEMM each)."""
+    K, G, _, m = dZt.shape
+    k = AX.shape[1]
+    for j, T_j in enumerate(lengths):
+        dZ2 = dZt[j, :, :T_j].reshape(G, T_j * m)
+        np.matmul(dZ2, AX[j, :, :T_j].reshape(k, T_j * m).T, g.W[j])
+        np.dot(dZ2, ws.ones(T_j * m, dZ2.dtype), g.b[j, :, 0])
+
+
+def train_step(
+    s: Stack, X: np.ndarray, lengths: Sequence[int], targets: Sequence[np.ndarray], loss: str,
+    g: Stack,
+) -> list[float]:  # fmt: skip
+    """Forward, every member's loss on its own steps, backward: the members' losses,
+    with their gradients written into `g`. X: (T, K, n_x, m) from `stacked_dense`;
+    `lengths[k]`: member k's own steps; `targets[k]` as the solo engine takes them."""
+    T, K, n_x, m = X.shape
+    n, dt = s.n_a, s.dtype
+    ws = workspace.cached(("batched", s.spec, n_x, n, s.n_y, K, T, m, dt.str))
+    c = forward(s, X, ws)
+    AX = ws.get("AX", (K, n + n_x, T + 1, m), dt)  # per member [a_0..a_T; x_1..x_T]
+    np.copyto(AX[:, :n], c.A.transpose(1, 2, 0, 3))
+    np.copyto(AX[:, n:, :T], X.transpose(1, 2, 0, 3))
+    dH = ws.get("dH", (T, K, n, m), dt)
+    values = []
+    for j, T_j in enumerate(lengths):
+        Hf = AX[j, :n, 1 : T_j + 1]
+        values.append(
+            _member_loss(s.members[j], g.members[j], loss, Hf, c.A[T_j, j], targets[j],
+                         dH[:T_j, j])  # fmt: skip
+        )
+        dH[T_j:, j] = 0
+    dZt = (_lstm_backward if s.spec.has_c else _rnn_backward)(s, c, dH, ws)
+    _weight_grads(s, g, dZt, AX, lengths, ws)
+    return values
