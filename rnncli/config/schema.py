@@ -187,6 +187,9 @@ class Sweep(BaseModel):
     seeds: list[int] | str = "0"
     name: str | None = None
     dask_timeout: float = Field(default=10.0, gt=0, le=3600)
+    batch_members: Literal["auto", "off"] = "auto"
+    """auto: jobs that share a model shape (seeds, learning rates, init scales, ...)
+    train as one stacked model, each still its own run folder; off: one job a run."""
 
     @field_validator("grid", mode="before")
     @classmethod
