@@ -227,7 +227,9 @@ def forward(s: Stack, X: np.ndarray, ws: Workspace | None = None) -> Cache:
 
 def logits(s: Stack, X: np.ndarray) -> np.ndarray:
     """Every member's output pre-activations at every step: (T, K, n_y, m)."""
-    A = forward(s, X).A[1:]
+    T, K, n_x, m = X.shape
+    ws = workspace.cached(("batched-eval", s.spec, n_x, s.n_a, K, T, m, s.dtype.str))
+    A = forward(s, X, ws).A[1:]
     out: np.ndarray = np.matmul(s.Wy, A)
     out += s.by
     return out

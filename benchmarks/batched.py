@@ -1,0 +1,123 @@
+"""Seed-batched sweeps against separate runs: ten seeds of a task at its defaults, as
+today's sweep (``sweep.batch_members=off``: one process-pool job per seed) and as
+stacks (``auto``), interleaved A/B rounds on the same machine; writes
+benchmarks/BATCHED.md with the table and a per-call profile of both.
+
+    python benchmarks/batched.py [--rounds N] [--tasks reber,lag,...] [--seeds 0-9]
+
+Figures: wall seconds of the whole ``rnncli sweep`` command (start-up, planning, every
+run folder, loss.png and samples included), the sequences all ten runs trained on, and
+sequences per second of wall time; the ratio per round (the machine is shared and
+noisy: compare ratios, not absolute figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TASKS = ("reber", "lag", "temporal-order", "adding")
+
+
+def sweep(task: str, mode: str, seeds: str, out: Path) -> dict[str, float]:
+    """One ``rnncli sweep`` in a subprocess: wall seconds, sequences, solved runs."""
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "rnncli", "sweep", "--task", task, "--seeds", seeds,
+           "--out", str(out), "-q", f"sweep.batch_members={mode}"]  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+    wall = time.perf_counter() - t0
+    seqs = solved = 0
+    for run in out.glob("*/run.json"):
+        summary = json.loads(run.read_text())["summary"]
+        seqs += summary["sequences"]
+        solved += bool(summary["solved"])
+    return {"wall": wall, "sequences": seqs, "solved": solved, "rate": seqs / wall}
+
+
+def profile(task: str, members: int) -> str:
+    """The top calls (own time) of one stack of `members` seeds and of one solo run."""
+    from rnncli.config import load_config
+    from rnncli.training import execute, start_or_resume
+    from rnncli.training.batched import execute_group
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cfgs = [load_config(None, {"train.task": task}, [f"seed={s}"], training=True)
+                for s in range(members)]  # fmt: skip
+        plans = [start_or_resume(c, run_dir=Path(tmp) / f"b{i}") for i, c in enumerate(cfgs)]
+        solo = start_or_resume(cfgs[0], run_dir=Path(tmp) / "solo")
+        for what, call in ((f"one stack of {members} seeds", lambda: execute_group(plans)),
+                           ("one solo run (seed 0)", lambda: execute(solo, notice=_quiet))):
+            prof = cProfile.Profile()
+            prof.runcall(call)
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(12)
+            lines = [ln for ln in text.getvalue().splitlines() if ln.strip()][-14:]
+            out.append(f"**{task}, {what}** (cProfile, own time)\n\n```\n" + "\n".join(lines)
+                       + "\n```\n")  # fmt: skip
+    return "\n".join(out)
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--seeds", default="0-9")
+    ap.add_argument("--no-profile", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="rnncli-batched-"))
+    for task in args.tasks.split(","):
+        for r in range(args.rounds):
+            order = ("off", "auto") if r % 2 == 0 else ("auto", "off")
+            got = {mode: sweep(task, mode, args.seeds, work / f"{task}-{mode}") for mode in order}
+            a, b = got["off"], got["auto"]
+            rows.append((task, r, a, b, b["rate"] / a["rate"]))
+            print(f"{task} round {r}: off {a['rate']:.0f} seq/s ({a['wall']:.1f} s), "
+                  f"auto {b['rate']:.0f} seq/s ({b['wall']:.1f} s): x{rows[-1][-1]:.2f}",
+                  flush=True)  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
+    write(rows, args, "" if args.no_profile else profile("reber", 5))
+
+
+def write(rows: list, args: argparse.Namespace, profiles: str) -> None:
+    lines = [
+        "# Seed-batched sweeps against separate runs",
+        "",
+        f"`python benchmarks/batched.py --rounds {args.rounds}` on this machine "
+        f"({os.cpu_count()} cores, shared): `rnncli sweep --task TASK --seeds {args.seeds}` "
+        "at the task's defaults, `sweep.batch_members=off` (today: one process-pool job "
+        "per seed) against `auto` (stacks of seeds, one per worker), A/B interleaved. "
+        "Wall: the whole command; rate: sequences trained by all runs / wall.",
+        "",
+        "| task | round | off: wall s | off: seq/s | auto: wall s | auto: seq/s | solved off/auto | speed-up |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, r, a, b, ratio in rows:
+        lines.append(
+            f"| {task} | {r} | {a['wall']:.1f} | {a['rate']:.0f} | {b['wall']:.1f} | "
+            f"{b['rate']:.0f} | {a['solved']}/{b['solved']} | x{ratio:.2f} |"
+        )
+    if profiles:
+        lines += ["", "## Per-call profile", "", profiles]
+    (HERE / "BATCHED.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
