@@ -219,6 +219,11 @@ class Sweep(BaseModel):
             return v
         raise ValueError("expected a seed list such as '0-9', '0,2,5-7' or [0, 1, 2]")
 
+    @field_validator("batch_members", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        return "off" if v is False else v  # YAML reads a bare off as false
+
     def seed_list(self) -> list[int]:
         """The seeds as a list of ints."""
         return parse_seeds(self.seeds)

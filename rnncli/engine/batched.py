@@ -26,19 +26,36 @@ carries along (see docs in `rnncli.training.batched`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnncli import loss as losses
-from rnncli import workspace
 from rnncli.cells import CellSpec
 from rnncli.engine.layout import Packed, spec_of
 from rnncli.workspace import Workspace
 
 #: The cells the stacked kernels run (fused kernel modules by name).
 KERNELS = ("rnn", "lstm")
+
+#: Workspaces kept for stacked calls: members' batches and evaluation groups come in
+#: many lengths, more than the engine's per-thread cache (`workspace.cached`) keeps.
+MAX_WORKSPACES = 96
+_workspaces: OrderedDict[Hashable, Workspace] = OrderedDict()
+
+
+def _workspace(key: Hashable) -> Workspace:
+    """The workspace for `key` (shapes and dtype), least recently used dropped first."""
+    ws = _workspaces.get(key)
+    if ws is None:
+        if len(_workspaces) >= MAX_WORKSPACES:
+            _workspaces.popitem(last=False)
+        ws = _workspaces[key] = Workspace()
+    else:
+        _workspaces.move_to_end(key)
+    return ws
 
 
 def supports(cell: str | CellSpec) -> bool:
@@ -80,146 +97,179 @@ class Stack:
 
 @dataclass
 class Cache:
-    X: np.ndarray  # (T, K, n_x, m)
-    A: np.ndarray  # (T+1, K, n_a, m)
-    Z: np.ndarray  # lstm: (T, K, 4 n_a, m) gates; rnn: unused (A holds everything)
-    Y: np.ndarray  # lstm: (T+1, K, 3 n_a, m): [tanh(c_t), g_t, c_{t-1}]
+    X: np.ndarray  # (T, n_x, K, m)
+    A: np.ndarray  # (T+1, n_a, K, m)
+    Z: np.ndarray  # lstm: (T, 4 n_a, K, m) gates; rnn: unused (A holds everything)
+    Y: np.ndarray  # lstm: (T+1, 3 n_a, K, m): [tanh(c_t), g_t, c_{t-1}]
+
+
+# Layout: a step's rows come first and the members' columns after them, (rows, K, m),
+# so that a gate block, ``Z[t][:3 n_a]``, is one contiguous array for all members (NumPy
+# runs a ufunc on a block strided by member two to three times slower); a member's
+# matrix is then a (rows, m) view with leading dimension K*m, which ``np.matmul`` hands
+# to BLAS as it is: ``_members(Z[t])`` is (K, rows, m).
+
+
+def _members(a: np.ndarray) -> np.ndarray:
+    """(rows, K, m) -> the (K, rows, m) view of the same memory."""
+    return a.transpose(1, 0, 2)
 
 
 def stacked_dense(batches: Sequence[np.ndarray], n_x: int, dtype: np.dtype) -> np.ndarray:
     """Members' inputs, each (T_k, n_x, m) or (T_k, m) symbol indices (< 0: none), as one
-    zero-padded (T, K, n_x, m) array, T = max T_k."""
+    zero-padded (T, n_x, K, m) array, T = max T_k."""
     T = max(x.shape[0] for x in batches)
     m = batches[0].shape[-1]
-    out = np.zeros((T, len(batches), n_x, m), dtype=dtype)
+    out = np.zeros((T, n_x, len(batches), m), dtype=dtype)
     for k, x in enumerate(batches):
         if x.ndim == 3:
-            out[: x.shape[0], k] = x
+            out[: x.shape[0], :, k] = x
         else:
             t, i = np.nonzero(x >= 0)
-            out[t, k, x[t, i], i] = 1
+            out[t, x[t, i], k, i] = 1
     return out
 
 
 def _lstm_forward(s: Stack, X: np.ndarray, ws: Workspace) -> Cache:
-    T, K, n_x, m = X.shape
+    T, n_x, K, m = X.shape
     n, dt = s.n_a, X.dtype
     k = n + n_x
-    B = ws.get("B", (T + 1, K, k + 1, m), dt)  # step t's [a_{t-1}; x_t; 1]
-    A = B[:, :, :n]
-    np.copyto(B[:T, :, n:k], X)
-    B[:T, :, k] = 1
+    B = ws.get("B", (T + 1, k + 1, K, m), dt)  # step t's [a_{t-1}; x_t; 1]
+    A = B[:, :n]
+    np.copyto(B[:T, n:k], X)
+    B[:T, k] = 1
     A[0] = 0
     Wb = ws.get("Wb", (K, 4 * n, k + 1), dt)
     np.copyto(Wb[:, :, :k], s.W)
     np.copyto(Wb[:, :, k:], s.b)
-    Z = ws.get("Z", (T, K, 4 * n, m), dt)
-    Y = ws.get("Y", (T + 1, K, 3 * n, m), dt)
-    C = Y[:, :, 2 * n :]
+    Z = ws.get("Z", (T, 4 * n, K, m), dt)
+    Y = ws.get("Y", (T + 1, 3 * n, K, m), dt)
+    C = Y[:, 2 * n :]
     C[0] = 0
-    prod = ws.get("prod", (K, 2 * n, m), dt)
-    ig, fc = prod[:, :n], prod[:, n:]
+    prod = ws.get("prod", (2 * n, K, m), dt)
+    ig, fc = prod[:n], prod[n:]
     one = ws.one(dt)
+
+    def step(t: int) -> tuple[np.ndarray, ...]:
+        z, y = Z[t], Y[t]
+        return (_members(B[t]), _members(z), z[: 3 * n], z[3 * n :], y[n : 2 * n], z[n : 3 * n],
+                y[n:], C[t + 1], y[:n], z[:n], A[t + 1])  # fmt: skip
+
+    steps = ws.views("batched.lstm.forward", (Z, Y, B), lambda: [step(t) for t in range(T)])
     matmul, add, multiply, tanh = np.matmul, np.add, np.multiply, np.tanh
     with np.errstate(over="ignore"):
-        for t in range(T):
-            z, y = Z[t], Y[t]
-            s3 = z[:, : 3 * n]
-            matmul(Wb, B[t], z)
+        for b_t, zm, s3, zg, g, i_f, g_c, c, tc, o, a in steps:
+            matmul(Wb, b_t, zm)  # every member's Z_t = Wa a_{t-1} + Wx x_t + b
             np.negative(s3, s3)
             np.exp(s3, s3)
             add(s3, one, s3)
             np.reciprocal(s3, s3)
-            tanh(z[:, 3 * n :], y[:, n : 2 * n])
-            multiply(z[:, n : 3 * n], y[:, n:], prod)
-            add(ig, fc, C[t + 1])
-            tanh(C[t + 1], y[:, :n])
-            multiply(z[:, :n], y[:, :n], A[t + 1])
+            tanh(zg, g)
+            multiply(i_f, g_c, prod)
+            add(ig, fc, c)
+            tanh(c, tc)
+            multiply(o, tc, a)
     return Cache(X, A, Z, Y)
+
+
+def _lstm_coefficients(c: Cache, ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
+    """K: (T+1, 5, n_a, K, m) [Ko, Ki, Kf, Kg, f] per step, and Kc (T, n_a, K, m)."""
+    T, G, Km, m = c.Z.shape
+    n = G // 4
+    dt = c.Z.dtype
+    one = ws.one(dt)
+    Z4 = c.Z.reshape(T, 4, n, Km, m)
+    Y4 = c.Y[:T].reshape(T, 3, n, Km, m)
+    Kb = ws.get("K", (T + 1, 5, n, Km, m), dt)
+    S = Z4[:, :3]
+    np.subtract(one, S, Kb[:T, :3])
+    Kb[:T, :3] *= S
+    Kb[:T, :3] *= Y4
+    TG = Y4[:, :2]
+    KcKg = ws.get("KcKg", (T, 2, n, Km, m), dt)
+    np.multiply(TG, TG, KcKg)
+    np.subtract(one, KcKg, KcKg)
+    KcKg *= Z4[:, :2]
+    np.copyto(Kb[:T, 3], KcKg[:, 1])
+    np.copyto(Kb[:T, 4], Z4[:, 2])
+    Kb[T, 4] = 0
+    return Kb, KcKg[:, 0]
 
 
 def _lstm_backward(s: Stack, c: Cache, dA: np.ndarray, ws: Workspace) -> np.ndarray:
     """The pre-activation gradients, feature-major per member: (K, 4 n_a, T, m)."""
-    T, K, n, m = dA.shape
+    T, n, K, m = dA.shape
     dt = dA.dtype
-    one = ws.one(dt)
-    Z4 = c.Z.reshape(T, K, 4, n, m)
-    Y4 = c.Y[:T].reshape(T, K, 3, n, m)
-    Kb = ws.get("K", (T + 1, K, 5, n, m), dt)  # [Ko, Ki, Kf, Kg, f], then the gradients
-    S = Z4[:, :, :3]
-    np.subtract(one, S, Kb[:T, :, :3])
-    Kb[:T, :, :3] *= S
-    Kb[:T, :, :3] *= Y4
-    TG = Y4[:, :, :2]
-    KcKg = ws.get("KcKg", (T, K, 2, n, m), dt)
-    np.multiply(TG, TG, KcKg)
-    np.subtract(one, KcKg, KcKg)
-    KcKg *= Z4[:, :, :2]
-    np.copyto(Kb[:T, :, 3], KcKg[:, :, 1])
-    np.copyto(Kb[:T, :, 4], Z4[:, :, 2])
-    Kb[T, :, 4] = 0
-    Kc = KcKg[:, :, 0]
-    da = ws.get("da", (K, n, m), dt)
-    dct = ws.get("dct", (K, 1, n, m), dt)
-    dc = dct[:, 0]
+    Kb, Kc = _lstm_coefficients(c, ws)
+    da = ws.get("da", (n, K, m), dt)
+    dct = ws.get("dct", (1, n, K, m), dt)
+    dc = dct[0]
     da.fill(0)
     WaT = ws.get("WaT", (K, n, 4 * n), dt)
     np.copyto(WaT, s.W[:, :, :n].transpose(0, 2, 1))
-    matmul, add, multiply = np.matmul, np.add, np.multiply
-    for t in range(T - 1, -1, -1):
+
+    def step(t: int) -> tuple[np.ndarray, ...]:
         kt = Kb[t]
-        add(da, dA[t], da)
-        multiply(da, Kc[t], dc)
-        add(dc, Kb[t + 1, :, 4], dc)
-        multiply(da, kt[:, 0], kt[:, 0])
-        multiply(kt[:, 1:], dct, kt[:, 1:])
-        matmul(WaT, kt[:, :4].reshape(K, 4 * n, m), da)
+        return dA[t], Kc[t], Kb[t + 1, 4], kt[0], kt[1:], _members(kt[:4].reshape(4 * n, K, m))
+
+    steps = ws.views("batched.lstm.backward", (dA, Kb, Kc), lambda: [step(t) for t in range(T)])
+    dam = _members(da)
+    matmul, add, multiply = np.matmul, np.add, np.multiply
+    for dA_t, kc, dc_next, k_o, k_ifgc, dz in reversed(steps):
+        add(da, dA_t, da)
+        multiply(da, kc, dc)
+        add(dc, dc_next, dc)
+        multiply(da, k_o, k_o)
+        multiply(k_ifgc, dct, k_ifgc)
+        matmul(WaT, dz, dam)
     dZt = ws.get("dZt", (K, 4 * n, T, m), dt)
-    np.copyto(dZt.reshape(K, 4, n, T, m), Kb[:T, :, :4].transpose(1, 2, 3, 0, 4))
+    np.copyto(dZt, Kb[:T, :4].reshape(T, 4 * n, K, m).transpose(2, 1, 0, 3))
     return dZt
 
 
 def _rnn_forward(s: Stack, X: np.ndarray, ws: Workspace) -> Cache:
-    T, K, _, m = X.shape
+    T, _, K, m = X.shape
     n, dt = s.n_a, X.dtype
-    A = ws.get("A", (T + 1, K, n, m), dt)
+    A = ws.get("A", (T + 1, n, K, m), dt)
     A[0] = 0
     Z = A[1:]
-    np.matmul(s.W[:, :, n:], X, out=Z)  # Wx x_t for every step and member
-    Z += s.b
-    rec = ws.get("rec", (K, n, m), dt)
+    np.matmul(s.W[:, :, n:], X.transpose(0, 2, 1, 3), out=Z.transpose(0, 2, 1, 3))  # Wx x_t
+    Z += s.b.transpose(1, 0, 2)
+    rec = ws.get("rec", (n, K, m), dt)
     Wa = ws.get("Wa", (K, n, n), dt)
     np.copyto(Wa, s.W[:, :, :n])
+    recm = _members(rec)
     matmul, add, tanh = np.matmul, np.add, np.tanh
     for t in range(T):
-        matmul(Wa, A[t], rec)
+        matmul(Wa, _members(A[t]), recm)
         add(A[t + 1], rec, A[t + 1])
         tanh(A[t + 1], A[t + 1])
     return Cache(X, A, A, A)
 
 
 def _rnn_backward(s: Stack, c: Cache, dA: np.ndarray, ws: Workspace) -> np.ndarray:
-    T, K, n, m = dA.shape
+    T, n, K, m = dA.shape
     dt = dA.dtype
-    dZ = ws.get("dZ", (T, K, n, m), dt)
+    dZ = ws.get("dZ", (T, n, K, m), dt)
     np.multiply(c.A[1:], c.A[1:], out=dZ)
     np.subtract(ws.one(dt), dZ, out=dZ)
-    da = ws.get("da", (K, n, m), dt)
+    da = ws.get("da", (n, K, m), dt)
     da.fill(0)
     WaT = ws.get("WaT", (K, n, n), dt)
     np.copyto(WaT, s.W[:, :, :n].transpose(0, 2, 1))
+    dam = _members(da)
     matmul, add, multiply = np.matmul, np.add, np.multiply
     for t in range(T - 1, -1, -1):
         add(da, dA[t], da)
         multiply(dZ[t], da, dZ[t])
-        matmul(WaT, dZ[t], da)
+        matmul(WaT, _members(dZ[t]), dam)
     dZt = ws.get("dZt", (K, n, T, m), dt)
-    np.copyto(dZt, dZ.transpose(1, 2, 0, 3))
+    np.copyto(dZt, dZ.transpose(2, 1, 0, 3))
     return dZt
 
 
 def forward(s: Stack, X: np.ndarray, ws: Workspace | None = None) -> Cache:
-    """Run every member on its inputs X: (T, K, n_x, m) (dense, zero-padded), from zero
+    """Run every member on its inputs X: (T, n_x, K, m) (dense, zero-padded), from zero
     states."""
     ws = Workspace() if ws is None else ws
     return (_lstm_forward if s.spec.has_c else _rnn_forward)(s, X, ws)
@@ -227,10 +277,10 @@ def forward(s: Stack, X: np.ndarray, ws: Workspace | None = None) -> Cache:
 
 def logits(s: Stack, X: np.ndarray) -> np.ndarray:
     """Every member's output pre-activations at every step: (T, K, n_y, m)."""
-    T, K, n_x, m = X.shape
-    ws = workspace.cached(("batched-eval", s.spec, n_x, s.n_a, K, T, m, s.dtype.str))
+    T, n_x, K, m = X.shape
+    ws = _workspace(("eval", s.spec, n_x, s.n_a, K, T, m, s.dtype.str))
     A = forward(s, X, ws).A[1:]
-    out: np.ndarray = np.matmul(s.Wy, A)
+    out: np.ndarray = np.matmul(s.Wy, A.transpose(0, 2, 1, 3))
     out += s.by
     return out
 
@@ -243,7 +293,7 @@ def _member_loss(
     its dWy, dby and dH: (T_k, n_a, m) as the solo engine does."""
     if loss == "xent":
         n, T, m = Hf.shape
-        ws = workspace.cached(("batched-loss", n, p.n_y, T, m, Hf.dtype.str))
+        ws = _workspace(("loss", n, p.n_y, T, m, Hf.dtype.str))
         return losses.xent_into(p.Wy, p.by, Hf, targets, g.Wy, g.by, dH, ws)
     d_last = np.empty_like(a_last)
     if loss == "mse_last":
@@ -271,24 +321,24 @@ def train_step(
     g: Stack,
 ) -> list[float]:  # fmt: skip
     """Forward, every member's loss on its own steps, backward: the members' losses,
-    with their gradients written into `g`. X: (T, K, n_x, m) from `stacked_dense`;
+    with their gradients written into `g`. X: (T, n_x, K, m) from `stacked_dense`;
     `lengths[k]`: member k's own steps; `targets[k]` as the solo engine takes them."""
-    T, K, n_x, m = X.shape
+    T, n_x, K, m = X.shape
     n, dt = s.n_a, s.dtype
-    ws = workspace.cached(("batched", s.spec, n_x, n, s.n_y, K, T, m, dt.str))
+    ws = _workspace(("train", s.spec, n_x, n, s.n_y, K, T, m, dt.str))
     c = forward(s, X, ws)
     AX = ws.get("AX", (K, n + n_x, T + 1, m), dt)  # per member [a_0..a_T; x_1..x_T]
-    np.copyto(AX[:, :n], c.A.transpose(1, 2, 0, 3))
-    np.copyto(AX[:, n:, :T], X.transpose(1, 2, 0, 3))
-    dH = ws.get("dH", (T, K, n, m), dt)
+    np.copyto(AX[:, :n], c.A.transpose(2, 1, 0, 3))
+    np.copyto(AX[:, n:, :T], X.transpose(2, 1, 0, 3))
+    dH = ws.get("dH", (T, n, K, m), dt)
     values = []
     for j, T_j in enumerate(lengths):
         Hf = AX[j, :n, 1 : T_j + 1]
         values.append(
-            _member_loss(s.members[j], g.members[j], loss, Hf, c.A[T_j, j], targets[j],
-                         dH[:T_j, j])  # fmt: skip
+            _member_loss(s.members[j], g.members[j], loss, Hf, c.A[T_j, :, j], targets[j],
+                         dH[:T_j, :, j])  # fmt: skip
         )
-        dH[T_j:, j] = 0
+        dH[T_j:, :, j] = 0
     dZt = (_lstm_backward if s.spec.has_c else _rnn_backward)(s, c, dH, ws)
     _weight_grads(s, g, dZt, AX, lengths, ws)
     return values
