@@ -106,7 +106,8 @@ def write(rows: list, args: argparse.Namespace, profiles: str) -> None:
         "per seed) against `auto` (stacks of seeds, one per worker), A/B interleaved. "
         "Wall: the whole command; rate: sequences trained by all runs / wall.",
         "",
-        "| task | round | off: wall s | off: seq/s | auto: wall s | auto: seq/s | solved off/auto | speed-up |",
+        "| task | round | off: wall s | off: seq/s | auto: wall s | auto: seq/s "
+        "| solved off/auto | speed-up |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for task, r, a, b, ratio in rows:

@@ -159,11 +159,14 @@ def test_sweep_groups_members_and_says_why_others_run_alone(tmp_path: Path) -> N
     units, notes = sweep_batched.units(plan.jobs, 2, "auto")
     sizes = sorted(len(u) for u in units)
     assert sizes == [1] * 6 + [3, 3]  # the gru jobs alone; 6 lstm jobs in two stacks
-    assert notes == ["6 jobs run separately: cell gru: stacked kernels run the built-in rnn and lstm"]
+    assert notes == [
+        "6 jobs run separately: cell gru: stacked kernels run the built-in rnn and lstm"
+    ]
     assert all(len(u) == 1 for u in sweep_batched.units(plan.jobs, 2, "off")[0])
-    user = S.plan_sweep(None, {"train.task": "reber", "cell": str(ROOT / "examples/cells/lstm1997.py")},
-                        SHORT, "0-1")  # fmt: skip
-    assert len(sweep_batched.units(user.jobs, 1, "auto")[0]) == 2
+    cell = f"{ROOT / 'examples/cells/lstm1997.py'}:LSTM1997"
+    user = S.plan_sweep(None, {"train.task": "reber", "cell": cell}, SHORT, "0-1")
+    units, notes = sweep_batched.units(user.jobs, 1, "auto")
+    assert len(units) == 2 and len(notes) == 1 and "stacked kernels run" in notes[0]
 
 
 def test_batched_sweep_equals_the_separate_one(tmp_path: Path) -> None:

@@ -290,7 +290,9 @@ def _member_loss(
     dH: np.ndarray,
 ) -> float:  # fmt: skip
     """One member's output layer and loss on its own steps (Hf: (n_a, T_k, m)); writes
-    its dWy, dby and dH: (T_k, n_a, m) as the solo engine does."""
+    its dWy, dby and dH: (T_k, n_a, m) as the solo engine does. `a_last` is contiguous,
+    as the solo engine's: NumPy picks its BLAS routine for a product by the operands'
+    strides, and another routine may round differently."""
     if loss == "xent":
         n, T, m = Hf.shape
         ws = _workspace(("loss", n, p.n_y, T, m, Hf.dtype.str))
@@ -335,8 +337,8 @@ def train_step(
     for j, T_j in enumerate(lengths):
         Hf = AX[j, :n, 1 : T_j + 1]
         values.append(
-            _member_loss(s.members[j], g.members[j], loss, Hf, c.A[T_j, :, j], targets[j],
-                         dH[:T_j, :, j])  # fmt: skip
+            _member_loss(s.members[j], g.members[j], loss, Hf, c.A[T_j, :, j].copy(),
+                         targets[j], dH[:T_j, :, j])  # fmt: skip
         )
         dH[T_j:, :, j] = 0
     dZt = (_lstm_backward if s.spec.has_c else _rnn_backward)(s, c, dH, ws)
