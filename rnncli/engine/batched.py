@@ -275,6 +275,40 @@ def forward(s: Stack, X: np.ndarray, ws: Workspace | None = None) -> Cache:
     return (_lstm_forward if s.spec.has_c else _rnn_forward)(s, X, ws)
 
 
+def cell_step(s: Stack, state: Sequence[np.ndarray], X: np.ndarray) -> list[np.ndarray]:
+    """One step of every member from its own states: `state` is [a] or [a, c], each
+    (n_a, K, W), X: (n_x, K, W); the new [a] or [a, c], fresh. The operations of the
+    kernels' time loop, in their order (a prefix tree's level at a time: the
+    evaluation of `rnncli.training.batched_eval`)."""
+    n, (n_x, K, W), dt = s.n_a, X.shape, s.dtype
+    if not s.spec.has_c:
+        Z = np.empty((n, K, W), dtype=dt)
+        np.matmul(s.W[:, :, n:], _members(X), out=_members(Z))
+        Z += s.b.transpose(1, 0, 2)
+        rec = np.empty_like(Z)
+        np.matmul(np.ascontiguousarray(s.W[:, :, :n]), _members(state[0]), out=_members(rec))
+        Z += rec
+        return [np.tanh(Z, out=Z)]
+    k = n + n_x
+    Bt = np.empty((k + 1, K, W), dtype=dt)
+    Bt[:n], Bt[n:k], Bt[k] = state[0], X, 1
+    Wb = np.concatenate([s.W, s.b], axis=2)
+    Z = np.empty((4 * n, K, W), dtype=dt)
+    np.matmul(Wb, _members(Bt), out=_members(Z))
+    s3 = Z[: 3 * n]
+    with np.errstate(over="ignore"):
+        np.negative(s3, s3)
+        np.exp(s3, s3)
+        np.add(s3, np.ones((), dtype=dt), s3)
+        np.reciprocal(s3, s3)
+    g = np.tanh(Z[3 * n :])
+    c = Z[n : 2 * n] * g
+    c += Z[2 * n : 3 * n] * state[1]
+    a = np.tanh(c)
+    a *= Z[:n]
+    return [a, c]
+
+
 def logits(s: Stack, X: np.ndarray) -> np.ndarray:
     """Every member's output pre-activations at every step: (T, K, n_y, m)."""
     T, n_x, K, m = X.shape
