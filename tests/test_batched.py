@@ -4,6 +4,7 @@ grouping (`sweep.batch_members`)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,20 @@ def test_batched_sweep_equals_the_separate_one(tmp_path: Path) -> None:
         assert json.loads((tmp_path / "auto" / job.id / "run.json").read_text())["batched"]
     doc = json.loads((tmp_path / "auto" / "sweep.json").read_text())
     assert doc["batch_members"] == "auto" and doc["counts"]["completed"] == 6
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs distributed")
+def test_a_group_of_members_runs_on_dask(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        processes=False, n_workers=1, threads_per_worker=1, host="127.0.0.1",
+        protocol="tcp", dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        plan = S.plan_sweep(None, {"train.task": "reber"}, SHORT, "0-2")
+        assert [len(u) for u in sweep_batched.units(plan.jobs, 1, "auto")[0]] == [3]
+        result = S.run_sweep(plan, out=tmp_path / "sw", dask=cluster.scheduler_address)
+    assert (result.status, result.count("completed")) == ("completed", 3)
+    for job in plan.jobs:
+        info = json.loads((tmp_path / "sw" / job.id / "run.json").read_text())
+        assert info["batched"] == {"members": 3} and info["status"] == "completed"
