@@ -41,7 +41,7 @@ def _targets(loss: str, lengths: list[int], n_y: int, m: int, rng: Any) -> list[
     return [rng.integers(0, n_y, size=(m,)) for _ in lengths]
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
 @pytest.mark.parametrize("loss", ["xent", "mse_last", "xent_last"])
 def test_stacked_step_is_each_members_solo_step(cell: str, loss: str) -> None:
     """Ragged lengths (zero-padded) and all three losses: every member's loss and
@@ -90,7 +90,9 @@ def _theta(path: Path, name: str = "checkpoint.npz") -> np.ndarray:
         return np.array(z["theta"])
 
 
-@pytest.mark.parametrize(("task", "cell"), [("reber", "lstm"), ("adding", "rnn"), ("lag", "lstm")])
+@pytest.mark.parametrize(
+    ("task", "cell"), [("reber", "lstm"), ("adding", "rnn"), ("lag", "lstm"), ("reber", "gru")]
+)
 def test_members_match_their_solo_runs(tmp_path: Path, task: str, cell: str) -> None:
     """Every member's metrics equal its solo run's to 1e-10 (here: exactly), with a
     member whose learning rate and steps differ from the others'."""
@@ -156,12 +158,12 @@ def test_a_member_resumes_alone_as_a_train_run(tmp_path: Path) -> None:
 
 def test_sweep_groups_members_and_says_why_others_run_alone(tmp_path: Path) -> None:
     plan = S.plan_sweep(None, {"train.task": "reber"},
-                        ["cell=lstm,gru", "train.lr=0.01,0.02", *SHORT], "0-2")  # fmt: skip
+                        ["cell=lstm,torch-gru", "train.lr=0.01,0.02", *SHORT], "0-2")  # fmt: skip
     units, notes = sweep_batched.units(plan.jobs, 2, "auto")
     sizes = sorted(len(u) for u in units)
-    assert sizes == [1] * 6 + [3, 3]  # the gru jobs alone; 6 lstm jobs in two stacks
+    assert sizes == [1] * 6 + [3, 3]  # the torch-gru jobs alone; 6 lstm jobs in two stacks
     assert notes == [
-        "6 jobs run separately: cell gru: stacked kernels run the built-in rnn and lstm"
+        "6 jobs run separately: cell torch-gru: stacked kernels run the built-in rnn, lstm and gru"
     ]
     assert all(len(u) == 1 for u in sweep_batched.units(plan.jobs, 2, "off")[0])
     cell = f"{ROOT / 'examples/cells/lstm1997.py'}:LSTM1997"

@@ -1,7 +1,7 @@
 """Many small models of one shape at once: K members' parameters stacked on a leading
 axis, one time loop for all of them.
 
-A `Stack` holds K one-layer, one-direction rnn or lstm models with the same sizes as
+A `Stack` holds K one-layer, one-direction rnn, lstm or gru models with the same sizes as
 one array ``theta: (K, P)``, whose row k is member k's flat vector in the engine's
 layout (`rnncli.engine.layout`), so ``members[k]`` is an ordinary `Packed` view and
 everything that reads a model (evaluation, checkpoints, sampling) works on it as it is.
@@ -34,11 +34,12 @@ import numpy as np
 
 from rnncli import loss as losses
 from rnncli.cells import CellSpec
+from rnncli.engine import batched_gru
 from rnncli.engine.layout import Packed, spec_of
 from rnncli.workspace import Workspace
 
 #: The cells the stacked kernels run (fused kernel modules by name).
-KERNELS = ("rnn", "lstm")
+KERNELS = ("rnn", "lstm", "gru")
 
 #: Workspaces kept for stacked calls: members' batches and evaluation groups come in
 #: many lengths, more than the engine's per-thread cache (`workspace.cached`) keeps.
@@ -59,7 +60,7 @@ def _workspace(key: Hashable) -> Workspace:
 
 
 def supports(cell: str | CellSpec) -> bool:
-    """Whether `cell` has stacked kernels (a built-in rnn or lstm)."""
+    """Whether `cell` has stacked kernels (a built-in rnn, lstm or gru)."""
     spec = spec_of(cell)
     return bool(spec.fused) and spec.kernel in KERNELS
 
@@ -99,8 +100,8 @@ class Stack:
 class Cache:
     X: np.ndarray  # (T, n_x, K, m)
     A: np.ndarray  # (T+1, n_a, K, m)
-    Z: np.ndarray  # lstm: (T, 4 n_a, K, m) gates; rnn: unused (A holds everything)
-    Y: np.ndarray  # lstm: (T+1, 3 n_a, K, m): [tanh(c_t), g_t, c_{t-1}]
+    Z: np.ndarray  # lstm, gru: (T, G n_a, K, m) gates; rnn: unused (A holds everything)
+    Y: np.ndarray  # lstm: (T+1, 3 n_a, K, m): [tanh(c_t), g_t, c_{t-1}]; gru: r * a_{t-1}
 
 
 # Layout: a step's rows come first and the members' columns after them, (rows, K, m),
@@ -272,6 +273,9 @@ def forward(s: Stack, X: np.ndarray, ws: Workspace | None = None) -> Cache:
     """Run every member on its inputs X: (T, n_x, K, m) (dense, zero-padded), from zero
     states."""
     ws = Workspace() if ws is None else ws
+    if s.spec.kernel == "gru":
+        A, Z, RA = batched_gru.forward(s, X, ws)
+        return Cache(X, A, Z, RA)
     return (_lstm_forward if s.spec.has_c else _rnn_forward)(s, X, ws)
 
 
@@ -281,6 +285,8 @@ def cell_step(s: Stack, state: Sequence[np.ndarray], X: np.ndarray) -> list[np.n
     kernels' time loop, in their order (a prefix tree's level at a time: the
     evaluation of `rnncli.training.batched_eval`)."""
     n, (n_x, K, W), dt = s.n_a, X.shape, s.dtype
+    if s.spec.kernel == "gru":
+        return [batched_gru.cell_step(s, state[0], X)]
     if not s.spec.has_c:
         Z = np.empty((n, K, W), dtype=dt)
         np.matmul(s.W[:, :, n:], _members(X), out=_members(Z))
@@ -375,6 +381,10 @@ def train_step(
                          targets[j], dH[:T_j, :, j])  # fmt: skip
         )
         dH[T_j:, :, j] = 0
+    if s.spec.kernel == "gru":
+        dZ = batched_gru.backward(s, c.A, c.Z, dH, ws)
+        batched_gru.weight_grads(g, dZ, AX, c.Y, lengths, ws)
+        return values
     dZt = (_lstm_backward if s.spec.has_c else _rnn_backward)(s, c, dH, ws)
     _weight_grads(s, g, dZt, AX, lengths, ws)
     return values

@@ -75,7 +75,7 @@ PER_MEMBER = (
 def why_not(cfg: Config) -> str:
     """Why a run of `cfg` cannot train in a stack (one line), or "" if it can."""
     if not kernels.supports(cfg.cell):
-        return f"cell {cfg.cell}: stacked kernels run the built-in rnn and lstm"
+        return f"cell {cfg.cell}: stacked kernels run the built-in rnn, lstm and gru"
     if cfg.model.layers > 1 or cfg.model.bidirectional:
         return "a stacked or bidirectional model"
     if registry.get(cfg.train.task).data:
