@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -173,8 +174,14 @@ def _lstm_forward(s: Stack, X: np.ndarray, ws: Workspace) -> Cache:
     return Cache(X, A, Z, Y)
 
 
-def _lstm_coefficients(c: Cache, ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
-    """K: (T+1, 5, n_a, K, m) [Ko, Ki, Kf, Kg, f] per step, and Kc (T, n_a, K, m)."""
+#: The backward coefficients are computed this many bytes of Z, Y and K at a time, just
+#: before the loop needs them (as `lstm.CHUNK_BYTES`: they stay in cache for the loop).
+CHUNK_BYTES = 3 << 19
+
+
+def _lstm_coefficients(c: Cache, ws: Workspace) -> tuple[np.ndarray, np.ndarray, Any]:
+    """K: (T+1, 5, n_a, K, m) [Ko, Ki, Kf, Kg, f] per step and Kc (T, n_a, K, m), and
+    ``fill(t0, t1)``, which computes them for steps t0..t1-1."""
     T, G, Km, m = c.Z.shape
     n = G // 4
     dt = c.Z.dtype
@@ -182,26 +189,29 @@ def _lstm_coefficients(c: Cache, ws: Workspace) -> tuple[np.ndarray, np.ndarray]
     Z4 = c.Z.reshape(T, 4, n, Km, m)
     Y4 = c.Y[:T].reshape(T, 3, n, Km, m)
     Kb = ws.get("K", (T + 1, 5, n, Km, m), dt)
-    S = Z4[:, :3]
-    np.subtract(one, S, Kb[:T, :3])
-    Kb[:T, :3] *= S
-    Kb[:T, :3] *= Y4
-    TG = Y4[:, :2]
     KcKg = ws.get("KcKg", (T, 2, n, Km, m), dt)
-    np.multiply(TG, TG, KcKg)
-    np.subtract(one, KcKg, KcKg)
-    KcKg *= Z4[:, :2]
-    np.copyto(Kb[:T, 3], KcKg[:, 1])
-    np.copyto(Kb[:T, 4], Z4[:, 2])
     Kb[T, 4] = 0
-    return Kb, KcKg[:, 0]
+
+    def fill(t0: int, t1: int) -> None:
+        Kt, S, TG, kckg = Kb[t0:t1], Z4[t0:t1, :3], Y4[t0:t1, :2], KcKg[t0:t1]
+        np.subtract(one, S, Kt[:, :3])
+        Kt[:, :3] *= S
+        Kt[:, :3] *= Y4[t0:t1]
+        np.multiply(TG, TG, kckg)
+        np.subtract(one, kckg, kckg)
+        kckg *= Z4[t0:t1, :2]
+        np.copyto(Kt[:, 3], kckg[:, 1])
+        np.copyto(Kt[:, 4], Z4[t0:t1, 2])
+
+    return Kb, KcKg[:, 0], fill
 
 
 def _lstm_backward(s: Stack, c: Cache, dA: np.ndarray, ws: Workspace) -> np.ndarray:
     """The pre-activation gradients, feature-major per member: (K, 4 n_a, T, m)."""
     T, n, K, m = dA.shape
     dt = dA.dtype
-    Kb, Kc = _lstm_coefficients(c, ws)
+    Kb, Kc, fill = _lstm_coefficients(c, ws)
+    per_chunk = max(1, CHUNK_BYTES // (12 * n * K * m * dt.itemsize))
     da = ws.get("da", (n, K, m), dt)
     dct = ws.get("dct", (1, n, K, m), dt)
     dc = dct[0]
@@ -216,13 +226,16 @@ def _lstm_backward(s: Stack, c: Cache, dA: np.ndarray, ws: Workspace) -> np.ndar
     steps = ws.views("batched.lstm.backward", (dA, Kb, Kc), lambda: [step(t) for t in range(T)])
     dam = _members(da)
     matmul, add, multiply = np.matmul, np.add, np.multiply
-    for dA_t, kc, dc_next, k_o, k_ifgc, dz in reversed(steps):
-        add(da, dA_t, da)
-        multiply(da, kc, dc)
-        add(dc, dc_next, dc)
-        multiply(da, k_o, k_o)
-        multiply(k_ifgc, dct, k_ifgc)
-        matmul(WaT, dz, dam)
+    for t1 in range(T, 0, -per_chunk):
+        t0 = max(0, t1 - per_chunk)
+        fill(t0, t1)
+        for dA_t, kc, dc_next, k_o, k_ifgc, dz in reversed(steps[t0:t1]):
+            add(da, dA_t, da)
+            multiply(da, kc, dc)
+            add(dc, dc_next, dc)
+            multiply(da, k_o, k_o)
+            multiply(k_ifgc, dct, k_ifgc)
+            matmul(WaT, dz, dam)
     dZt = ws.get("dZt", (K, 4 * n, T, m), dt)
     np.copyto(dZt, Kb[:T, :4].reshape(T, 4 * n, K, m).transpose(2, 1, 0, 3))
     return dZt
