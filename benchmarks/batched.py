@@ -30,11 +30,11 @@ HERE = Path(__file__).resolve().parent
 TASKS = ("reber", "lag", "temporal-order", "adding")
 
 
-def sweep(task: str, mode: str, seeds: str, out: Path) -> dict[str, float]:
+def sweep(task: str, mode: str, seeds: str, out: Path, extra: list[str]) -> dict[str, float]:
     """One ``rnncli sweep`` in a subprocess: wall seconds, sequences, solved runs."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "rnncli", "sweep", "--task", task, "--seeds", seeds,
-           "--out", str(out), "-q", f"sweep.batch_members={mode}"]  # fmt: skip
+           "--out", str(out), "-q", f"sweep.batch_members={mode}", *extra]  # fmt: skip
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
     wall = time.perf_counter() - t0
@@ -80,13 +80,16 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--seeds", default="0-9")
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="an override for both sweeps, e.g. train.steps=500")  # fmt: skip
     args = ap.parse_args()
     rows = []
     work = Path(tempfile.mkdtemp(prefix="rnncli-batched-"))
     for task in args.tasks.split(","):
         for r in range(args.rounds):
             order = ("off", "auto") if r % 2 == 0 else ("auto", "off")
-            got = {mode: sweep(task, mode, args.seeds, work / f"{task}-{mode}") for mode in order}
+            got = {mode: sweep(task, mode, args.seeds, work / f"{task}-{mode}", args.set)
+                   for mode in order}  # fmt: skip
             a, b = got["off"], got["auto"]
             rows.append((task, r, a, b, b["rate"] / a["rate"]))
             print(f"{task} round {r}: off {a['rate']:.0f} seq/s ({a['wall']:.1f} s), "
@@ -100,7 +103,8 @@ def write(rows: list, args: argparse.Namespace, profiles: str) -> None:
     lines = [
         "# Seed-batched sweeps against separate runs",
         "",
-        f"`python benchmarks/batched.py --rounds {args.rounds}` on this machine "
+        f"`python benchmarks/batched.py --rounds {args.rounds}"
+        + "".join(f" --set {o}" for o in args.set) + "` on this machine "
         f"({os.cpu_count()} cores, shared): `rnncli sweep --task TASK --seeds {args.seeds}` "
         "at the task's defaults, `sweep.batch_members=off` (today: one process-pool job "
         "per seed) against `auto` (stacks of seeds, one per worker), A/B interleaved. "
