@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "batched-results.json"  # every round so far: the table is made from it
 TASKS = ("reber", "lag", "temporal-order", "adding")
 
 
@@ -96,31 +97,47 @@ def main() -> None:
                   f"auto {b['rate']:.0f} seq/s ({b['wall']:.1f} s): x{rows[-1][-1]:.2f}",
                   flush=True)  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
-    write(rows, args, "" if args.no_profile else profile("reber", 5))
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": [], "profile": ""}
+    setting = " ".join(args.set) or "defaults"
+    saved["rows"] += [{"task": t, "round": r, "setting": setting, "off": a, "auto": b,
+                       "machine": _machine()} for t, r, a, b, _ in rows]  # fmt: skip
+    if not args.no_profile:
+        saved["profile"] = profile("reber", 5)
+    RESULTS.write_text(json.dumps(saved, indent=1) + "\n")
+    write(saved, args)
 
 
-def write(rows: list, args: argparse.Namespace, profiles: str) -> None:
+def _machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{os.cpu_count()} cores, load {load:.1f}"
+
+
+def write(saved: dict, args: argparse.Namespace) -> None:
     lines = [
         "# Seed-batched sweeps against separate runs",
         "",
-        f"`python benchmarks/batched.py --rounds {args.rounds}"
-        + "".join(f" --set {o}" for o in args.set) + "` on this machine "
-        f"({os.cpu_count()} cores, shared): `rnncli sweep --task TASK --seeds {args.seeds}` "
-        "at the task's defaults, `sweep.batch_members=off` (today: one process-pool job "
-        "per seed) against `auto` (stacks of seeds, one per worker), A/B interleaved. "
-        "Wall: the whole command; rate: sequences trained by all runs / wall.",
+        "`python benchmarks/batched.py [--set KEY=VALUE]` on this machine (2 cores, shared "
+        "with other engineers' jobs: the load column is the 1-minute load average when a "
+        f"round ended): `rnncli sweep --task TASK --seeds {args.seeds}` at the task's defaults "
+        "(or the setting shown), `sweep.batch_members=off` (today: one process-pool job per "
+        "seed) against `auto` (the seeds as stacks, one per worker), the two interleaved "
+        "and alternating which goes first. Wall: the whole command (start-up, planning, "
+        "every run folder, loss.png and samples.txt included); rate: sequences trained by "
+        "all ten runs / wall. Compare the ratios, not the absolute figures.",
         "",
-        "| task | round | off: wall s | off: seq/s | auto: wall s | auto: seq/s "
-        "| solved off/auto | speed-up |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | setting | round | off: wall s | off: seq/s | auto: wall s | auto: seq/s "
+        "| solved off/auto | speed-up | machine |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for task, r, a, b, ratio in rows:
+    for row in saved["rows"]:
+        a, b = row["off"], row["auto"]
         lines.append(
-            f"| {task} | {r} | {a['wall']:.1f} | {a['rate']:.0f} | {b['wall']:.1f} | "
-            f"{b['rate']:.0f} | {a['solved']}/{b['solved']} | x{ratio:.2f} |"
+            f"| {row['task']} | {row['setting']} | {row['round']} | {a['wall']:.1f} | "
+            f"{a['rate']:.0f} | {b['wall']:.1f} | {b['rate']:.0f} | {a['solved']}/{b['solved']} "
+            f"| x{b['rate'] / a['rate']:.2f} | {row['machine']} |"
         )
-    if profiles:
-        lines += ["", "## Per-call profile", "", profiles]
+    if saved.get("profile"):
+        lines += ["", "## Per-call profile", "", saved["profile"]]
     (HERE / "BATCHED.md").write_text("\n".join(lines) + "\n")
 
 
