@@ -202,3 +202,12 @@ def test_a_group_of_members_runs_on_dask(tmp_path: Path) -> None:
     for job in plan.jobs:
         info = json.loads((tmp_path / "sw" / job.id / "run.json").read_text())
         assert info["batched"] == {"members": 3} and info["status"] == "completed"
+
+
+def test_auto_stacks_where_it_pays_and_on_stacks_every_size() -> None:
+    plan = S.plan_sweep(None, {"train.task": "adding"}, SHORT, "0-3")  # 32 hidden x 32 batch
+    units, notes = sweep_batched.units(plan.jobs, 1, "auto")
+    assert [len(u) for u in units] == [1] * 4 and "a stack does not pay" in notes[0]
+    assert [len(u) for u in sweep_batched.units(plan.jobs, 1, "on")[0]] == [4]
+    on = S.plan_sweep(None, {"train.task": "adding"}, [*SHORT, "sweep.batch_members=on"], "0")
+    assert on.batch_members == "on"

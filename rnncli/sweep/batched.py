@@ -1,6 +1,7 @@
 """Sweep jobs that share a model shape, trained as one stacked model per group.
 
-With ``sweep.batch_members: auto`` (the default) the jobs still to run are grouped by
+With ``sweep.batch_members: auto`` (the default; ``on`` also stacks the sizes where it
+does not pay, `rnncli.training.batched.STACK_UP_TO`) the jobs still to run are grouped by
 `rnncli.training.batched.group_key` (cell, sizes, task and its shape, optimiser, dtype:
 everything but seeds, learning rates, init scales, forget biases and the other
 `PER_MEMBER` keys); a group is split into as many parts as jobs can run at once (a
@@ -49,7 +50,7 @@ def units(jobs: Sequence[Job], capacity: int, mode: str) -> tuple[list[list[Job]
     single: list[list[Job]] = []
     reasons: dict[str, int] = {}
     for job in jobs:
-        why = why_not(Config.model_validate(job.config))
+        why = why_not(Config.model_validate(job.config), mode)
         if why:
             single.append([job])
             reasons[why] = reasons.get(why, 0) + 1

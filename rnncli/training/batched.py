@@ -72,8 +72,25 @@ PER_MEMBER = (
 )  # fmt: skip
 
 
-def why_not(cfg: Config) -> str:
-    """Why a run of `cfg` cannot train in a stack (one line), or "" if it can."""
+#: ``sweep.batch_members: auto`` stacks models up to this many hidden units x batch
+#: columns (`train.hidden` x `train.batch`). Stacking saves NumPy's cost per call, about
+#: a microsecond, once for K members; it pays where a solo step is mostly that cost
+#: (reber, 16 x 4: x2 a sweep; lag, 16 x 16). At 32 x 32 (adding, temporal-order) a call
+#: is several microseconds of arithmetic, which a stack does not save, and K members'
+#: step buffers leave the cache: measured x0.9 (benchmarks/BATCHED.md). ``on`` stacks
+#: them anyway.
+STACK_UP_TO = 256
+
+
+def why_not(cfg: Config, mode: str = "on") -> str:
+    """Why a run of `cfg` cannot train in a stack (one line), or "" if it can; with
+    `mode` ``auto``, also why it would not pay (`STACK_UP_TO`)."""
+    size = cfg.train.hidden * cfg.train.batch
+    if mode == "auto" and size > STACK_UP_TO and kernels.supports(cfg.cell):
+        return (
+            f"train.hidden x train.batch = {size} > {STACK_UP_TO}: a stack does not pay at "
+            "this size (sweep.batch_members=on stacks it anyway)"
+        )
     if not kernels.supports(cfg.cell):
         return f"cell {cfg.cell}: stacked kernels run the built-in rnn, lstm and gru"
     if cfg.model.layers > 1 or cfg.model.bidirectional:
