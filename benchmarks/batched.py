@@ -81,6 +81,8 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--seeds", default="0-9")
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--stack", default="auto", choices=("auto", "on"),
+                    help="the batched side: auto (where it pays) or on (every size)")  # fmt: skip
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an override for both sweeps, e.g. train.steps=500")  # fmt: skip
     args = ap.parse_args()
@@ -88,17 +90,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rnncli-batched-"))
     for task in args.tasks.split(","):
         for r in range(args.rounds):
-            order = ("off", "auto") if r % 2 == 0 else ("auto", "off")
+            order = ("off", args.stack) if r % 2 == 0 else (args.stack, "off")
             got = {mode: sweep(task, mode, args.seeds, work / f"{task}-{mode}", args.set)
                    for mode in order}  # fmt: skip
-            a, b = got["off"], got["auto"]
+            a, b = got["off"], got[args.stack]
             rows.append((task, r, a, b, b["rate"] / a["rate"]))
             print(f"{task} round {r}: off {a['rate']:.0f} seq/s ({a['wall']:.1f} s), "
-                  f"auto {b['rate']:.0f} seq/s ({b['wall']:.1f} s): x{rows[-1][-1]:.2f}",
+                  f"{args.stack} {b['rate']:.0f} seq/s ({b['wall']:.1f} s): x{rows[-1][-1]:.2f}",
                   flush=True)  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": [], "profile": ""}
-    setting = " ".join(args.set) or "defaults"
+    setting = " ".join([*args.set, f"sweep.batch_members={args.stack}"])
     saved["rows"] += [{"task": t, "round": r, "setting": setting, "off": a, "auto": b,
                        "machine": _machine()} for t, r, a, b, _ in rows]  # fmt: skip
     if not args.no_profile:
@@ -119,13 +121,14 @@ def write(saved: dict, args: argparse.Namespace) -> None:
         "`python benchmarks/batched.py [--set KEY=VALUE]` on this machine (2 cores, shared "
         "with other engineers' jobs: the load column is the 1-minute load average when a "
         f"round ended): `rnncli sweep --task TASK --seeds {args.seeds}` at the task's defaults "
-        "(or the setting shown), `sweep.batch_members=off` (today: one process-pool job per "
-        "seed) against `auto` (the seeds as stacks, one per worker), the two interleaved "
+        "(and the settings shown), `sweep.batch_members=off` (today: one process-pool job per "
+        "seed) against `auto` or `on` (the seeds as stacks, one per worker; `auto` runs "
+        "models above 256 hidden x batch separately), the two interleaved "
         "and alternating which goes first. Wall: the whole command (start-up, planning, "
         "every run folder, loss.png and samples.txt included); rate: sequences trained by "
         "all ten runs / wall. Compare the ratios, not the absolute figures.",
         "",
-        "| task | setting | round | off: wall s | off: seq/s | auto: wall s | auto: seq/s "
+        "| task | setting | round | off: wall s | off: seq/s | stacked: wall s | stacked: seq/s "
         "| solved off/auto | speed-up | machine |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
