@@ -101,7 +101,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": [], "profile": ""}
     setting = " ".join([*args.set, f"sweep.batch_members={args.stack}"])
-    saved["rows"] += [{"task": t, "round": r, "setting": setting, "off": a, "auto": b,
+    saved["rows"] += [{"task": t, "round": r, "setting": setting, "off": a, "stacked": b,
                        "machine": _machine()} for t, r, a, b, _ in rows]  # fmt: skip
     if not args.no_profile:
         saved["profile"] = profile("reber", 5)
@@ -133,7 +133,7 @@ def write(saved: dict, args: argparse.Namespace) -> None:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in saved["rows"]:
-        a, b = row["off"], row["auto"]
+        a, b = row["off"], row["stacked"]
         lines.append(
             f"| {row['task']} | {row['setting']} | {row['round']} | {a['wall']:.1f} | "
             f"{a['rate']:.0f} | {b['wall']:.1f} | {b['rate']:.0f} | {a['solved']}/{b['solved']} "
