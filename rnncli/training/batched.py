@@ -16,6 +16,14 @@ the tests; where a library sums in another order, the difference is a last bit t
 training then carries along). A member never depends on the others in its stack, so a
 batched run is reproducible bit for bit, in any grouping, and so is its resume.
 
+Where a member and its solo run part: (1) a solo run with ``engine.backend: auto`` of a
+small model moves to the compiled kernels at step 1,000 (`compiled.AUTO_FROM_STEP`),
+which sum in their own order (equal to ~1e-15); a member stays on NumPy. (2) A BLAS
+that sums a product of strided operands (the stack's, leading dimension K*m) in another
+order than a contiguous one gives last-bit differences from the first step. Either
+difference then grows as training amplifies it (chaotically, over thousands of steps);
+the first 100 steps agree to far better than 1e-10 (the tests: exactly).
+
 Files: a member writes what a solo run writes, with one difference in timing: its
 metric lines are fsynced, and its best parameters written, at its checkpoints (and at
 its end) rather than at every evaluation. Each fsync costs milliseconds on a VM's disk,
