@@ -40,11 +40,17 @@ def sweep(task: str, mode: str, seeds: str, out: Path, extra: list[str]) -> dict
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
     wall = time.perf_counter() - t0
     seqs = solved = 0
+    stacks: dict[str, float] = {}  # training seconds of each process's loop
     for run in out.glob("*/run.json"):
-        summary = json.loads(run.read_text())["summary"]
+        info = json.loads(run.read_text())
+        summary = info["summary"]
         seqs += summary["sequences"]
         solved += bool(summary["solved"])
-    return {"wall": wall, "sequences": seqs, "solved": solved, "rate": seqs / wall}
+        key = json.dumps(info.get("batched", {}).get("jobs", run.parent.name))
+        stacks[key] = max(stacks.get(key, 0.0), summary["wall_s"])
+    train = sum(stacks.values())
+    return {"wall": wall, "sequences": seqs, "solved": solved, "rate": seqs / wall,
+            "train_core_s": train, "train_rate": seqs / train}  # fmt: skip
 
 
 def profile(task: str, members: int) -> str:
@@ -109,6 +115,12 @@ def main() -> None:
     write(saved, args)
 
 
+def _train(a: dict, b: dict) -> str:
+    if "train_rate" not in a or "train_rate" not in b:
+        return "-"
+    return f"x{b['train_rate'] / a['train_rate']:.2f}"
+
+
 def _machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{os.cpu_count()} cores, load {load:.1f}"
@@ -128,16 +140,20 @@ def write(saved: dict, args: argparse.Namespace) -> None:
         "every run folder, loss.png and samples.txt included); rate: sequences trained by "
         "all ten runs / wall. Compare the ratios, not the absolute figures.",
         "",
+        "Training: sequences per second of training loop (a run's `wall_s`; a stack's is its "
+        "longest member's, and includes the folders its members finished while it ran), "
+        "summed over the loops as core-seconds.",
+        "",
         "| task | setting | round | off: wall s | off: seq/s | stacked: wall s | stacked: seq/s "
-        "| solved off/auto | speed-up | machine |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| solved off/stacked | speed-up | training speed-up | machine |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in saved["rows"]:
         a, b = row["off"], row["stacked"]
         lines.append(
             f"| {row['task']} | {row['setting']} | {row['round']} | {a['wall']:.1f} | "
             f"{a['rate']:.0f} | {b['wall']:.1f} | {b['rate']:.0f} | {a['solved']}/{b['solved']} "
-            f"| x{b['rate'] / a['rate']:.2f} | {row['machine']} |"
+            f"| x{b['rate'] / a['rate']:.2f} | {_train(a, b)} | {row['machine']} |"
         )
     if saved.get("profile"):
         lines += ["", "## Per-call profile", "", saved["profile"]]

@@ -201,7 +201,8 @@ def test_a_group_of_members_runs_on_dask(tmp_path: Path) -> None:
     assert (result.status, result.count("completed")) == ("completed", 3)
     for job in plan.jobs:
         info = json.loads((tmp_path / "sw" / job.id / "run.json").read_text())
-        assert info["batched"] == {"members": 3} and info["status"] == "completed"
+        assert info["batched"]["members"] == 3 and info["status"] == "completed"
+        assert info["batched"]["jobs"] == [j.id for j in plan.jobs]
 
 
 def test_auto_stacks_where_it_pays_and_on_stacks_every_size() -> None:

@@ -133,6 +133,9 @@ def run_group(specs: Sequence[JobSpec]) -> list[dict[str, Any]]:
                 alone.append(i)
             else:
                 members.append((i, plan, resumed))
+        stack = {"members": len(members), "jobs": [specs[i].id for i, _, _ in members]}
+        for _, plan, _ in members:
+            plan.extra["batched"] = stack
         try:
             outcomes = execute_group([p for _, p, _ in members], watch, _quiet)
             for (i, _, resumed), outcome in zip(members, outcomes, strict=True):
