@@ -91,7 +91,10 @@ def main() -> None:
                     help="the batched side: auto (where it pays) or on (every size)")  # fmt: skip
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an override for both sweeps, e.g. train.steps=500")  # fmt: skip
+    ap.add_argument("--table-only", action="store_true", help="rewrite BATCHED.md only")
     args = ap.parse_args()
+    if args.table_only:
+        return write(json.loads(RESULTS.read_text()), args)
     rows = []
     work = Path(tempfile.mkdtemp(prefix="rnncli-batched-"))
     for task in args.tasks.split(","):
@@ -113,6 +116,31 @@ def main() -> None:
         saved["profile"] = profile("reber", 5)
     RESULTS.write_text(json.dumps(saved, indent=1) + "\n")
     write(saved, args)
+
+
+NOTES = """## Reading (2026-12-08, the rounds above)
+
+* The machine was shared: the same `off` reber sweep took 9.4 s to 30.7 s. Only the
+  ratio of a round's two sweeps, run back to back, means anything.
+* **reber** (16 hidden x 4 batch; an evaluation of 256 strings every 5 steps): the
+  stack's updates and evaluations cost ~0.5 ms a member-step in the profile below (1.6 s
+  for 600 updates of five members; evaluation shares every member's string prefixes,
+  ~570 per 256 strings instead of ~3,700 padded column-steps), against ~2-3.5 ms a step
+  alone. The sweep gains x1.06-x2.03 (x1.4 in the last rounds, the loops x1.4-x1.45):
+  what a stack cannot share stays, per run ~0.45 s of matplotlib for loss.png (2.2 s of
+  a 4.2 s stack of five in the profile, and inside the stack's loop, since a member
+  finishes its folder when it leaves), the run folder's files, and ~2.5 s of start-up
+  and planning per sweep. The goal of x5 is not reached.
+* **lag** (16 x 16, 102 one-hot inputs, 101 steps) at its defaults: x1.9 (one round;
+  four seeds run their whole 8,000 steps). A step is mostly its
+  (64 x 119) @ (119 x 16) product, which a stack does not make cheaper.
+* **adding, temporal-order** (32 x 32): a NumPy call there is several microseconds of
+  arithmetic, not the microsecond of overhead a stack saves, and K members' step buffers
+  leave the cache: x0.7-x0.9 stacked at the defaults' sizes (x1.7 for adding capped at
+  300 steps, which is noise-sized). `auto` therefore runs models above 256 hidden x
+  batch separately (`sweep.batch_members=on` stacks them anyway). The goal of x2 is
+  reached for lag only.
+"""
 
 
 def _train(a: dict, b: dict) -> str:
@@ -155,6 +183,7 @@ def write(saved: dict, args: argparse.Namespace) -> None:
             f"{a['rate']:.0f} | {b['wall']:.1f} | {b['rate']:.0f} | {a['solved']}/{b['solved']} "
             f"| x{b['rate'] / a['rate']:.2f} | {_train(a, b)} | {row['machine']} |"
         )
+    lines += ["", NOTES]
     if saved.get("profile"):
         lines += ["", "## Per-call profile", "", saved["profile"]]
     (HERE / "BATCHED.md").write_text("\n".join(lines) + "\n")
