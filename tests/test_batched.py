@@ -212,3 +212,27 @@ def test_auto_stacks_where_it_pays_and_on_stacks_every_size() -> None:
     assert [len(u) for u in sweep_batched.units(plan.jobs, 1, "on")[0]] == [4]
     on = S.plan_sweep(None, {"train.task": "adding"}, [*SHORT, "sweep.batch_members=on"], "0")
     assert on.batch_members == "on"
+
+
+def test_an_interrupted_batched_sweep_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """The sweep's stop file interrupts a stack part way; the same sweep run again
+    continues its members from their checkpoints, in a stack, to the numbers of a sweep
+    that was never interrupted."""
+    import threading
+
+    args = ({"train.task": "reber"}, ["train.steps=400", "train.checkpoint_every=20"], "0-2")
+    whole = S.run_sweep(S.plan_sweep(None, *args), out=tmp_path / "whole", workers=1)
+    assert whole.exit_code == 0
+    out = tmp_path / "cut"
+    timer = threading.Timer(1.0, lambda: (out / S.STOP_FILE).write_text("stop\n"))
+    timer.start()
+    S.run_sweep(S.plan_sweep(None, *args), out=out, workers=1)  # stopped after ~1 s
+    timer.join()
+    (out / S.STOP_FILE).unlink(missing_ok=True)
+    again = S.run_sweep(S.plan_sweep(None, *args), out=out, workers=1)
+    assert again.exit_code == 0
+    for job in again.jobs:
+        _same_metrics(tmp_path / "whole" / job.id, out / job.id)
+        for name in ("checkpoint.npz", "best.npz"):
+            assert np.array_equal(_theta(tmp_path / "whole" / job.id, name),
+                                  _theta(out / job.id, name))  # fmt: skip
