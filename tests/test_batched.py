@@ -236,3 +236,11 @@ def test_an_interrupted_batched_sweep_resumes_bit_for_bit(tmp_path: Path) -> Non
         for name in ("checkpoint.npz", "best.npz"):
             assert np.array_equal(_theta(tmp_path / "whole" / job.id, name),
                                   _theta(out / job.id, name))  # fmt: skip
+
+
+def test_runs_of_different_shapes_are_refused_as_one_stack(tmp_path: Path) -> None:
+    a, b = _cfgs("reber", "lstm", range(1))[0], _cfgs("reber", "rnn", range(1))[0]
+    plans = [start_or_resume(c, run_dir=tmp_path / f"{i}") for i, c in enumerate((a, b))]
+    with pytest.raises(ValueError, match="per-member keys"):
+        execute_group(plans)
+    assert not (tmp_path / "0").exists()  # refused before any folder was made

@@ -421,6 +421,13 @@ def execute_group(
     """Train the planned runs (one model shape: `group_key`, `why_not`) as one stack;
     each member's folder is written as `lifecycle.execute` writes a solo run's. The
     outcomes in the order of `plans`."""
+    from rnncli.config import to_dict
+
+    why = sorted({why_not(p.cfg) for p in plans} - {""})
+    if not why and len({group_key(to_dict(p.cfg)) for p in plans}) > 1:
+        why = ["they differ in more than the per-member keys (PER_MEMBER)"]
+    if why:
+        raise ValueError(f"these runs cannot train as one stack: {why[0]}")
     session = _Session(should_stop or (lambda: False), notice)
     members = _open(plans, session)
     try:
