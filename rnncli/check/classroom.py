@@ -29,6 +29,7 @@ from rnncli.check.run import run_check
 from rnncli.check.spec import select
 from rnncli.errors import InputError
 from rnncli.runs import Run, read_json, write_json_atomic
+from rnncli.runs.names import RUN_JSON
 
 COMMAND = "check-class"
 RESULTS = "results"
@@ -211,7 +212,7 @@ def open_class(
     folder = Path(class_dir)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--class-dir {folder}: is a file, expected a class folder")
-    if (folder / "run.json").is_file():
+    if (folder / RUN_JSON).is_file():
         info = Run.load_json(folder)
         if info.get("command") != COMMAND:
             raise InputError(f"--class-dir {folder}: a run folder of {info.get('command')!r}, "

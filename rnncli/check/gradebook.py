@@ -21,6 +21,7 @@ from rich.table import Table
 from rnncli.check.report import gradescope_error
 from rnncli.check.spec import FUNCTIONS
 from rnncli.runs import write_json_atomic, write_text_atomic
+from rnncli.runs.names import REPORT_HTML
 
 if TYPE_CHECKING:
     from rnncli.check.classroom import ClassRun
@@ -246,7 +247,7 @@ def write_class(result: ClassRun) -> dict[str, Any]:
     write_text_atomic(folder / "gradebook.csv", gradebook_csv(doc))
     write_json_atomic(folder / "gradebook.json", {"columns": columns, "rows": rows})
     write_text_atomic(folder / "report.txt", report_text(doc))
-    write_text_atomic(folder / "report.html", class_html(doc))
+    write_text_atomic(folder / REPORT_HTML, class_html(doc))
     from rnncli.schemas import stamp
 
     write_json_atomic(folder / "class.json", stamp("check-class", doc))

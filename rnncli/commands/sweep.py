@@ -127,6 +127,11 @@ def run_and_print(
 ) -> None:
     """Run a planned sweep (in `out`, else a new folder under `root`/sweeps) and print its
     table (or JSON); exit with its code."""
+    if plan.batch_members == "on" and not (json_out or quiet):  # asked to stack: say what not
+        from rnncli.sweep.batched import units
+
+        for note in units(plan.jobs, 1, plan.batch_members)[1]:
+            report.console(stderr=True).print(note, markup=False, highlight=False)
     result = sw.run_sweep(
         plan, out=out, root=root, workers=workers, dask=dask, fail_fast=fail_fast,
         reporter=sw.make_reporter(json_out or quiet, report.console(stderr=True), verbose),

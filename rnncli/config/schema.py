@@ -200,6 +200,10 @@ class Sweep(BaseModel):
     seeds: list[int] | str = "0"
     name: str | None = None
     dask_timeout: float = Field(default=10.0, gt=0, le=3600)
+    batch_members: Literal["auto", "on", "off"] = "auto"
+    """auto: jobs that share a model shape (seeds, learning rates, init scales, ...)
+    train as one stacked model where that pays, each still its own run folder; on: at
+    every size; off: one job a run."""
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -228,6 +232,11 @@ class Sweep(BaseModel):
             parse_seeds(v)
             return v
         raise ValueError("expected a seed list such as '0-9', '0,2,5-7' or [0, 1, 2]")
+
+    @field_validator("batch_members", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        return {False: "off", True: "on"}.get(v, v) if isinstance(v, bool) else v  # YAML: off
 
     def seed_list(self) -> list[int]:
         """The seeds as a list of ints."""

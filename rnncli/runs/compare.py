@@ -19,7 +19,7 @@ import yaml
 
 from rnncli.errors import InputError
 from rnncli.runs.files import read_json, read_jsonl
-from rnncli.runs.names import CONFIG_YAML, METRICS_JSONL, SWEEP_JSON
+from rnncli.runs.names import CONFIG_YAML, METRICS_JSONL, RUN_JSON, SWEEP_JSON
 from rnncli.runs.store import Entry
 
 X_AXES = ("sequences", "steps", "wall_s")
@@ -166,7 +166,7 @@ def group_finals(groups: Mapping[str, Sequence[Path]]) -> list[dict[str, Any]]:
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:
-    info = read_json(run_dir / "run.json", "run.json")
+    info = read_json(run_dir / RUN_JSON, RUN_JSON)
     s = info.get("summary") if isinstance(info, dict) else None
     return s if isinstance(s, dict) else {}
 

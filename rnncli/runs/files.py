@@ -160,11 +160,13 @@ def save_npz_atomic(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
     return _atomic_write(path, lambda fh: np.savez(fh, **named))
 
 
-def append_jsonl(path: str | Path, obj: Any) -> None:
+def append_jsonl(path: str | Path, obj: Any, sync: bool = True) -> None:
     """Append ``obj`` as one JSON line and fsync, for metrics that grow during a run.
 
     The line goes out in one ``write``; if that fails (a full disk), the file is cut back
     to its old length, so it never ends in half a line, and `WriteError` names the path.
+    ``sync=False`` leaves the fsync to a later `fsync_file` (a caller that makes its
+    appends durable together with its checkpoint).
     """
     path = Path(path)
     data = (to_json(obj, indent=None) + "\n").encode("utf-8")
@@ -179,11 +181,29 @@ def append_jsonl(path: str | Path, obj: Any) -> None:
             written = os.write(fd, data)
             if written != len(data):
                 raise OSError(28, "No space left on device (short write)")
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)
             raise write_error(path, exc) from None
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str | Path) -> None:
+    """Make what was written to `path` durable (nothing if it does not exist)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     finally:
         os.close(fd)
 

@@ -386,9 +386,10 @@ class Run:
             name += ".npz"
         return save_npz_atomic(self._file(name), arrays)
 
-    def append_jsonl(self, name: str, obj: Any) -> None:
-        """Append one JSON line to ``<run>/<name>`` (e.g. ``metrics.jsonl``)."""
-        append_jsonl(self._file(name), obj)
+    def append_jsonl(self, name: str, obj: Any, sync: bool = True) -> None:
+        """Append one JSON line to ``<run>/<name>`` (e.g. ``metrics.jsonl``); ``sync=False``:
+        not fsynced yet (see `files.append_jsonl`)."""
+        append_jsonl(self._file(name), obj, sync)
         for sink in list(self.sinks):
             try:
                 sink.write(name, obj)

@@ -15,7 +15,7 @@ from rnncli.hashing import file_sha256
 from rnncli.runs import compare as cmp
 from rnncli.runs import store
 from rnncli.runs.folder import Run
-from rnncli.runs.names import COMPARE_JSON, COMPARE_PNG, METRICS_JSONL
+from rnncli.runs.names import COMPARE_JSON, COMPARE_PNG, METRICS_JSONL, RUN_JSON
 
 
 def source(path: Path, out: Path, flag: str) -> Path:
@@ -101,7 +101,7 @@ class RunView:
 
 def describe(folder: Path) -> RunView:
     """The run in `folder` as `RunView` (a sweep folder: an error that says so)."""
-    if (folder / store.SWEEP_JSON).is_file() and not (folder / "run.json").is_file():
+    if (folder / store.SWEEP_JSON).is_file() and not (folder / RUN_JSON).is_file():
         raise InputError(f"{folder} is a sweep folder, not a run: rnncli compare {folder.name} "
                          f"compares its grid points, rnncli runs --out {folder} lists its runs")
     info = Run.load_json(folder)

@@ -78,6 +78,7 @@ def sweep_doc(
         ".generate_state(1, uint32)[0]",
         "base_config": plan.base_config,
         "dask_timeout": plan.dask_timeout,
+        "batch_members": plan.batch_members,
         "counts": counts,
         "jobs": [j.record() for j in plan.jobs],
     }

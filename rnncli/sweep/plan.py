@@ -131,6 +131,7 @@ class SweepPlan:
     overrides: list[str]
     jobs: list[Job]
     dask_timeout: float = 10.0
+    batch_members: str = "auto"  # sweep.batch_members: auto | off
 
     def fingerprint(self) -> dict[str, Any]:
         """What must match for a sweep folder to be resumed."""
@@ -223,6 +224,7 @@ def plan_sweep(
         sweep_name or _default_name(base.train.task, grid), grid, labels, base.seed, base_dict,
         str(config) if config is not None else None, dict(flags), fixed,
         base.sweep.dask_timeout, lambda more: load_config(config, flags, more, training=True),
+        base.sweep.batch_members,
     )  # fmt: skip
 
 
@@ -241,6 +243,7 @@ def plan_from_doc(doc: Mapping[str, Any]) -> SweepPlan:
             doc.get("config_file"), dict(doc.get("flags") or {}), list(doc.get("overrides") or []),
             float(doc.get("dask_timeout", 10.0)),
             lambda more: load_config(None, {}, more, training=True, data=base),
+            str(doc.get("batch_members", "auto")),
         )  # fmt: skip
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise InputError(f"sweep.json: not a readable sweep record ({err})") from None
@@ -249,7 +252,7 @@ def plan_from_doc(doc: Mapping[str, Any]) -> SweepPlan:
 def _plan(
     name: str, grid: dict[str, list[Any]], labels: list[int], root_seed: int,
     base_dict: dict[str, Any], config_file: str | None, flags: dict[str, Any], fixed: list[str],
-    dask_timeout: float, make: Any,
+    dask_timeout: float, make: Any, batch_members: str = "auto",
 ) -> SweepPlan:  # fmt: skip
     """Every job's resolved config: the base config (`make` merges overrides into it),
     one grid point, and the seed derived from the replicate label."""
@@ -275,7 +278,7 @@ def _plan(
     return SweepPlan(
         name=name, grid=grid, seeds=labels, root_seed=root_seed, base_config=base_dict,
         config_file=config_file, flags=flags, overrides=fixed, jobs=jobs,
-        dask_timeout=dask_timeout,
+        dask_timeout=dask_timeout, batch_members=batch_members,
     )  # fmt: skip
 
 

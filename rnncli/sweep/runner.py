@@ -20,7 +20,7 @@ from typing import Any
 from rnncli.errors import InputError
 from rnncli.runs import Lock, new_run_dir, write_json_atomic, write_text_atomic
 from rnncli.runs.names import COMPARE_PNG, RUN_JSON, SUMMARY_CSV
-from rnncli.sweep import executors
+from rnncli.sweep import batched, executors
 from rnncli.sweep.folder import SWEEP_JSON, check_out, now_iso, sweep_doc
 from rnncli.sweep.job import (
     STOP_FILE,
@@ -63,6 +63,16 @@ def _outcome(future: cf.Future[Any]) -> dict[str, Any]:
     if isinstance(exc, cf.BrokenExecutor):  # the worker died (see _stopped_cleanly)
         return {"status": "failed", "error": executors.broken_text(exc)}
     return {"status": "failed", "error": error_text(exc)}
+
+
+def _outcomes(future: cf.Future[Any], n: int) -> list[dict[str, Any]]:
+    """The outcome of each of a submission's `n` jobs (a group returns a list)."""
+    if not future.cancelled() and future.exception() is None:
+        result = future.result()
+        if isinstance(result, list) and len(result) == n:
+            return [r if isinstance(r, dict) else {"status": "failed", "error": repr(r)}
+                    for r in result]  # fmt: skip
+    return [_outcome(future)] * n
 
 
 def run_sweep(
@@ -172,8 +182,9 @@ class _Sweep:
         self.created = previous.get("created", now_iso()) if previous else now_iso()
         self.history: list[dict[str, Any]] = list(previous.get("runs", [])) if previous else []
         self.counts = Counts(total=len(plan.jobs))
-        self.pending: deque[Job] = deque()
-        self.inflight: dict[cf.Future[Any], Job] = {}
+        self.pending: deque[list[Job]] = deque()  # submissions: one job, or a group
+        self.inflight: dict[cf.Future[Any], list[Job]] = {}
+        self.notes: list[str] = []  # why some jobs run separately (batch_members: auto)
         self.interrupted = False  # Ctrl-C (or another stop signal)
         self.stopped = False  # fail_fast saw a failure
         self.signum: int | None = None
@@ -205,24 +216,33 @@ class _Sweep:
         # round-robin over grid points: replicate 0 of every point first, then replicate 1, ...
         seed_pos = {label: i for i, label in enumerate(self.plan.seeds)}
         todo.sort(key=lambda j: (seed_pos[j.seed_label], j.index))
-        self.pending.extend(todo)
+        units, self.notes = batched.units(todo, self.executor.capacity, self.plan.batch_members)
+        self.pending.extend(units)
+        if self.notes:
+            self.history[-1]["separate"] = self.notes
 
     def submit_ready(self) -> None:
         """Submit jobs from the front of the queue until ``capacity`` are in flight."""
         while self.pending and not self.halted() and len(self.inflight) < self.executor.capacity:
-            job = self.pending[0]
+            unit = self.pending[0]
+            future: cf.Future[Any]
             try:
-                future = self.executor.executor.submit(run_job, self._spec(job))
+                if len(unit) == 1:
+                    future = self.executor.executor.submit(run_job, self._spec(unit[0]))
+                else:
+                    specs = [self._spec(job) for job in unit]
+                    future = self.executor.executor.submit(batched.run_group, specs)
             except cf.BrokenExecutor as exc:
                 if self._restart():
                     continue
                 self.broken = executors.broken_text(exc)
                 break
             self.pending.popleft()
-            job.status = "running"
-            self.inflight[future] = job
+            for job in unit:
+                job.status = "running"
+            self.inflight[future] = unit
             self.dirty = True
-        self.counts.running = len(self.inflight)
+        self.counts.running = sum(map(len, self.inflight.values()))
         self.reporter.update(self.counts)
 
     def wait(self) -> tuple[set[cf.Future[Any]], bool]:
@@ -242,25 +262,33 @@ class _Sweep:
         """Record the jobs of ``finished``; those a broken pool stopped cleanly go back to
         the front of the queue."""
         for future in finished:
-            job = self.inflight.pop(future)
-            if _broke(future) and _stopped_cleanly(self.sweep_dir / job.id):
-                job.status = "pending"
-                self.pending.appendleft(job)
-                continue
-            outcome = _outcome(future)
-            if outcome["status"] == "cancelled":
-                job.status = "pending"
-                continue
-            job.status = outcome["status"]
-            job.error = outcome.get("error")
-            job.result = compact_summary(outcome.get("summary"))
-            self.counts.done += job.status != "interrupted"  # stopped part way: not done
-            self.counts.failed += job.status in FAILED
-            self.counts.running = len(self.inflight)
-            self.reporter.job_finished(job, self.counts)
-            self.dirty = True
-            if self.fail_fast and job.status in FAILED:
-                self.stopped = True
+            unit = self.inflight.pop(future)
+            if _broke(future):
+                again = [j for j in unit if _stopped_cleanly(self.sweep_dir / j.id)]
+                if again:
+                    for job in again:
+                        job.status = "pending"
+                    self.pending.appendleft(again)
+                unit = [j for j in unit if j not in again]
+            outcomes = _outcomes(future, len(unit))
+            for job, outcome in zip(unit, outcomes, strict=True):
+                self._record(job, outcome)
+
+    def _record(self, job: Job, outcome: dict[str, Any]) -> None:
+        """Record one job's outcome."""
+        if outcome["status"] == "cancelled":
+            job.status = "pending"
+            return
+        job.status = outcome["status"]
+        job.error = outcome.get("error")
+        job.result = compact_summary(outcome.get("summary"))
+        self.counts.done += job.status != "interrupted"  # stopped part way: not done
+        self.counts.failed += job.status in FAILED
+        self.counts.running = sum(map(len, self.inflight.values()))
+        self.reporter.job_finished(job, self.counts)
+        self.dirty = True
+        if self.fail_fast and job.status in FAILED:
+            self.stopped = True
 
     def after_broken_pool(self) -> None:
         """Start a fresh pool for the jobs left, unless halted or it keeps breaking."""
@@ -318,9 +346,9 @@ class _Sweep:
 
     def wind_down(self) -> None:
         """Mark the jobs left in flight interrupted and those never started pending."""
-        for job in self.inflight.values():
+        for job in (j for unit in self.inflight.values() for j in unit):
             job.status = "interrupted"
-        for job in self.pending:
+        for job in (j for unit in self.pending for j in unit):
             job.status = "pending"
         self.counts.running = 0
         self.reporter.update(self.counts)

@@ -331,68 +331,89 @@ def execute(
     notice: Notice = print,
 ) -> Outcome:
     """Open the run folder (locked), train, write the results and close it."""
-    cfg, problem = plan.cfg, plan.problem
     if plan.nothing_to_do:
         return Outcome("nothing-to-do", {}, plan.run_dir, None, plan.nothing_to_do)
+    run: Run | None = None
+    try:
+        run = open_folder(plan)
+        prepare_folder(run, plan, notice)
+        result = train(
+            plan.cfg, run, reporter, resume=plan.mode == "resume", problem=plan.problem,
+            should_stop=should_stop, theta=plan.theta, notice=notice, backend=plan.backend,
+        )  # fmt: skip
+        return finish_run(plan, run, result, should_stop, notice)
+    except WriteError as err:
+        return failed_run(run, err)
+    finally:
+        if run is not None:
+            run.release()
+
+
+def failed_run(run: Run | None, err: WriteError) -> Outcome:
+    """The outcome of a run whose files could not be written (marked failed if it has a
+    run.json)."""
+    if run is not None:
+        _finish_quietly(run, "failed", error=str(err))
+    return Outcome("failed", {}, run.path if run else None, None, str(err), True)
+
+
+def open_folder(plan: Plan) -> Run | None:
+    """The plan's run folder, opened (locked): created with its config and run.json, or
+    reopened for a resume; None without a folder (--no-save). WriteError if it cannot be
+    written. `prepare_folder` then makes it ready to train in."""
+    cfg, problem = plan.cfg, plan.problem
     spec = cells.get(cfg.cell)
     extra = {
         "task": problem.name, "name": plan.name, "cell_source": dict(spec.source),
         **({"init_from": plan.init_from} if plan.init_from else {}), **plan.extra,
     }  # fmt: skip
     run: Run | None = None
-    try:
-        if plan.mode == "resume":
-            assert plan.run_dir is not None
-            entry: dict[str, Any] = {"step": plan.step} if plan.changes or plan.forced else {}
-            if plan.changes:
-                entry["changes"] = plan.changes
-            if plan.forced:
-                entry["forced"] = plan.forced  # what --force let through
-            run = Run.reopen(plan.run_dir, plan.argv, entry)
-            if plan.changes:  # the config a later resume reads is the extended one
-                run.write_text(CONFIG_YAML, dump_yaml(cfg))
-        elif plan.mode == "at":
-            assert plan.run_dir is not None
-            run = Run.start_at(
-                plan.run_dir, "train", cfg.cell, to_dict(cfg), plan.overrides, plan.argv,
-                cfg.seed, plan.flags, extra=extra,
-            )  # fmt: skip
-        elif plan.out is not None:
-            what = [problem.name, spec.label, plan.name or ""]
-            run = Run.start(
-                plan.out, "train", cfg.cell, to_dict(cfg), plan.overrides, plan.argv, cfg.seed,
-                plan.flags, what=what, extra=extra,
-            )  # fmt: skip
-        if run is not None:
-            notice(f"run folder: {run.path}")
-            if plan.mode != "resume":
-                artifacts.write_task(run, problem)
-            if cfg.train.tensorboard:
-                _attach_tensorboard(run, plan, notice)
-        if problem.evaluated:
-            notice(problem.evaluated)
-        return _train(plan, run, reporter, should_stop, notice)
-    except WriteError as err:
-        if run is not None:
-            _finish_quietly(run, "failed", error=str(err))
-        return Outcome("failed", {}, run.path if run else None, None, str(err), True)
-    finally:
-        if run is not None:
-            run.release()
+    if plan.mode == "resume":
+        assert plan.run_dir is not None
+        entry: dict[str, Any] = {"step": plan.step} if plan.changes or plan.forced else {}
+        if plan.changes:
+            entry["changes"] = plan.changes
+        if plan.forced:
+            entry["forced"] = plan.forced  # what --force let through
+        run = Run.reopen(plan.run_dir, plan.argv, entry)
+        if plan.changes:  # the config a later resume reads is the extended one
+            run.write_text(CONFIG_YAML, dump_yaml(cfg))
+    elif plan.mode == "at":
+        assert plan.run_dir is not None
+        run = Run.start_at(
+            plan.run_dir, "train", cfg.cell, to_dict(cfg), plan.overrides, plan.argv,
+            cfg.seed, plan.flags, extra=extra,
+        )  # fmt: skip
+    elif plan.out is not None:
+        what = [problem.name, spec.label, plan.name or ""]
+        run = Run.start(
+            plan.out, "train", cfg.cell, to_dict(cfg), plan.overrides, plan.argv, cfg.seed,
+            plan.flags, what=what, extra=extra,
+        )  # fmt: skip
+    return run
 
 
-def _train(
+def prepare_folder(run: Run | None, plan: Plan, notice: Notice = print) -> None:
+    """task.json (a new run) and the TensorBoard sink; the notices of the start."""
+    if run is not None:
+        notice(f"run folder: {run.path}")
+        if plan.mode != "resume":
+            artifacts.write_task(run, plan.problem)
+        if plan.cfg.train.tensorboard:
+            _attach_tensorboard(run, plan, notice)
+    if plan.problem.evaluated:
+        notice(plan.problem.evaluated)
+
+
+def finish_run(
     plan: Plan,
     run: Run | None,
-    reporter: Reporter | None,
+    result: Result,
     should_stop: Callable[[], bool] | None,
     notice: Notice,
 ) -> Outcome:
+    """Write a trained run's results (loss.png, samples.txt) and its final run.json."""
     cfg = plan.cfg
-    result = train(
-        cfg, run, reporter, resume=plan.mode == "resume", problem=plan.problem,
-        should_stop=should_stop, theta=plan.theta, notice=notice, backend=plan.backend,
-    )  # fmt: skip
     summary = _summary(result, cfg, run)
     write_failed = result.status == "failed"
     message = result.message
