@@ -202,3 +202,15 @@ def test_compare_on_a_sweep_compares_groups_over_seeds(busy: Path, tmp_path: Pat
     assert all(len(line) <= 80 for line in text.splitlines())
     row = next(line for line in text.splitlines() if "cell=lstm" in line and "±" in line)
     assert f"{lstm['final'][metric]['mean']:.4g} ± " in row
+
+
+def test_a_dask_address_without_a_port_is_one_line_at_once(tmp_path: Path):
+    import time
+
+    start = time.monotonic()
+    result = CliRunner().invoke(app, ["sweep", "--task", "adding", "--dask", "notaurl",
+                                      "--out", str(tmp_path / "s")])  # fmt: skip
+    assert result.exit_code == 2 and time.monotonic() - start < 10
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["rnncli: error: --dask notaurl: not a scheduler address; "
+                     "expected e.g. tcp://127.0.0.1:8786"]  # fmt: skip

@@ -31,7 +31,9 @@ from typing import Any
 from rnncli.errors import InputError
 
 DASK_HINT = "--dask needs the optional Dask extra: pip install 'rnncli[dask]'"
-_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss|ucx|inproc)://)?[^\s/:]+(?::\d{1,5})?/?$")
+#: host:port, with a scheme or without (a bare name is refused here: Dask would try it
+#: for its whole timeout, and then again while the process exits)
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ws|wss|ucx|inproc)://)?[^\s/:]+:\d{1,5}/?$")
 
 
 def _gone(pid: int) -> bool:
