@@ -54,3 +54,15 @@ def test_the_package_declares_its_systems():
     classifiers = metadata("rnncli").get_all("Classifier") or []
     assert "Operating System :: POSIX :: Linux" in classifiers
     assert "Operating System :: MacOS" in classifiers
+
+
+def test_every_command_takes_quiet_verbose_and_json():
+    import typer
+
+    from rnncli.cli import COMMANDS, app
+
+    group = typer.main.get_command(app)
+    ctx = group.make_context("rnncli", [], resilient_parsing=True)
+    for name in COMMANDS:
+        opts = {o for p in group.get_command(ctx, name).params for o in getattr(p, "opts", [])}
+        assert {"-q", "-v", "--json"} <= opts, name

@@ -14,8 +14,10 @@ from rnncli.commands.common import (
     JsonOpt,
     NoSaveOpt,
     OutOpt,
+    QuietOpt,
     SeedOpt,
     ThreadsOpt,
+    VerboseOpt,
     command_app,
     emit_json,
     flags,
@@ -116,6 +118,8 @@ def inspect_cmd(
     no_save: NoSaveOpt = False,
     threads: ThreadsOpt = None,
     params: InspectParamsOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """See inside a network: gradient flow through time, gate
     saturation, states, and the units of a text model that track the text.
@@ -157,9 +161,9 @@ def inspect_cmd(
     else:
         unit_ = ic.chosen_unit(done.subjects[0], unit)
         show.render(done.inspections, report.console(), find, unit_)
-    for line in done.notices:
+    for line in [] if quiet else done.notices:
         err.print(line, markup=False, highlight=False)
-    if done.folder is not None and not json_out:
+    if done.folder is not None and not (json_out or quiet):
         err.print(f"written to {done.folder}: {', '.join(done.files)}", markup=False,
                   highlight=False)  # fmt: skip
 
@@ -180,6 +184,8 @@ def report_cmd(
     ] = False,
     out: OutOpt = Path("outputs"),
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Write RUN_DIR/report.html: the run on one self-contained page (config, metrics,
     loss curves, gradient flow, gates, states, text units, samples; images inline, no
@@ -194,5 +200,6 @@ def report_cmd(
     path = ic.write_report(store.resolve(run_dir, out, "train").resolve(), best)
     if json_out:
         return emit_json({"report": str(path)}, "report")
-    report.console().print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
+    if not quiet:
+        report.console().print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
     return None
