@@ -64,6 +64,9 @@ def bench(
     no_torch: Annotated[
         bool, typer.Option("--no-torch", help="Skip PyTorch even if installed.")
     ] = False,
+    no_jax: Annotated[
+        bool, typer.Option("--no-jax", help="Skip JAX even if installed.")
+    ] = False,
     no_throughput: Annotated[
         bool, typer.Option("--no-throughput", help="Skip the training-throughput measurement.")
     ] = False,
@@ -80,7 +83,7 @@ def bench(
     """How fast is forward + backward through time on this machine?
 
     Times loss_and_grads (the engine) against the literal notebook implementation and,
-    when installed (pip install 'rnncli[bench]'), PyTorch; interleaved rounds, medians
+    when installed (pip install 'rnncli[bench]'), PyTorch and JAX; interleaved rounds, medians
     and interquartile ranges, speed-ups as paired per-round ratios; GEMM rate vs the
     machine's peak; peak memory; and training throughput (reber sequences/s, text
     characters/s).
@@ -99,7 +102,8 @@ def bench(
             results = bn.run_bench(
                 sizes=split_list(sizes), cells=split_list(cells) or bn.CELLS,
                 dtypes=split_list(dtypes) or bn.DTYPES, rounds=rounds, quick=quick,
-                torch=not no_torch, progress=progress, threads=threads, throughput=hook,
+                torch=not no_torch, jax=not no_jax, progress=progress, threads=threads,
+                throughput=hook,
             )  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from None
