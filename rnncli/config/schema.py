@@ -105,6 +105,9 @@ class Engine(BaseModel):
 
     model_config = _STRICT
     backend: Literal["auto", "numpy", "compiled"] = "auto"
+    # The NumPy engine's matrix products: NumPy's BLAS, MKL's (the mkl wheel, through
+    # ctypes), or auto: MKL where it is installed, for products where it pays.
+    blas: Literal["auto", "numpy", "mkl"] = "auto"
 
 
 class Backward(BaseModel):

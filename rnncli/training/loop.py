@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rnncli import engine
-from rnncli.engine import Packed, stack
+from rnncli.engine import Packed, blas, stack
 from rnncli.errors import InputError
 from rnncli.params import init_params
 from rnncli.runs import Run, WriteError, read_jsonl, write_text_atomic
@@ -70,6 +70,7 @@ class Result:
     backend: str = "numpy"  # the last step's
     threads: int = 1
     from_step: int | None = None  # where an auto run moved to the compiled kernels
+    blas: str = "numpy"  # what ran the NumPy engine's products (engine.blas)
 
     @property
     def solved(self) -> bool:
@@ -94,7 +95,7 @@ class Result:
             "wall_s": round(wall, 3),
             "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
             "evaluation": self.problem.evaluation,
-            "engine": {"backend": self.backend, "threads": self.threads}
+            "engine": {"backend": self.backend, "threads": self.threads, "blas": self.blas}
             | ({"from_step": self.from_step} if self.from_step else {}),
             "message": self.message,
         }
@@ -242,6 +243,10 @@ def train(
         return current
 
     threads = engine.threads_for(t.threads, p.n_a)
+    try:
+        gemm = blas.use(cfg.engine.blas)
+    except ValueError as exc:  # engine.blas=mkl where MKL is not installed
+        raise InputError(str(exc)) from None
     dropout = cfg.model.dropout if p.layers > 1 else 0.0
 
     def save_checkpoint() -> None:
@@ -349,7 +354,7 @@ def train(
     finally:
         reporter.stop()
     ran, start = plan.ran(state.step)
-    return Result(status, problem, p, state, history, message, ran, threads, start)
+    return Result(status, problem, p, state, history, message, ran, threads, start, gemm)
 
 
 def backend_for(cfg: Any) -> engine.Backend:
