@@ -36,10 +36,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rnncli import engine  # noqa: E402
+from rnncli.engine import blas  # noqa: E402
 from rnncli.training import optim  # noqa: E402
 from rnncli.training.throughput import _corpus  # noqa: E402
 
 LR, CLIP, EPS, PAUSE_S = 2e-3, 5.0, 1e-8, 0.3
+THREADS = 0  # --threads: rnncli's and PyTorch's (0: each one's default)
 
 
 def data(chars: int = 400_000) -> tuple[np.ndarray, np.ndarray, int]:
@@ -83,7 +85,7 @@ class Rnncli:
         self.p = engine.pack("lstm", params, n_x=V)
         self.grads = self.p.zeros_like()
         self.opt = optim.Optimizer("adam", self.p.flat.size, self.p.dtype, eps=EPS)
-        self.threads = engine.threads_for(None, self.p.n_a)
+        self.threads = engine.threads_for(THREADS or None, self.p.n_a)
 
     def train(self, chunk: list[np.ndarray]) -> None:
         with np.errstate(over="ignore"), engine.limit_threads(self.threads):
@@ -105,6 +107,8 @@ class Torch:
         import torch
 
         self.torch, n = torch, params["Wf"].shape[0]
+        if THREADS:
+            torch.set_num_threads(THREADS)
         self.V, self.n = V, n
         self.rnn = torch.nn.LSTM(V, n)
         self.out = torch.nn.Linear(n, V)
@@ -277,7 +281,13 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=10, help="updates per timed sample")
     ap.add_argument("--peers", default="torch,jax")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="rnncli's and PyTorch's threads (default: each one's own choice)")
+    ap.add_argument("--blas", default="auto", help="engine.blas: auto, numpy or mkl")
     a = ap.parse_args()
+    global THREADS
+    THREADS = a.threads
+    blas.use(a.blas)
     peers = [p for p in a.peers.split(",") if p]
     print("| hidden | bptt | rnncli chars/s | "
           + " | ".join(f"{p} chars/s | x {p}" for p in peers)
