@@ -14,6 +14,7 @@ from rnncli.bench.peers import jax_info, torch_info
 from rnncli.bench.sizes import CELLS, DTYPES, SIZES
 from rnncli.bench.targets import check_targets
 from rnncli.bench.timing import PAUSE_S, Progress, time_size
+from rnncli.engine import blas
 
 ROUNDS = 9  # default rounds per size ...
 LARGE_ROUNDS = 7  # ... but at large, where the notebook takes over a second a call
@@ -72,6 +73,7 @@ def _config(
         "min_sample_s": min_sample_s,
         "pause_s": PAUSE_S,
         "threads": threads,  # BLAS threads asked for (None: as installed)
+        "blas": blas.active(),  # what runs the engine's products (engine.blas)
     }
 
 

@@ -74,8 +74,10 @@ def render(results: dict[str, Any], console: Any = None) -> None:
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
     peaks = ", ".join(f"{d} {p['gflops']:.1f} GFLOP/s" for d, p in results["gemm_peak"].items())
+    gemm = results["config"].get("blas")
     return [
         f"GEMM peak (1024^3 matmul, best of 5 after each size): {peaks}",
+        *([f"engine products on: {gemm} (engine.blas)"] if gemm else []),
         _torch_line(results["torch"]),
         *_jax_lines(results.get("jax")),
         *_memory_lines(results["memory"]),

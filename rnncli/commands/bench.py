@@ -19,6 +19,7 @@ from rnncli.commands.common import (
     guard,
     split_list,
 )
+from rnncli.engine import blas
 from rnncli.errors import InputError
 from rnncli.training import throughput
 
@@ -76,6 +77,10 @@ def bench(
             "--threads", min=1, help="BLAS threads (default: as installed).", show_default=False
         ),
     ] = None,
+    gemm: Annotated[
+        str,
+        typer.Option("--blas", help="The engine's products: auto, numpy or mkl (engine.blas)."),
+    ] = "auto",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -98,6 +103,7 @@ def bench(
     progress = (lambda msg: err.print(msg, markup=False)) if loud and not quiet else None
     hook = None if no_throughput else lambda: throughput.measure(100 if quick else 300)
     try:
+        blas.use(gemm)
         with contextlib.nullcontext() if threads is None else engine.limit_threads(threads):
             results = bn.run_bench(
                 sizes=split_list(sizes), cells=split_list(cells) or bn.CELLS,
