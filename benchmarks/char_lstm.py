@@ -121,7 +121,8 @@ class Torch:
             self.rnn.bias_hh_l0.zero_()
             self.out.weight.copy_(torch.from_numpy(params["Wy"]))
             self.out.bias.copy_(torch.from_numpy(params["by"][:, 0]))
-        self.all = [*self.rnn.parameters(), *self.out.parameters()]
+        self.rnn.bias_hh_l0.requires_grad_(False)  # one bias, as the others have
+        self.all = [p for p in [*self.rnn.parameters(), *self.out.parameters()] if p.requires_grad]
         self.opt = torch.optim.Adam(self.all, lr=LR, eps=EPS)
         self.xent = torch.nn.CrossEntropyLoss(reduction="sum")
         self.eye = torch.eye(V)
