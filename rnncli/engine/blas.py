@@ -6,8 +6,9 @@ Why: on the per-step shapes of the medium LSTM (a (512, 193) weight block times 
 machine's Xeon, and the per-step product is the largest part of a training step.
 
 ``engine.blas`` (config) or `use` chooses: ``numpy``, ``mkl`` (ValueError where it is
-not installed), or ``auto``: MKL where it loads, else NumPy. The choice is
-process-wide, like BLAS threads; `active` says what runs.
+not installed), or ``auto``: MKL where it loads and measured faster (products of
+`AUTO_MIN_MACS` and more, on one thread: see `gemm_for`), else NumPy. The choice is
+process-wide, like BLAS threads; `active` says whether MKL is in use.
 
 Kernels get a `Gemm` for their dtype from `gemm_for` and either call it on arrays
 (``g(A, B, C)``: C = A @ B, every operand a 2-d matrix whose rows or columns are
@@ -71,7 +72,7 @@ def load() -> ctypes.CDLL | None:
             fn.restype = None
             ptr, i = ctypes.c_void_p, ctypes.c_int
             fn.argtypes = [i] * 6 + [real, ptr, i, ptr, i, real, ptr, i]
-        lib.MKL_Set_Num_Threads.argtypes = [ctypes.c_int]
+        lib.MKL_Get_Max_Threads.restype = ctypes.c_int
         _lib = lib
         break
     return _lib
@@ -165,14 +166,20 @@ class Gemm:
         return lambda: fn(*a)
 
 
-_gemms: dict[tuple[str, str, str], Gemm] = {}
+_gemms: dict[tuple[str, bool, str], Gemm] = {}
 
 
 def gemm_for(dtype: np.dtype) -> Gemm:
-    """The active GEMM for `dtype` (float32 or float64; other dtypes get NumPy's)."""
-    key = (np.dtype(dtype).str, active(), choice())
+    """The active GEMM for `dtype` (float32 or float64; other dtypes get NumPy's).
+
+    Under ``auto`` MKL runs only while its thread limit is one (as `rnncli train` sets it
+    on a busy machine, see `rnncli.engine.threads_for`, or ``--threads 1``): on two
+    threads of a shared 2-core machine MKL's OpenMP threads measured 0.14-0.7x NumPy's."""
+    mkl = _active == "mkl" and np.dtype(dtype) in (np.float32, np.float64)
+    if mkl and choice() == "auto" and _lib is not None and _lib.MKL_Get_Max_Threads() > 1:
+        mkl = False
+    key = (np.dtype(dtype).str, mkl, choice())
     g = _gemms.get(key)
     if g is None:
-        mkl = _active == "mkl" and np.dtype(dtype) in (np.float32, np.float64)
         g = _gemms[key] = Gemm(np.dtype(dtype), mkl, AUTO_MIN_MACS if choice() == "auto" else 0)
     return g

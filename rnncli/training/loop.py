@@ -247,6 +247,8 @@ def train(
         gemm = blas.use(cfg.engine.blas)
     except ValueError as exc:  # engine.blas=mkl where MKL is not installed
         raise InputError(str(exc)) from None
+    if cfg.engine.blas == "auto" and threads > 1:
+        gemm = "numpy"  # auto runs MKL on one thread only (see blas.gemm_for)
     dropout = cfg.model.dropout if p.layers > 1 else 0.0
 
     def save_checkpoint() -> None:
