@@ -134,8 +134,8 @@ def _target_lines(targets: list[dict[str, Any]]) -> list[str]:
 def _machine_lines(machine: dict[str, Any]) -> list[str]:
     lines = []
     blas = [p for p in machine.get("threadpools") or [] if p.get("user_api") == "blas"]
-    if blas:
-        b = blas[0]
+    if blas:  # NumPy's own (MKL may be loaded beside it for engine.blas)
+        b = next((p for p in blas if "numpy" in str(p.get("filepath", ""))), blas[0])
         lines.append(
             f"NumPy BLAS: {b.get('internal_api')} {b.get('version')} "
             f"({b.get('architecture')} kernels, {b.get('num_threads')} threads)"
