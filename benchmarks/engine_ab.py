@@ -1,7 +1,8 @@
 """Before / after in one process: the engine's settings A/B, interleaved.
 
 Each variant is an (engine.blas, BLAS threads) pair; every round times each variant once
-(order reversed every other round, a pause between them for spinning BLAS threads);
+(the mean of calls back to back for at least 50 ms; order reversed every other round, a
+pause between them for spinning BLAS threads);
 reported: each variant's median and worst sample, and the median over rounds of the
 paired ratio against the first variant (> 1: faster than it).
 
@@ -34,6 +35,7 @@ from rnncli.bench.calls import engine_call  # noqa: E402
 from rnncli.engine import blas  # noqa: E402
 
 Variant = tuple[str, int]  # (engine.blas, threads)
+MIN_SAMPLE_S = 0.05  # a sample: calls back to back for at least this long
 
 
 def ab(fn: Callable[[], Any], variants: list[Variant], rounds: int, label: str) -> None:
@@ -44,9 +46,11 @@ def ab(fn: Callable[[], Any], variants: list[Variant], rounds: int, label: str) 
             blas.use(v[0])
             with engine.limit_threads(v[1]), np.errstate(over="ignore"):
                 fn()  # warm: the first call after a switch binds the products anew
-                t0 = time.perf_counter()
-                fn()
-                times[v].append(time.perf_counter() - t0)
+                t0, k = time.perf_counter(), 0
+                while k == 0 or time.perf_counter() - t0 < MIN_SAMPLE_S:
+                    fn()
+                    k += 1
+                times[v].append((time.perf_counter() - t0) / k)
             time.sleep(0.25)
     base = np.array(times[variants[0]])
     parts = []

@@ -132,12 +132,15 @@ class Gemm:
         self.mkl = self.fn is not None
 
     def args(self, A: np.ndarray, B: np.ndarray, C: np.ndarray, beta: float = 0.0) -> tuple | None:
-        """The cblas arguments of C = A @ B (+ beta C), or None if MKL cannot take them."""
-        la, lb, lc = _layout(A), _layout(B), _layout(C)
-        if self.fn is None or la is None or lb is None or lc is None or lc[0] != _N:
+        """The cblas arguments of C = A @ B (+ beta C), or None if MKL cannot take them
+        (or, under ``auto``, the product is too small to pay: the cheap checks first)."""
+        if self.fn is None:
             return None
         (M, K), N = A.shape, B.shape[1]
         if min(M, N, K) == 0 or self.min_macs > M * N * K:
+            return None
+        la, lb, lc = _layout(A), _layout(B), _layout(C)
+        if la is None or lb is None or lc is None or lc[0] != _N:
             return None
         return (_ROW, la[0], lb[0], M, N, K, 1.0, A.ctypes.data, la[1],
                 B.ctypes.data, lb[1], beta, C.ctypes.data, lc[1])  # fmt: skip
