@@ -36,7 +36,7 @@ from rnncli.engine.fastcall import dot as np_dot
 
 CHOICES = ("auto", "numpy", "mkl")
 _ROW, _N, _T = 101, 111, 112  # CblasRowMajor, CblasNoTrans, CblasTrans
-HINT = "MKL is not installed: pip install mkl"
+HINT = "MKL is not installed: pip install 'rnncli[mkl]' (the mkl wheel)"
 
 #: Under ``auto``, products of fewer multiply-adds (M N K) than this stay on NumPy: at
 #: small sizes MKL measured 0.75-0.95x NumPy (small LSTM: 250k-540k; from 1M up 1.3-2.3x).
