@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rnncli.engine import blas
 from rnncli.workspace import Workspace
 
 LOSSES = ("xent", "mse_last", "xent_last")
@@ -67,7 +68,8 @@ def xent_into(
     H2 = Hf.reshape(n_a, N)  # column t*m + i is example i at step t
     tgt = targets.reshape(N)
     L = ws.get("logits", (n_y, N), dt)
-    np.matmul(Wy, H2, out=L)
+    gemm = blas.gemm_for(dt)
+    gemm(Wy, H2, L)
     L += by
     top = ws.get("colmax", (N,), dt)
     np.maximum.reduce(L, axis=0, out=top)  # (the ufunc methods skip np.max's wrapper)
@@ -95,7 +97,7 @@ def xent_into(
     if valid is not None:
         dL *= valid
     dL /= m
-    np.matmul(dL, H2.T, out=dWy)  # sum_t dlogits_t a_t^T
+    gemm(dL, H2.T, dWy)  # sum_t dlogits_t a_t^T
     np.dot(dL, ws.ones(N, dt), out=dby[:, 0])  # sum_t dlogits_t over examples
     np.matmul(Wy.T, dL.reshape(n_y, T, m).transpose(1, 0, 2), out=dH)  # Wy^T dlogits_t
     return value

@@ -239,6 +239,7 @@ class Bench(_Doc):
     memory: Json
     throughput: Json
     torch: Json
+    jax: Json = None  # (absent from results written before JAX was a peer)
     targets: Json
     elapsed_s: float
 
@@ -284,7 +285,7 @@ DOCUMENTS: dict[str, tuple[int, type[BaseModel]]] = {
     "report": (1, Report),
     "export": (2, Export),
     "cells": (1, Cells),
-    "bench": (1, Bench),
+    "bench": (2, Bench),
     "cache": (1, Cache),
     "run": (1, RunInfo),
 }

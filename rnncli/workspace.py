@@ -35,7 +35,7 @@ class Workspace:
 
     def __init__(self) -> None:
         self.arrays: dict[Hashable, np.ndarray] = {}
-        self.memo: dict[str, tuple[tuple[int, ...], tuple[np.ndarray, ...], Any]] = {}
+        self.memo: dict[str, tuple[tuple[int, ...], tuple[object, ...], Any]] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         buf = self.arrays.get(name)
@@ -56,7 +56,7 @@ class Workspace:
         ``M.sum(axis=1)`` costs a few microseconds more per call on small arrays."""
         return self.constant(("ones", n, dtype), lambda: np.ones(n, dtype=dtype))
 
-    def views(self, name: str, buffers: tuple[np.ndarray, ...], make: Callable[[], T]) -> T:
+    def views(self, name: str, buffers: tuple[object, ...], make: Callable[[], T]) -> T:
         """make(), typically the per-step views of `buffers`, kept while the same buffers
         are passed again. Making a view costs about 0.1 µs; the LSTM takes 11 per step,
         which was a fifth of its forward time at the smallest benchmark size."""

@@ -15,9 +15,12 @@ from typer.testing import CliRunner
 
 from rnncli import engine
 from rnncli.cli import app
-from rnncli.engine import compiled
+from rnncli.engine import blas, compiled
 from rnncli.params import init_params
 from rnncli.reference import reference_loss_and_grads
+
+#: run.json's engine entry of a one-thread run (what ran its NumPy products)
+ONE_THREAD = {"threads": 1, "blas": blas.active()}
 
 numba = pytest.importorskip("numba", reason="the compiled backend needs the [fast] extra")
 
@@ -171,7 +174,7 @@ def test_training_records_its_backend_and_resumes_bit_for_bit(tmp_path: Path) ->
 
     whole = run(tmp_path / "a", "train.steps=60", "engine.backend=compiled")
     summary = json.loads((whole / "run.json").read_text())["summary"]
-    assert summary["engine"] == {"backend": "compiled", "threads": 1}
+    assert summary["engine"] == {"backend": "compiled", **ONE_THREAD}
     half = run(tmp_path / "b", "train.steps=30", "engine.backend=compiled")
     result = invoke("train", "--resume", str(half), "train.steps=60", "--json")
     assert result.exit_code == 0, result.stderr
@@ -197,9 +200,9 @@ def test_auto_moves_to_the_kernels_at_a_fixed_step_and_resumes_bit_for_bit(
         return json.loads((run_dir / "run.json").read_text())["summary"]["engine"]
 
     short = run(tmp_path / "s", "train.steps=20")
-    assert engine_of(short) == {"backend": "numpy", "threads": 1}  # never got there
+    assert engine_of(short) == {"backend": "numpy", **ONE_THREAD}  # never got there
     whole = run(tmp_path / "a", "train.steps=60")
-    assert engine_of(whole) == {"backend": "compiled", "threads": 1, "from_step": 30}
+    assert engine_of(whole) == {"backend": "compiled", **ONE_THREAD, "from_step": 30}
     numpy_run = run(tmp_path / "n", "train.steps=60", "engine.backend=numpy")
     for first in ("20", "45"):  # stopped before the move and after it
         half = run(tmp_path / f"b{first}", f"train.steps={first}")
@@ -253,7 +256,7 @@ def test_a_resume_follows_the_plan_its_run_started_with(
     lifecycle.execute(plan, should_stop=lambda: True)
     summary = json.loads((moved / "run.json").read_text())["summary"]
     assert summary["steps"] == 45
-    assert summary["engine"] == {"backend": "compiled", "threads": 1, "from_step": 30}
+    assert summary["engine"] == {"backend": "compiled", **ONE_THREAD, "from_step": 30}
 
 
 def test_loading_the_kernels_is_not_training_time(

@@ -354,3 +354,26 @@ def test_lstm_gate_values_match_the_notebook_caches() -> None:
     Z = lstm.gate_values(cache)
     for t, (*_, ft, it, cct, ot, _xt, _p) in enumerate(caches):
         np.testing.assert_allclose(Z[t], np.concatenate([ot, it, ft, cct]), rtol=1e-13)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("choice", ["mkl", "auto"])
+def test_mkl_products_match_reference(cell: str, choice: str) -> None:
+    """engine.blas=mkl (every product on MKL's cblas) and auto on one thread (MKL for the
+    larger products) equal the notebook to 1e-12, padded targets and one-hot-free
+    inputs; the bound per-step products follow a switch back to NumPy."""
+    from rnncli.engine import blas
+
+    if not blas.available():
+        pytest.skip(blas.HINT)
+    params, x, targets, a0 = make_problem(cell, (20, 64, 9, 16, 12), "xent", seed=3, pad=True)
+    try:
+        blas.use(choice)
+        with engine.limit_threads(1):
+            assert blas.gemm_for(np.float64).mkl
+            compare(cell, params, x, targets, a0, "xent")
+            compare(cell, params, x, targets, a0, "xent")  # the memoised products again
+        blas.use("numpy")
+        compare(cell, params, x, targets, a0, "xent")
+    finally:
+        blas.use("auto")

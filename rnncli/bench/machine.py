@@ -46,7 +46,8 @@ def machine_info() -> dict[str, Any]:
             {
                 k: v
                 for k, v in pool.items()
-                if k in ("user_api", "internal_api", "version", "num_threads", "architecture")
+                if k in ("user_api", "internal_api", "version", "num_threads", "architecture",
+                         "filepath")  # fmt: skip
             }
             for pool in threadpool_info()
         ]

@@ -10,10 +10,11 @@ from typing import Any
 from rnncli import cells as registry
 from rnncli.bench.machine import gemm_peak, machine_info
 from rnncli.bench.memory import measure_memory
-from rnncli.bench.peers import torch_info
+from rnncli.bench.peers import jax_info, torch_info
 from rnncli.bench.sizes import CELLS, DTYPES, SIZES
 from rnncli.bench.targets import check_targets
 from rnncli.bench.timing import PAUSE_S, Progress, time_size
+from rnncli.engine import blas
 
 ROUNDS = 9  # default rounds per size ...
 LARGE_ROUNDS = 7  # ... but at large, where the notebook takes over a second a call
@@ -72,6 +73,7 @@ def _config(
         "min_sample_s": min_sample_s,
         "pause_s": PAUSE_S,
         "threads": threads,  # BLAS threads asked for (None: as installed)
+        "blas": blas.active(),  # what runs the engine's products (engine.blas)
     }
 
 
@@ -82,6 +84,7 @@ def _time_sizes(
     config: dict[str, Any],
     use_torch: bool,
     progress: Progress | None,
+    use_jax: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """The rows of every size, each with the engine's share of the GEMM peak, and the
     peak of each dtype."""
@@ -94,7 +97,7 @@ def _time_sizes(
             progress(f"{size}: warming up")
         results += time_size(size, cells, dtypes, config["min_rounds"][size],
                              config["min_sample_s"], use_torch, progress,
-                             config["min_time_s"])  # fmt: skip
+                             config["min_time_s"], use_jax)  # fmt: skip
         time.sleep(PAUSE_S)
         for d in dtypes:
             peaks[d] = max(peaks[d], gemm_peak(d), key=lambda p: p["gflops"])
@@ -117,6 +120,7 @@ def run_bench(
     throughput: Callable[[], Any] | None = None,
     min_time_s: float | None = None,
     threads: int | None = None,
+    jax: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark; return JSON-safe results (see the `rnncli.bench` docstring).
 
@@ -125,6 +129,7 @@ def run_bench(
     fewer are accepted for smoke tests); min_time_s: more rounds while this many seconds
     per size have not passed (default 3 s, 1 s when quick, 0 when `rounds` is given,
     which then is the exact count); torch: include PyTorch if it can be imported;
+    jax: include JAX (one-layer models) if it can be imported;
     throughput: the hook for training throughput: called once at the end, its
     (JSON-safe) result is stored as ``results["throughput"]`` (None without it).
     """
@@ -133,9 +138,10 @@ def run_bench(
     cells = _checked_cells(sizes, cells, dtypes, rounds)
     config = _config(sizes, cells, dtypes, rounds, quick, min_sample_s, min_time_s, threads)
     tinfo = torch_info() if torch else {"available": False, "reason": "disabled"}
+    jinfo = jax_info() if jax else {"available": False, "reason": "disabled"}
     started = time.perf_counter()
     results, peaks = _time_sizes(sizes, cells, dtypes, config, bool(tinfo["available"]),
-                                 progress)  # fmt: skip
+                                 progress, bool(jinfo["available"]))  # fmt: skip
     mem = measure_memory(sizes, cells, progress) if memory and sizes else None
     return {
         "version": 1,
@@ -145,6 +151,7 @@ def run_bench(
         },
         "machine": machine_info(),
         "torch": tinfo,
+        "jax": jinfo,
         "results": results,
         "gemm_peak": peaks,
         "memory": mem,

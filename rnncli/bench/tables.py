@@ -40,6 +40,7 @@ def render(results: dict[str, Any], console: Any = None) -> None:
         Col("engine", "right"), Col("compiled", "right", priority=2), Col("auto", priority=3),
         Col("notebook", "right", priority=2), Col("x nb", "right"),
         Col("torch", "right", priority=2), Col("x torch", "right"),
+        Col("jax", "right", priority=2), Col("x jax", "right"),
         Col("GFLOP/s", "right", priority=4), Col("% peak", "right", priority=5),
     ]  # fmt: skip
     rows = [
@@ -54,6 +55,8 @@ def render(results: dict[str, Any], console: Any = None) -> None:
             _x(row["speedup_vs_notebook"]),
             _ms(row["torch"]),
             _x(row["speedup_vs_torch"]),
+            _ms(row.get("jax")),
+            _x(row.get("speedup_vs_jax")),
             _rate(row["engine_gflops"]),
             _share(row["gemm_share"]),
         ]  # fmt: skip
@@ -87,9 +90,12 @@ def caption(shown: list[str]) -> str:
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
     peaks = ", ".join(f"{d} {p['gflops']:.1f} GFLOP/s" for d, p in results["gemm_peak"].items())
+    gemm = results["config"].get("blas")
     return [
         f"GEMM peak (1024^3 matmul, best of 5 after each size): {peaks}",
+        *([f"engine products on: {gemm} (engine.blas)"] if gemm else []),
         _torch_line(results["torch"]),
+        *_jax_lines(results.get("jax")),
         *_memory_lines(results["memory"]),
         *_target_lines(results["targets"]),
         *_machine_lines(results["machine"]),
@@ -101,6 +107,14 @@ def _torch_line(tinfo: dict[str, Any]) -> str:
         return f"PyTorch: skipped ({tinfo['reason']}); pip install 'rnncli[bench]'"
     blas = f", BLAS {tinfo['blas']}" if tinfo.get("blas") else ""
     return f"PyTorch {tinfo['version']}, {tinfo['num_threads']} threads{blas}"
+
+
+def _jax_lines(jinfo: dict[str, Any] | None) -> list[str]:
+    if not jinfo:
+        return []
+    if not jinfo["available"]:
+        return [f"JAX: skipped ({jinfo['reason']})"]
+    return [f"JAX {jinfo['version']} (jit(value_and_grad) over lax.scan), one-layer models"]
 
 
 def _memory_lines(mem: dict[str, Any] | None) -> list[str]:
@@ -136,8 +150,8 @@ def _target_lines(targets: list[dict[str, Any]]) -> list[str]:
 def _machine_lines(machine: dict[str, Any]) -> list[str]:
     lines = []
     blas = [p for p in machine.get("threadpools") or [] if p.get("user_api") == "blas"]
-    if blas:
-        b = blas[0]
+    if blas:  # NumPy's own (MKL may be loaded beside it for engine.blas)
+        b = next((p for p in blas if "numpy" in str(p.get("filepath", ""))), blas[0])
         lines.append(
             f"NumPy BLAS: {b.get('internal_api')} {b.get('version')} "
             f"({b.get('architecture')} kernels, {b.get('num_threads')} threads)"
@@ -162,14 +176,15 @@ def to_markdown(results: dict[str, Any]) -> str:
     """The table as GitHub markdown (for benchmarks/RESULTS.md)."""
     head = (
         "| size | cell | dtype | engine ms | compiled ms | auto | notebook ms | x notebook "
-        "| torch ms | x torch | GFLOP/s | % peak |\n"
-        "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|\n"
+        "| torch ms | x torch | jax ms | x jax | GFLOP/s | % peak |\n"
+        "|---|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     )
     rows = [
         f"| {r['size']} | {r['cell']} | {r['dtype']} | {_ms(r['engine'])} | "
         f"{_ms(r.get('compiled'))} | {r.get('auto', 'numpy')} | "
         f"{_ms(r['notebook'])} | {_x(r['speedup_vs_notebook'])} | {_ms(r['torch'])} | "
-        f"{_x(r['speedup_vs_torch'])} | {_rate(r['engine_gflops'])} | "
+        f"{_x(r['speedup_vs_torch'])} | {_ms(r.get('jax'))} | {_x(r.get('speedup_vs_jax'))} | "
+        f"{_rate(r['engine_gflops'])} | "
         f"{_share(r['gemm_share'])} |"
         for r in results["results"]
     ]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from rnncli.bench.calls import auto_backend, compiled_call, engine_call, notebook_call
-from rnncli.bench.peers import torch_call
+from rnncli.bench.peers import jax_call, torch_call
 from rnncli.bench.sizes import CELLS, SIZES, gemm_flops, models
 
 PAUSE_S = 0.3  # between NumPy and PyTorch timings: OpenBLAS threads spin ~0.2 s
@@ -66,9 +66,10 @@ def _paired_ratio(other: list[float] | None, engine: list[float] | None) -> dict
 
 
 def _variants(
-    size: str, timed: list[Model], dtypes: Sequence[str], use_torch: bool
+    size: str, timed: list[Model], dtypes: Sequence[str], use_torch: bool, use_jax: bool = False
 ) -> tuple[Calls, Calls]:
-    """The calls to time at `size`: the NumPy variants, and PyTorch's."""
+    """The calls to time at `size`: the NumPy variants, and the peers' (PyTorch's, and
+    JAX's for one-layer models)."""
     from rnncli.engine import compiled
 
     numpy_fns: Calls = {}
@@ -83,6 +84,8 @@ def _variants(
                     numpy_fns[label, dtype, "compiled"] = compiled_call(cell, size, dtype)
             if use_torch and builtin:
                 torch_fns[label, dtype, "torch"] = torch_call(cell, size, dtype, layers, D)
+            if use_jax and builtin and layers * D == 1:
+                torch_fns[label, dtype, "jax"] = jax_call(cell, size, dtype)
     return numpy_fns, torch_fns
 
 
@@ -140,7 +143,7 @@ def _row(
     engine's GEMM rate."""
     cell, label, layers, D = model
     stats: dict[str, dict[str, Any] | None] = {}
-    for v in ("engine", "compiled", "notebook", "torch"):
+    for v in ("engine", "compiled", "notebook", "torch", "jax"):
         key = (label, dtype, v)
         stats[v] = _stats(samples[key], plan[key][0]) if key in samples else None
     engine = stats["engine"]
@@ -149,6 +152,7 @@ def _row(
     mine = samples[label, dtype, "engine"]
     vs_nb = _paired_ratio(samples.get((label, dtype, "notebook")), mine)
     vs_torch = _paired_ratio(samples.get((label, dtype, "torch")), mine)
+    vs_jax = _paired_ratio(samples.get((label, dtype, "jax")), mine)
     vs_compiled = _paired_ratio(mine, samples.get((label, dtype, "compiled")))
     one_layer = layers * D == 1 and cell in CELLS
     return {
@@ -164,6 +168,8 @@ def _row(
         "speedup_vs_torch": None if vs_torch is None else vs_torch["median"],
         "speedup_vs_notebook_iqr": None if vs_nb is None else [vs_nb["q1"], vs_nb["q3"]],
         "speedup_vs_torch_iqr": None if vs_torch is None else [vs_torch["q1"], vs_torch["q3"]],
+        "speedup_vs_jax": None if vs_jax is None else vs_jax["median"],
+        "speedup_vs_jax_iqr": None if vs_jax is None else [vs_jax["q1"], vs_jax["q3"]],
         "gemm_flops": flops,
         "engine_gflops": None if flops is None else flops / (engine["median_ms"] * 1e-3) / 1e9,
     }
@@ -178,11 +184,12 @@ def time_size(
     use_torch: bool,
     progress: Progress | None = None,
     min_time_s: float = 0.0,
+    use_jax: bool = False,
 ) -> list[dict[str, Any]]:
     """Time every (model, dtype, variant) of one size, interleaved over at least `rounds`
     rounds, and more until `min_time_s` seconds of rounds have passed."""
     timed = models(cells, size)
-    numpy_fns, torch_fns = _variants(size, timed, dtypes, use_torch)
+    numpy_fns, torch_fns = _variants(size, timed, dtypes, use_torch, use_jax)
     plan = _plan(numpy_fns, torch_fns, min_sample_s)
     samples = _rounds(size, numpy_fns, torch_fns, plan, rounds, min_time_s, progress)
     return [_row(size, model, dtype, samples, plan) for dtype in dtypes for model in timed]

@@ -20,6 +20,7 @@ from rnncli.commands.common import (
     notice,
     split_list,
 )
+from rnncli.engine import blas
 from rnncli.errors import InputError
 from rnncli.training import throughput
 
@@ -65,6 +66,9 @@ def bench(
     no_torch: Annotated[
         bool, typer.Option("--no-torch", help="Skip PyTorch even if installed.")
     ] = False,
+    no_jax: Annotated[
+        bool, typer.Option("--no-jax", help="Skip JAX even if installed.")
+    ] = False,
     no_throughput: Annotated[
         bool, typer.Option("--no-throughput", help="Skip the training-throughput measurement.")
     ] = False,
@@ -74,6 +78,10 @@ def bench(
             "--threads", min=1, help="BLAS threads (default: as installed).", show_default=False
         ),
     ] = None,
+    gemm: Annotated[
+        str,
+        typer.Option("--blas", help="The engine's products: auto, numpy or mkl (engine.blas)."),
+    ] = "auto",
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -81,7 +89,7 @@ def bench(
     """How fast is forward + backward through time on this machine?
 
     Times loss_and_grads (the engine) against the literal notebook implementation and,
-    when installed (pip install 'rnncli[bench]'), PyTorch; interleaved rounds, medians
+    when installed (pip install 'rnncli[bench]'), PyTorch and JAX; interleaved rounds, medians
     and interquartile ranges, speed-ups as paired per-round ratios; GEMM rate vs the
     machine's peak; peak memory; and training throughput (reber sequences/s, text
     characters/s).
@@ -101,12 +109,14 @@ def bench(
         progress = bar  # one bar
     hook = None if no_throughput else lambda: _measured(progress, 100 if quick else 300)
     try:
+        blas.use(gemm)
         with bar if progress is bar else contextlib.nullcontext(), (
             contextlib.nullcontext() if threads is None else engine.limit_threads(threads)):
             results = bn.run_bench(
                 sizes=split_list(sizes), cells=split_list(cells) or bn.CELLS,
                 dtypes=split_list(dtypes) or bn.DTYPES, rounds=rounds, quick=quick,
-                torch=not no_torch, progress=progress, threads=threads, throughput=hook,
+                torch=not no_torch, jax=not no_jax, progress=progress, threads=threads,
+                throughput=hook,
             )  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from None

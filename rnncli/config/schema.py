@@ -106,6 +106,10 @@ class Engine(BaseModel):
 
     model_config = _STRICT
     backend: Literal["auto", "numpy", "compiled"] = "auto"
+    # The NumPy engine's matrix products: NumPy's BLAS (the default: the reference's
+    # summation order), MKL's (the mkl wheel, through ctypes), or auto: MKL where it is
+    # installed, for products where it pays (see benchmarks/RESULTS.md, round 4).
+    blas: Literal["auto", "numpy", "mkl"] = "numpy"
 
 
 class Backward(BaseModel):

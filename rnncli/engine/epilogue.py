@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnncli.engine import blas
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
 from rnncli.workspace import Workspace
@@ -40,7 +41,7 @@ def weight_grads(
 ) -> np.ndarray | None:
     """Write dW and db into `grads`; return dX: (T, n_x, m) (a transposed view of a fresh
     (n_x, T, m) array) or None."""
-    np.matmul(dZ2, inputs_matrix(AX).T, grads.W)  # sum_t dz_t [a_{t-1}; x_t]^T
+    blas.gemm_for(dZ2.dtype)(dZ2, inputs_matrix(AX).T, grads.W)  # sum_t dz_t [a_{t-1}; x_t]^T
     return bias_and_input_grads(p, ws, dZ2, AX, grads, need_dx)
 
 
@@ -52,5 +53,6 @@ def bias_and_input_grads(
     dot(dZ2, ws.ones(dZ2.shape[1], dZ2.dtype), grads.b[:, 0])  # sum_t dz_t over examples
     if not need_dx:
         return None
-    dx = np.matmul(p.Wx.T, dZ2)  # dx_t = Wx^T dz_t (matmul: Wx is a strided view)
+    dx = np.empty((p.n_x, dZ2.shape[1]), dZ2.dtype)
+    blas.gemm_for(dZ2.dtype)(p.Wx.T, dZ2, dx)  # dx_t = Wx^T dz_t (Wx: a strided view)
     return dx.reshape(p.n_x, T1 - 1, m).transpose(1, 0, 2)

@@ -26,9 +26,11 @@ Ten NumPy calls per step forward, six backward.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from rnncli.engine import blas
 from rnncli.engine.epilogue import stacked_inputs, weight_grads
 from rnncli.engine.fastcall import dot
 from rnncli.engine.layout import Layer
@@ -80,18 +82,20 @@ def forward(
     prod = ws.get("prod", (2 * n, m), dt)
     ig, fc = prod[:n], prod[n:]
     one = ws.one(dt)
+    gemm = blas.gemm_for(dt)
 
-    def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
+    def step(t: int) -> tuple[Any, ...]:  # the views step t works on
         z, y = Z[t], Y[t]
         o, s, i_f, zg = z[:n], z[: 3 * n], z[n : 3 * n], z[3 * n :]
         tc, g, g_c = y[:n], y[n : 2 * n], y[n:]
-        return B[t], z, s, zg, g, i_f, g_c, C[t + 1], tc, o, A[t + 1]
+        return (*gemm.call(Wb, B[t], z), s, zg, g, i_f, g_c, C[t + 1], tc, o, A[t + 1])
 
-    steps = ws.views("lstm.forward", (Z, Y, B), lambda: [step(t) for t in range(T)])
+    # (the products are bound to the active GEMM, one object per choice: one of the keys)
+    steps = ws.views("lstm.forward", (Z, Y, B, Wb, gemm), lambda: [step(t) for t in range(T)])
     add, multiply, tanh = np.add, np.multiply, np.tanh  # `out` positional: see fastcall
     with np.errstate(over="ignore"):  # exp(-z) -> inf gives sigmoid 0, as it should
-        for b_t, z, s, zg, g, i_f, g_c, c, tc, o, a in steps:
-            dot(Wb, b_t, z)  # Z_t = Wa a_{t-1} + Wx x_t + b
+        for product, args, s, zg, g, i_f, g_c, c, tc, o, a in steps:
+            product(*args)  # Z_t = Wa a_{t-1} + Wx x_t + b
             np.negative(s, s)  # o, i, f: sigmoid = 1 / (1 + exp(-z))
             np.exp(s, s)
             add(s, one, s)
@@ -160,29 +164,33 @@ def backward(
     dct = ws.get("dct", (n, m), dt)  # total gradient on c_t
     da.fill(0)
 
-    def step(t: int) -> tuple[np.ndarray, ...]:  # the views step t works on
-        k = K[t]
-        return dA[t], k[0], Kc[t], K[t + 1, 4], k[1:], k[:4].reshape(4 * n, m)
-
-    steps = ws.views("lstm.backward", (dA, K, KcKg_buffer), lambda: [step(t) for t in range(T)])
     WaT = ws.get("WaT", (n, 4 * n), dt)  # contiguous: BLAS runs it ~30% faster than Wa.T
     np.copyto(WaT, p.Wa.T)
+    gemm = blas.gemm_for(dt)
+
+    def step(t: int) -> tuple[Any, ...]:  # the views step t works on
+        k = K[t]
+        dz = k[:4].reshape(4 * n, m)
+        return dA[t], k[0], Kc[t], K[t + 1, 4], k[1:], dz, *gemm.call(WaT, dz, da)
+
+    buffers = (dA, K, KcKg_buffer, WaT, da, gemm)
+    steps = ws.views("lstm.backward", buffers, lambda: [step(t) for t in range(T)])
     add, multiply = np.add, np.multiply  # `out` positional: see fastcall
     if record is None:
         for t0, t1 in reversed(chunks):
             coefficients(t0, t1)
-            for dA_t, k_o, kc, dc_next, k_ifgc, dz in reversed(steps[t0:t1]):
+            for dA_t, k_o, kc, dc_next, k_ifgc, _, product, args in reversed(steps[t0:t1]):
                 add(da, dA_t, da)  # total gradient on a_t
                 multiply(da, kc, dct)  # into c_t through a_t ...
                 add(dct, dc_next, dct)  # ... and from c_{t+1}
                 multiply(da, k_o, k_o)  # d pre_o
                 multiply(k_ifgc, dct, k_ifgc)  # [d pre_i, d pre_f, d pre_g, into c_{t-1}]
-                dot(WaT, dz, da)  # into a_{t-1}
+                product(*args)  # da = Wa^T dz: into a_{t-1}
     else:  # the same loop, keeping each total (a loop of its own: training never pays)
         coefficients(0, T)
         kept_a = record["a"] = np.empty((T, n, m), dt)
         kept_c = record["c"] = np.empty((T, n, m), dt)
-        for (dA_t, k_o, kc, dc_next, k_ifgc, dz), ka, kc_t in zip(
+        for (dA_t, k_o, kc, dc_next, k_ifgc, dz, _, _), ka, kc_t in zip(
             reversed(steps), kept_a[::-1], kept_c[::-1], strict=True
         ):
             add(da, dA_t, da)

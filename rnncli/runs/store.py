@@ -26,7 +26,7 @@ from typing import Any
 
 from rnncli.errors import InputError
 from rnncli.runs.folder import LATEST, Lock, is_locked, read_latest
-from rnncli.runs.names import RUN_JSON, SWEEP_JSON
+from rnncli.runs.names import CONFIG_YAML, RUN_JSON, SWEEP_JSON
 
 ELLIPSIS = "…"  # in a name: any characters (see `short_names`)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -183,8 +183,18 @@ def scan(root: str | Path) -> list[Entry]:
                     info = _read(job)
                     if info is not None:
                         out.append(Entry(job, info, sweep))
-    out.sort(key=lambda e: str(e.info.get("start_time", "")), reverse=True)
+    out.sort(key=_started, reverse=True)
     return out
+
+
+def _started(entry: Entry) -> tuple[str, int]:
+    """When a run started: run.json's time (to the second), then its config.yaml's
+    (written first, to the nanosecond) for runs started within the same second."""
+    try:
+        ns = (entry.path / CONFIG_YAML).stat().st_mtime_ns
+    except OSError:
+        ns = 0
+    return str(entry.info.get("start_time", "")), ns
 
 
 def parse_age(text: str) -> timedelta:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from rnncli import engine
-from rnncli.engine import Packed, stack
+from rnncli.engine import Packed, blas, stack
 from rnncli.errors import InputError
 from rnncli.params import init_params
 from rnncli.runs import Run, WriteError, read_jsonl, write_text_atomic
@@ -74,6 +74,7 @@ class Result:
     threads: int = 1
     from_step: int | None = None  # where an auto run moved to the compiled kernels
     threads_why: str = ""  # why that many threads (`engine.choose_threads`)
+    blas: str = "numpy"  # what ran the NumPy engine's products (engine.blas)
 
     @property
     def solved(self) -> bool:
@@ -98,7 +99,7 @@ class Result:
             "wall_s": round(wall, 3),
             "sequences_per_s": round(s.sequences / wall, 1) if wall > 0 else None,
             "evaluation": self.problem.evaluation,
-            "engine": {"backend": self.backend, "threads": self.threads}
+            "engine": {"backend": self.backend, "threads": self.threads, "blas": self.blas}
             | ({"threads_why": self.threads_why} if self.threads_why else {})
             | ({"from_step": self.from_step} if self.from_step else {}),
             "message": self.message,
@@ -262,6 +263,7 @@ class _Session:
     grads: Packed = field(init=False)
     threads: int = field(init=False)
     threads_why: str = field(init=False)
+    gemm: str = field(init=False)
     dropout: float = field(init=False)
 
     @classmethod
@@ -298,6 +300,12 @@ class _Session:
         self.threads, why = engine.choose_threads(asked, n_a)
         by_load = asked is None and n_a >= engine.THREADS_FROM  # recorded when the machine chose
         self.threads_why = why if by_load else ""
+        try:
+            self.gemm = blas.use(self.cfg.engine.blas)
+        except ValueError as exc:  # engine.blas=mkl where MKL is not installed
+            raise InputError(str(exc)) from None
+        if self.cfg.engine.blas == "auto" and self.threads > 1:
+            self.gemm = "numpy"  # auto runs MKL on one thread only (see blas.gemm_for)
         self.dropout = self.cfg.model.dropout if self.p.layers > 1 else 0.0
 
     def begin(self) -> None:
@@ -421,7 +429,7 @@ class _Session:
     def result(self, status: str, message: str) -> Result:
         ran, start = self.plan.ran(self.state.step)
         return Result(status, self.problem, self.p, self.state, self.history, message, ran,
-                      self.threads, start, self.threads_why)  # fmt: skip
+                      self.threads, start, self.threads_why, self.gemm)  # fmt: skip
 
 
 def backend_for(cfg: Config) -> engine.Backend:
