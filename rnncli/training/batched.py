@@ -65,7 +65,14 @@ from rnncli.training.lifecycle import (
     open_folder,
     prepare_folder,
 )
-from rnncli.training.loop import Result, fresh_state, kept_metrics, restore, streams
+from rnncli.training.loop import (
+    Result,
+    fresh_state,
+    kept_metrics,
+    restore,
+    stop_reason,
+    streams,
+)
 from rnncli.training.optim import clip, learning_rate
 
 Notice = Callable[[str], None]
@@ -151,14 +158,7 @@ class Member:
 
     def done(self) -> str:
         """Why the run has nothing left to do, or "" (as the training loop says)."""
-        t, s = self.cfg.train, self.state
-        if s.step >= t.steps:
-            return "steps"
-        if t.stop_on_solve and s.solved_sequences >= 0:
-            return "solved"
-        if t.patience and s.evals_since_best >= t.patience:
-            return "patience"
-        return ""
+        return stop_reason(self.cfg, self.state)
 
     def flush(self) -> None:
         """Write the best parameters kept since the last checkpoint and make the metric

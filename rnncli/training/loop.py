@@ -190,6 +190,19 @@ def prepare(cfg: Config, progress: Callable[[int, int], None] | None = None) -> 
     return make_problem(cfg, streams(cfg.seed)[2], progress)
 
 
+def stop_reason(cfg: Config, state: TrainState) -> str:
+    """Why a run at `state` has nothing left to do under `cfg`: "steps", "solved",
+    "patience", or "" (it goes on)."""
+    t = cfg.train
+    if state.step >= t.steps:
+        return "steps"
+    if t.stop_on_solve and state.solved_sequences >= 0:
+        return "solved"
+    if t.patience and state.evals_since_best >= t.patience:
+        return "patience"
+    return ""
+
+
 def _never() -> bool:
     return False
 
@@ -316,14 +329,7 @@ class _Session:
 
     def done(self) -> str:
         """Why the run has nothing left to do, or ""."""
-        t, state = self.cfg.train, self.state
-        if state.step >= t.steps:
-            return "steps"
-        if t.stop_on_solve and state.solved_sequences >= 0:
-            return "solved"
-        if t.patience and state.evals_since_best >= t.patience:
-            return "patience"
-        return ""
+        return stop_reason(self.cfg, self.state)
 
     def step_backend(self) -> str:
         """Move to the compiled kernels where the plan says; loading them (seconds, the
